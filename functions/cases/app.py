@@ -1,0 +1,5 @@
+"""DynamoDB stream consumer: groups new reports into cases and queues cases for review."""
+
+from kanal.entrypoints.case_builder import lambda_handler
+
+__all__ = ["lambda_handler"]

@@ -1,0 +1,342 @@
+"""DynamoDB implementations of the repositories: one table, keys named by what they hold.
+
+| item    | pk                 | sk      | gsi1 (by_owner)                      | gsi2 (by_case)            |
+|---------|--------------------|---------|--------------------------------------|---------------------------|
+| partner | PARTNER#<id>       | PARTNER | PARTNERS / <name>#<id>               |                           |
+| api key | KEY#<sha256>       | KEY     | PARTNER#<id> / KEY#<key id>          |                           |
+| report  | REPORT#<id>        | REPORT  | PARTNER#<id> / REPORT#<received>#<id> | CASE#<id> / <received>#<id> |
+| case    | CASE#<id>          | CASE    |                                      |                           |
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import BotoCoreError, ClientError
+
+from kanal.errors import KeyNotFound, StoreUnavailable
+from kanal.models import ApiKey, Case, Partner, Priority, Report
+
+OWNER_INDEX = "by_owner"
+CASE_INDEX = "by_case"
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+_UNAVAILABLE = {
+    "ProvisionedThroughputExceededException",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+    "InternalServerError",
+    "ServiceUnavailable",
+    "TransactionConflictException",
+}
+T = TypeVar("T")
+
+
+def stamp(moment: datetime) -> str:
+    """A sortable UTC timestamp for keys and attributes."""
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def to_item(values: dict[str, Any]) -> dict[str, Any]:
+    """Marshal plain values (None and empty collections dropped) into DynamoDB's typed form."""
+    return {k: _serializer.serialize(v) for k, v in values.items() if v is not None and v != [] and v != set()}
+
+
+def from_item(item: dict[str, Any]) -> dict[str, Any]:
+    """Unmarshal a DynamoDB item into plain values."""
+    return {k: _deserializer.deserialize(v) for k, v in item.items()}
+
+
+@contextmanager
+def unavailable_on_failure() -> Iterator[None]:
+    """Turn throttling, server errors and network failures into StoreUnavailable."""
+    try:
+        yield
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") in _UNAVAILABLE:
+            raise StoreUnavailable(str(error)) from error
+        raise
+    except BotoCoreError as error:
+        raise StoreUnavailable(str(error)) from error
+
+
+def report_item(report: Report) -> dict[str, Any]:
+    """A report as a table item."""
+    values = report.model_dump(mode="json")
+    received = stamp(report.received_at)
+    values.update(
+        pk=f"REPORT#{report.report_id}",
+        sk="REPORT",
+        received_at=received,
+        review_due_at=stamp(report.review_due_at),
+        observed_at=stamp(report.observed_at) if report.observed_at else None,
+        gsi1pk=f"PARTNER#{report.partner_id}",
+        gsi1sk=f"REPORT#{received}#{report.report_id}",
+        gsi2pk=f"CASE#{report.case_id}",
+        gsi2sk=f"{received}#{report.report_id}",
+    )
+    return to_item(values)
+
+
+def report_from_item(item: dict[str, Any]) -> Report:
+    """A table item as a report."""
+    return Report.model_validate(from_item(item))
+
+
+def case_from_item(item: dict[str, Any]) -> Case:
+    """A table item as a case."""
+    return Case.model_validate(from_item(item))
+
+
+class DynamoReports:
+    """Reports in DynamoDB (implements ReportRepository)."""
+
+    def __init__(self, client: Any, table: str) -> None:
+        self._client = client
+        self._table = table
+
+    def add(self, report: Report) -> Report | None:
+        """One conditional put; a taken id gives back the stored report (an idempotent retry)."""
+        with unavailable_on_failure():
+            try:
+                self._client.put_item(
+                    TableName=self._table,
+                    Item=report_item(report),
+                    ConditionExpression="attribute_not_exists(pk)",
+                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                )
+            except ClientError as error:
+                if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                    raise
+                old: dict[str, Any] | None = error.response.get("Item")  # type: ignore[assignment]
+                return report_from_item(old) if old else self.get(report.report_id)
+        return None
+
+    def get(self, report_id: str) -> Report | None:
+        """The report, or None."""
+        with unavailable_on_failure():
+            answer = self._client.get_item(
+                TableName=self._table, Key=to_item({"pk": f"REPORT#{report_id}", "sk": "REPORT"})
+            )
+        return report_from_item(answer["Item"]) if "Item" in answer else None
+
+    def page_for_partner(
+        self, partner_id: str, limit: int, after: tuple[datetime, str] | None
+    ) -> tuple[list[Report], bool]:
+        """A partner's reports, newest first; the start key is rebuilt from the partner's own id."""
+        query: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": OWNER_INDEX,
+            "KeyConditionExpression": "gsi1pk = :owner AND begins_with(gsi1sk, :kind)",
+            "ExpressionAttributeValues": to_item({":owner": f"PARTNER#{partner_id}", ":kind": "REPORT#"}),
+            "ScanIndexForward": False,
+            "Limit": limit,
+        }
+        if after is not None:
+            received, report_id = stamp(after[0]), after[1]
+            query["ExclusiveStartKey"] = to_item(
+                {
+                    "pk": f"REPORT#{report_id}",
+                    "sk": "REPORT",
+                    "gsi1pk": f"PARTNER#{partner_id}",
+                    "gsi1sk": f"REPORT#{received}#{report_id}",
+                }
+            )
+        with unavailable_on_failure():
+            answer = self._client.query(**query)
+        return [report_from_item(i) for i in answer.get("Items", [])], "LastEvaluatedKey" in answer
+
+
+class DynamoCases:
+    """Cases in DynamoDB (implements CaseRepository)."""
+
+    def __init__(self, client: Any, table: str) -> None:
+        self._client = client
+        self._table = table
+
+    @staticmethod
+    def _key(case_id: str) -> dict[str, Any]:
+        return to_item({"pk": f"CASE#{case_id}", "sk": "CASE"})
+
+    def get(self, case_id: str) -> Case | None:
+        """The case, or None (an eventually consistent read is enough: the stream lags anyway)."""
+        with unavailable_on_failure():
+            answer = self._client.get_item(TableName=self._table, Key=self._key(case_id))
+        return case_from_item(answer["Item"]) if "Item" in answer else None
+
+    def get_many(self, case_ids: Iterable[str]) -> dict[str, Case]:
+        """The existing cases among ``case_ids``, in batches of 100."""
+        wanted = sorted(set(case_ids))
+        found: dict[str, Case] = {}
+        for start in range(0, len(wanted), 100):
+            keys = [self._key(c) for c in wanted[start : start + 100]]
+            request: dict[str, Any] = {self._table: {"Keys": keys}}
+            while request:
+                with unavailable_on_failure():
+                    answer = self._client.batch_get_item(RequestItems=request)
+                for item in answer.get("Responses", {}).get(self._table, []):
+                    case = case_from_item(item)
+                    found[case.case_id] = case
+                request = answer.get("UnprocessedKeys") or {}
+        return found
+
+    def attach(self, case_id: str, reports: Sequence[Report], expires_at: datetime) -> Case:
+        """One update per case: set-ADDs make a repeated delivery change nothing."""
+        first = min(reports, key=lambda r: r.received_at)
+        names = {"#status": "status"}
+        values: dict[str, Any] = {
+            ":case_id": case_id,
+            ":key": first.content_key,
+            ":url": first.content_url,
+            ":received": "received",
+            ":first": stamp(first.received_at),
+            ":due": stamp(min(r.review_due_at for r in reports)),
+            ":expires": int(expires_at.timestamp()),
+            ":reports": {r.report_id for r in reports},
+            ":partners": {r.partner_id for r in reports},
+            ":categories": {str(r.category) for r in reports},
+        }
+        adds = "report_ids :reports, partners :partners, categories :categories"
+        reasons = {reason for r in reports for reason in r.urgent_reasons}
+        if reasons:
+            values[":reasons"] = reasons
+            adds += ", urgent_reasons :reasons"
+        with unavailable_on_failure():
+            answer = self._client.update_item(
+                TableName=self._table,
+                Key=self._key(case_id),
+                UpdateExpression=(
+                    "SET case_id = :case_id, content_key = if_not_exists(content_key, :key), "
+                    "content_url = if_not_exists(content_url, :url), #status = if_not_exists(#status, :received), "
+                    "first_reported_at = if_not_exists(first_reported_at, :first), "
+                    "review_due_at = if_not_exists(review_due_at, :due), expires_at = :expires "
+                    f"ADD {adds}"
+                ),
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=to_item(values),
+                ReturnValues="ALL_NEW",
+            )
+        return case_from_item(answer["Attributes"])
+
+    def mark_queued(self, case_id: str, priority: Priority, at: datetime) -> None:
+        """Record the queue; a concurrent urgent mark wins over a normal one."""
+        with unavailable_on_failure():
+            try:
+                self._client.update_item(
+                    TableName=self._table,
+                    Key=self._key(case_id),
+                    UpdateExpression="SET queued = :priority, queued_at = :at",
+                    ConditionExpression="attribute_not_exists(queued) OR queued = :normal",
+                    ExpressionAttributeValues=to_item(
+                        {":priority": str(priority), ":at": stamp(at), ":normal": str(Priority.NORMAL)}
+                    ),
+                )
+            except ClientError as error:
+                if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                    raise
+
+
+class DynamoPartners:
+    """Partners and key hashes in DynamoDB (implements PartnerDirectory)."""
+
+    def __init__(self, client: Any, table: str) -> None:
+        self._client = client
+        self._table = table
+
+    def add_partner(self, partner: Partner) -> None:
+        """Store a partner (its id is new, so the put is conditional on that)."""
+        values = partner.model_dump(mode="json")
+        values.update(
+            pk=f"PARTNER#{partner.partner_id}",
+            sk="PARTNER",
+            gsi1pk="PARTNERS",
+            gsi1sk=f"{partner.name.lower()}#{partner.partner_id}",
+        )
+        with unavailable_on_failure():
+            self._client.put_item(
+                TableName=self._table, Item=to_item(values), ConditionExpression="attribute_not_exists(pk)"
+            )
+
+    def get_partner(self, partner_id: str) -> Partner | None:
+        """The partner, or None."""
+        with unavailable_on_failure():
+            answer = self._client.get_item(
+                TableName=self._table, Key=to_item({"pk": f"PARTNER#{partner_id}", "sk": "PARTNER"})
+            )
+        return Partner.model_validate(from_item(answer["Item"])) if "Item" in answer else None
+
+    def list_partners(self) -> list[Partner]:
+        """Every partner, by name."""
+        return [Partner.model_validate(i) for i in self._query_owner("PARTNERS", None)]
+
+    def add_key(self, key: ApiKey, partner: Partner) -> None:
+        """Store a key's hash; the partner's kind rides along so the authorizer needs one read."""
+        values = key.model_dump(mode="json")
+        values.update(
+            pk=f"KEY#{key.key_hash}",
+            sk="KEY",
+            partner_kind=str(partner.kind),
+            gsi1pk=f"PARTNER#{key.partner_id}",
+            gsi1sk=f"KEY#{key.key_id}",
+        )
+        with unavailable_on_failure():
+            self._client.put_item(
+                TableName=self._table, Item=to_item(values), ConditionExpression="attribute_not_exists(pk)"
+            )
+
+    def find_key(self, key_hash: str) -> ApiKey | None:
+        """The key with this hash, or None."""
+        with unavailable_on_failure():
+            answer = self._client.get_item(TableName=self._table, Key=to_item({"pk": f"KEY#{key_hash}", "sk": "KEY"}))
+        return ApiKey.model_validate(from_item(answer["Item"])) if "Item" in answer else None
+
+    def keys_of(self, partner_id: str) -> list[ApiKey]:
+        """A partner's keys."""
+        return [ApiKey.model_validate(i) for i in self._query_owner(f"PARTNER#{partner_id}", "KEY#")]
+
+    def revoke_key(self, partner_id: str, key_id: str, at: datetime) -> ApiKey:
+        """Revoke a key by its id; revoking twice keeps the first time."""
+        key = next((k for k in self.keys_of(partner_id) if k.key_id == key_id), None)
+        if key is None:
+            raise KeyNotFound(key_id)
+        if key.revoked_at is not None:
+            return key
+        with unavailable_on_failure():
+            self._client.update_item(
+                TableName=self._table,
+                Key=to_item({"pk": f"KEY#{key.key_hash}", "sk": "KEY"}),
+                UpdateExpression="SET revoked_at = :at",
+                ExpressionAttributeValues=to_item({":at": stamp(at)}),
+            )
+        return key.model_copy(update={"revoked_at": at})
+
+    def _query_owner(self, owner: str, prefix: str | None) -> list[dict[str, Any]]:
+        condition = "gsi1pk = :owner" + (" AND begins_with(gsi1sk, :prefix)" if prefix else "")
+        values = {":owner": owner, ":prefix": prefix} if prefix else {":owner": owner}
+        return list(
+            _pages(
+                lambda start: self._client.query(
+                    TableName=self._table,
+                    IndexName=OWNER_INDEX,
+                    KeyConditionExpression=condition,
+                    ExpressionAttributeValues=to_item(values),
+                    **({"ExclusiveStartKey": start} if start else {}),
+                )
+            )
+        )
+
+
+def _pages(fetch: Callable[[dict[str, Any] | None], dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    start: dict[str, Any] | None = None
+    while True:
+        with unavailable_on_failure():
+            answer = fetch(start)
+        yield from (from_item(i) for i in answer.get("Items", []))
+        start = answer.get("LastEvaluatedKey")
+        if not start:
+            return

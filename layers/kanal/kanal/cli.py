@@ -1,0 +1,197 @@
+"""The ``kanal`` command: partner administration, and (with its own issues) the local stack and review.
+
+Results go to stdout as JSON; progress and errors go to stderr in one line.
+It talks to a deployed stack (``--stack-name``, whose outputs name the
+table) or, when ``.kanal/dev.json`` exists or its ``env`` is exported, to
+the local stack of ``kanal dev``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from kanal import clock
+from kanal.errors import KanalError, KeyNotFound, PartnerNotFound, StoreUnavailable
+from kanal.models import PartnerKind
+
+DEV_FILE = Path(".kanal/dev.json")
+
+
+class UsageError(Exception):
+    """A mistake the user can fix; printed as one line."""
+
+
+def _print(value: Any) -> None:
+    print(json.dumps(value, indent=2, ensure_ascii=False, default=str))
+
+
+def _note(text: str) -> None:
+    print(f"kanal: {text}", file=sys.stderr)
+
+
+def dev_settings() -> dict[str, Any] | None:
+    """The local stack's description, if ``kanal dev`` is running from this folder."""
+    if DEV_FILE.exists():
+        loaded: dict[str, Any] = json.loads(DEV_FILE.read_text(encoding="utf-8"))
+        return loaded
+    return None
+
+
+def resolve_target(args: argparse.Namespace) -> tuple[str, str | None]:
+    """The table and AWS endpoint to use: flags, then environment, then the local stack, then the stack's outputs."""
+    endpoint = args.endpoint_url or os.environ.get("AWS_ENDPOINT_URL")
+    table = args.table_name or os.environ.get("KANAL_TABLE_NAME") or os.environ.get("TABLE_NAME")
+    if table:
+        return table, endpoint
+    dev = dev_settings()
+    if dev and not args.stack_name:
+        env = dev.get("env", {})
+        os.environ.setdefault("AWS_DEFAULT_REGION", dev.get("region", "ap-southeast-3"))
+        for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+            if name in env:
+                os.environ.setdefault(name, env[name])
+        return env["KANAL_TABLE_NAME"], endpoint or dev["aws_endpoint"]
+    stack = args.stack_name or os.environ.get("KANAL_STACK_NAME") or "kanal"
+    return stack_output(stack, "TableName", endpoint), endpoint
+
+
+def stack_output(stack: str, name: str, endpoint: str | None) -> str:
+    """One output of a deployed CloudFormation stack."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from kanal.adapters.aws import client
+
+    _note(f"reading the outputs of stack {stack!r}")
+    try:
+        stacks = client("cloudformation", endpoint).describe_stacks(StackName=stack)["Stacks"]
+    except (ClientError, BotoCoreError) as error:
+        raise UsageError(
+            f"cannot read stack {stack!r} ({error}); pass --stack-name, --table-name, or start `kanal dev`"
+        ) from error
+    for output in stacks[0].get("Outputs", []):
+        if output["OutputKey"] == name:
+            return str(output["OutputValue"])
+    raise UsageError(f"stack {stack!r} has no output {name!r}; is it a kanal stack?")
+
+
+def _partners(args: argparse.Namespace) -> Any:
+    from kanal.adapters.aws import client
+    from kanal.adapters.dynamodb import DynamoPartners
+    from kanal.partners import Partners
+
+    table, endpoint = resolve_target(args)
+    return Partners(DynamoPartners(client("dynamodb", endpoint), table))
+
+
+def cmd_partners_create(args: argparse.Namespace) -> None:
+    """Create a partner and print its id and its first key (shown only this once)."""
+    issued = _partners(args).create(args.name, PartnerKind(args.kind), clock.now())
+    _print(
+        {
+            "partner_id": issued.partner.partner_id,
+            "name": issued.partner.name,
+            "kind": str(issued.partner.kind),
+            "key_id": issued.key_id,
+            "api_key": issued.api_key,
+        }
+    )
+    _note("the api_key is shown only now; store it in the partner's secret store")
+
+
+def cmd_partners_list(args: argparse.Namespace) -> None:
+    """List partners with their keys' ids and states (never the keys)."""
+    partners = _partners(args)
+    _print(
+        [
+            {
+                **p.model_dump(mode="json"),
+                "keys": [
+                    {"key_id": k.key_id, "created_at": k.created_at, "revoked_at": k.revoked_at, "active": k.active}
+                    for k in partners.directory.keys_of(p.partner_id)
+                ],
+            }
+            for p in partners.directory.list_partners()
+        ]
+    )
+
+
+def cmd_partners_add_key(args: argparse.Namespace) -> None:
+    """Give a partner another key, for rotation."""
+    issued = _partners(args).issue_key(args.partner_id, clock.now())
+    _print({"partner_id": issued.partner.partner_id, "key_id": issued.key_id, "api_key": issued.api_key})
+    _note("the api_key is shown only now; revoke the old key once the partner has switched")
+
+
+def cmd_partners_revoke_key(args: argparse.Namespace) -> None:
+    """Revoke a key; requests with it get 401 once the authorizer's cache expires (AuthorizerCacheTtl)."""
+    key = _partners(args).directory.revoke_key(args.partner_id, args.key_id, clock.now())
+    _print({"partner_id": key.partner_id, "key_id": key.key_id, "revoked_at": key.revoked_at})
+
+
+def cmd_dev(args: argparse.Namespace) -> None:
+    """Run the whole system locally."""
+    from kanal.local.dev import serve
+
+    serve(port=args.port, host=args.host)
+
+
+def parser() -> argparse.ArgumentParser:
+    """The command line."""
+    top = argparse.ArgumentParser(prog="kanal", description="kanal: the election-content reporting channel.")
+    top.add_argument("--stack-name", help="deployed stack to use (default: $KANAL_STACK_NAME or 'kanal')")
+    top.add_argument("--table-name", help="table to use directly (default: $KANAL_TABLE_NAME)")
+    top.add_argument("--endpoint-url", help="AWS endpoint (default: $AWS_ENDPOINT_URL), e.g. the local stack's")
+    commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    partners = commands.add_parser("partners", help="manage partners and their API keys")
+    actions = partners.add_subparsers(dest="action", required=True, metavar="ACTION")
+    create = actions.add_parser("create", help="create a partner and its first key")
+    create.add_argument("--name", required=True)
+    create.add_argument("--kind", required=True, choices=[k.value for k in PartnerKind])
+    create.set_defaults(func=cmd_partners_create)
+    actions.add_parser("list", help="list partners and their keys' states").set_defaults(func=cmd_partners_list)
+    add_key = actions.add_parser("add-key", help="issue another key to a partner")
+    add_key.add_argument("--partner-id", required=True)
+    add_key.set_defaults(func=cmd_partners_add_key)
+    revoke = actions.add_parser("revoke-key", help="revoke one of a partner's keys")
+    revoke.add_argument("--partner-id", required=True)
+    revoke.add_argument("--key-id", required=True)
+    revoke.set_defaults(func=cmd_partners_revoke_key)
+
+    dev = commands.add_parser("dev", help="run the whole system locally on emulated AWS")
+    dev.add_argument("--port", type=int, default=3000)
+    dev.add_argument("--host", default="127.0.0.1", help=argparse.SUPPRESS)
+    dev.set_defaults(func=cmd_dev)
+    return top
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``kanal`` console script."""
+    args = parser().parse_args(argv)
+    func: Callable[[argparse.Namespace], None] = args.func
+    failures: dict[type[Exception], str] = {
+        PartnerNotFound: "no partner with id {}",
+        KeyNotFound: "no key with id {} for that partner",
+        StoreUnavailable: "the table is unavailable, try again: {}",
+    }
+    try:
+        func(args)
+    except UsageError as error:
+        _note(str(error))
+        return 2
+    except KanalError as error:
+        _note(failures.get(type(error), "{}").format(error))
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

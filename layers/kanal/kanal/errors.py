@@ -1,0 +1,42 @@
+"""Domain errors: what can go wrong in the domain's words. Entry points map them to answers."""
+
+from __future__ import annotations
+
+
+class KanalError(Exception):
+    """Base of every domain error."""
+
+
+class InvalidRequest(KanalError):
+    """A request that passed its schema but breaks a rule; ``field`` names the culprit."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+class IdempotencyKeyReused(InvalidRequest):
+    """The same Idempotency-Key came with another body."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Idempotency-Key",
+            "this key was already used with a different body; use a new key for a new report",
+        )
+
+
+class ReportNotFound(KanalError):
+    """No report with that id for this partner (another partner's report looks the same)."""
+
+
+class PartnerNotFound(KanalError):
+    """No partner with that id."""
+
+
+class KeyNotFound(KanalError):
+    """No API key with that id for the partner."""
+
+
+class StoreUnavailable(KanalError):
+    """The database failed or throttled; nothing was written and the caller may retry."""

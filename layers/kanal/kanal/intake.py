@@ -1,0 +1,110 @@
+"""Receiving a report: the rules between a valid request body and a stored report.
+
+The request path makes two AWS requests at most: it reads the report's case
+(to answer a decided case with its decision) and writes the report with one
+conditional put. Opening and updating the case happens after the answer, in
+the case builder, from the table's stream: contention on a viral video's case
+never reaches a partner, and a report answered 202 is already durable.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from kanal import content
+from kanal.calendar import Calendar, Phase
+from kanal.errors import IdempotencyKeyReused, InvalidRequest
+from kanal.models import Case, CaseStatus, Category, NewReport, Report, ReportReceipt
+from kanal.ports import CaseRepository, ReportRepository
+
+#: Tolerated clock difference between a partner's system and ours for ``observed_at``.
+CLOCK_SKEW = timedelta(minutes=5)
+
+_URGENT_PHASES = {Phase.QUIET: "quiet_period", Phase.VOTING: "voting_day"}
+
+
+def new_report_id() -> str:
+    """A fresh random report id (128 bits)."""
+    return "r_" + _b32(secrets.token_bytes(16))
+
+
+def idempotent_report_id(partner_id: str, idempotency_key: str) -> str:
+    """The report id that a partner's Idempotency-Key always maps to."""
+    return "r_" + _b32(hashlib.sha256(f"{partner_id}\0{idempotency_key}".encode()).digest())
+
+
+def body_hash(report: NewReport) -> str:
+    """A fingerprint of a request body, to tell a retry from a different report under one key."""
+    canonical = json.dumps(report.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def urgent_reasons(category: Category, phase: Phase) -> list[str]:
+    """Why a report on its own makes its case urgent (a second partner is the case's own reason)."""
+    reasons = [_URGENT_PHASES[phase]] if phase in _URGENT_PHASES else []
+    if category is Category.SYNTHETIC_MEDIA:
+        reasons.append("synthetic_media")
+    return reasons
+
+
+@dataclass(frozen=True)
+class Intake:
+    """Receives partners' reports."""
+
+    reports: ReportRepository
+    cases: CaseRepository
+    calendar: Calendar
+
+    def submit(
+        self, partner_id: str, body: NewReport, now: datetime, idempotency_key: str | None = None
+    ) -> tuple[ReportReceipt, bool]:
+        """Store a report; return its receipt and whether it was new (False for a replayed Idempotency-Key)."""
+        if body.observed_at is not None and body.observed_at > now + CLOCK_SKEW:
+            raise InvalidRequest("observed_at", "must not be in the future")
+        key = content.content_key(body.content_url)
+        case_id = content.case_id_for(key)
+        case = self.cases.get(case_id)
+        phase, election = self.calendar.phase_at(now, body.region_code, body.election)
+        due = case.review_due_at if case else self.calendar.review_due(now, body.category, phase)
+        fingerprint = body_hash(body)
+        report = Report(
+            report_id=idempotent_report_id(partner_id, idempotency_key) if idempotency_key else new_report_id(),
+            partner_id=partner_id,
+            case_id=case_id,
+            content_key=key,
+            received_at=now,
+            review_due_at=due,
+            urgent_reasons=urgent_reasons(body.category, phase),
+            body_hash=fingerprint,
+            idempotency_key=idempotency_key,
+            **body.model_dump(exclude={"election"}),
+            election=body.election or election,
+        )
+        existing = self.reports.add(report)
+        if existing is not None:
+            if existing.body_hash != fingerprint or existing.partner_id != partner_id:
+                raise IdempotencyKeyReused()
+            return receipt(existing, case), False
+        return receipt(report, case), True
+
+
+def receipt(report: Report, case: Case | None) -> ReportReceipt:
+    """What a partner is told about its report, given the state of its case."""
+    decided = case is not None and case.decision is not None
+    return ReportReceipt(
+        report_id=report.report_id,
+        case_id=report.case_id,
+        status=case.status if case else CaseStatus.RECEIVED,
+        received_at=report.received_at,
+        review_due_at=report.review_due_at,
+        decision=case.decision.view() if decided and case and case.decision else None,
+    )
+
+
+def _b32(raw: bytes) -> str:
+    return base64.b32encode(raw).decode().lower().rstrip("=")[:26]

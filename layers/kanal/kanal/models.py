@@ -1,0 +1,286 @@
+"""The domain's nouns: Partner, Report, Case, Decision, and the API's shapes of them.
+
+Pure pydantic models, no AWS. Input models refuse unknown fields so that a
+typo in a partner's integration is an error, not silently lost data.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+
+from kanal import content, regions
+
+
+class PartnerKind(StrEnum):
+    """Who a partner is: the supervisory body and commission, a civil-society group, a ministry."""
+
+    ELECTION_AGENCY = "election_agency"
+    CIVIL_SOCIETY = "civil_society"
+    GOVERNMENT = "government"
+
+
+class Category(StrEnum):
+    """What a partner suspects the content breaks."""
+
+    MISINFORMATION = "misinformation"
+    ELECTION_INTEGRITY = "election_integrity"
+    SYNTHETIC_MEDIA = "synthetic_media"
+    HATE_SPEECH = "hate_speech"
+    CAMPAIGN_VIOLATION = "campaign_violation"
+    OTHER = "other"
+
+
+class Priority(StrEnum):
+    """Which review queue a case goes to."""
+
+    URGENT = "urgent"
+    NORMAL = "normal"
+
+
+class CaseStatus(StrEnum):
+    """Where a case is in review; a report shows the status of its case."""
+
+    RECEIVED = "received"
+    NEEDS_INFO = "needs_info"
+    DECIDED = "decided"
+
+
+class Outcome(StrEnum):
+    """What the moderation team did with the content."""
+
+    REMOVED = "removed"
+    RESTRICTED = "restricted"
+    LABELLED = "labelled"
+    NO_VIOLATION = "no_violation"
+
+
+class Policy(StrEnum):
+    """The policy a decision applies."""
+
+    MISINFORMATION = "misinformation"
+    CIVIC_ELECTION_INTEGRITY = "civic_election_integrity"
+    SYNTHETIC_MEDIA = "synthetic_media"
+    HATE_SPEECH = "hate_speech"
+    NATIONAL_LAW = "national_law"
+
+
+class Ground(StrEnum):
+    """Whether a decision rests on the community guidelines or on national law."""
+
+    COMMUNITY_GUIDELINES = "community_guidelines"
+    NATIONAL_LAW = "national_law"
+
+
+class Partner(BaseModel):
+    """A reporting partner (pelapor): an agency or group that holds API keys."""
+
+    model_config = ConfigDict(frozen=True)
+
+    partner_id: str
+    name: str
+    kind: PartnerKind
+    created_at: datetime
+
+
+class ApiKey(BaseModel):
+    """A partner's API key as stored: its hash, never the key itself."""
+
+    model_config = ConfigDict(frozen=True)
+
+    key_id: str
+    partner_id: str
+    key_hash: str
+    created_at: datetime
+    revoked_at: datetime | None = None
+
+    @property
+    def active(self) -> bool:
+        """Whether the key still authenticates."""
+        return self.revoked_at is None
+
+
+def _tiktok_url(value: str) -> str:
+    content.content_key(value)  # raises ValueError with a clear message
+    return value
+
+
+def _https_url(value: str) -> str:
+    if not re.fullmatch(r"https://[^\s/?#]+\.[^\s/?#]+(?:[/?#]\S*)?", value):
+        raise ValueError("must be an https URL")
+    return value
+
+
+def _region(value: str) -> str:
+    if not regions.exists(value):
+        raise ValueError(
+            "must be a province code such as '31' or a regency/city code such as '31.71' from the official list"
+        )
+    return value
+
+
+def _election(value: str) -> str:
+    from kanal import calendar  # local import: calendar imports models
+
+    if value not in calendar.default_calendar().ids():
+        known = ", ".join(sorted(calendar.default_calendar().ids()))
+        raise ValueError(f"must be an election id from the calendar ({known})")
+    return value
+
+
+TikTokUrl = Annotated[str, Field(max_length=2048), AfterValidator(_tiktok_url)]
+HttpsUrl = Annotated[str, Field(max_length=2048), AfterValidator(_https_url)]
+RegionCode = Annotated[str, AfterValidator(_region)]
+ElectionId = Annotated[str, AfterValidator(_election)]
+
+
+class NewReport(BaseModel):
+    """The body of POST /v1/reports: what a partner flags and why."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    content_url: TikTokUrl = Field(
+        description="https URL of the TikTok content (tiktok.com, www/m.tiktok.com, vt/vm.tiktok.com).",
+        examples=["https://www.tiktok.com/@akun.contoh/video/7318301234567890123"],
+    )
+    category: Category = Field(description="What the content is suspected to break.")
+    region_code: RegionCode = Field(
+        description="Province code ('31') or regency/city code ('31.71') from the official list.",
+        examples=["31.71"],
+    )
+    description: str = Field(min_length=1, max_length=5000, description="What is wrong with the content.")
+    evidence_urls: list[HttpsUrl] = Field(default_factory=list, max_length=10)
+    legal_basis: str | None = Field(default=None, max_length=500, examples=["UU 7/2017 Pasal 280"])
+    election: ElectionId | None = Field(default=None, examples=["pilkada-2024"])
+    observed_at: AwareDatetime | None = Field(
+        default=None, description="When the partner saw the content (with a UTC offset); not in the future."
+    )
+    partner_reference: str | None = Field(default=None, max_length=128)
+
+
+class DecisionView(BaseModel):
+    """What a partner sees of a decision: never the reviewer's name."""
+
+    outcome: Outcome
+    policy: Policy
+    ground: Ground
+    statement_of_reasons: str
+    decided_at: datetime
+
+
+class Report(BaseModel):
+    """A stored report (laporan): one partner's flag of one piece of content."""
+
+    report_id: str
+    partner_id: str
+    case_id: str
+    content_key: str
+    content_url: str
+    category: Category
+    region_code: str
+    description: str
+    evidence_urls: list[str] = Field(default_factory=list)
+    legal_basis: str | None = None
+    election: str | None = None
+    observed_at: datetime | None = None
+    partner_reference: str | None = None
+    received_at: datetime
+    review_due_at: datetime
+    urgent_reasons: list[str] = Field(default_factory=list)
+    body_hash: str
+    idempotency_key: str | None = None
+
+
+class Decision(BaseModel):
+    """A reviewer's decision on a case, with its statement of reasons."""
+
+    outcome: Outcome
+    policy: Policy
+    ground: Ground
+    statement_of_reasons: str
+    reviewer: str
+    decided_at: datetime
+
+    def view(self) -> DecisionView:
+        """The partner-facing part of the decision."""
+        return DecisionView(**self.model_dump(exclude={"reviewer"}))
+
+
+class Case(BaseModel):
+    """One review per piece of content: every report about the same video."""
+
+    case_id: str
+    content_key: str
+    content_url: str
+    status: CaseStatus = CaseStatus.RECEIVED
+    report_ids: set[str] = Field(default_factory=set)
+    partners: set[str] = Field(default_factory=set)
+    categories: set[str] = Field(default_factory=set)
+    urgent_reasons: set[str] = Field(default_factory=set)
+    first_reported_at: datetime
+    review_due_at: datetime
+    queued: Priority | None = None
+    decision: Decision | None = None
+
+    @property
+    def report_count(self) -> int:
+        """How many reports the case holds."""
+        return len(self.report_ids)
+
+
+class ReportReceipt(BaseModel):
+    """The 202 answer to a new report."""
+
+    report_id: str
+    case_id: str
+    status: CaseStatus
+    received_at: datetime
+    review_due_at: datetime
+    decision: DecisionView | None = None
+
+
+class ReportView(ReportReceipt):
+    """A partner's own report as GET /v1/reports/{id} shows it."""
+
+    content_url: str
+    category: Category
+    region_code: str
+    description: str
+    evidence_urls: list[str]
+    legal_basis: str | None = None
+    election: str | None = None
+    observed_at: datetime | None = None
+    partner_reference: str | None = None
+
+
+class ReportPage(BaseModel):
+    """One page of a partner's reports, newest first."""
+
+    items: list[ReportView]
+    next_cursor: str | None = None
+
+
+class FieldError(BaseModel):
+    """One invalid field of a request."""
+
+    field: str
+    message: str
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem document: every error the API answers."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+    errors: list[FieldError] | None = None
+
+    def body(self) -> dict[str, Any]:
+        """The JSON body, without empty members."""
+        return self.model_dump(exclude_none=True)

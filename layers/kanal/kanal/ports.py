@@ -1,0 +1,72 @@
+"""The small interfaces the rules depend on; adapters implement them for AWS (and tests, in memory)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Protocol
+
+from kanal.models import ApiKey, Case, Partner, Priority, Report
+
+
+class ReportRepository(Protocol):
+    """Where reports are kept."""
+
+    def add(self, report: Report) -> Report | None:
+        """Store ``report`` unless its id exists; return the existing report in that case, else None."""
+
+    def get(self, report_id: str) -> Report | None:
+        """The report with this id, or None."""
+
+    def page_for_partner(
+        self, partner_id: str, limit: int, after: tuple[datetime, str] | None
+    ) -> tuple[list[Report], bool]:
+        """A partner's reports newest first, starting after (received_at, report_id); and whether more follow."""
+
+
+class CaseRepository(Protocol):
+    """Where cases are kept."""
+
+    def get(self, case_id: str) -> Case | None:
+        """The case with this id, or None."""
+
+    def get_many(self, case_ids: Iterable[str]) -> dict[str, Case]:
+        """The cases that exist among ``case_ids``, by id."""
+
+    def attach(self, case_id: str, reports: Sequence[Report], expires_at: datetime) -> Case:
+        """Open the case if needed and attach the reports; idempotent. Returns the case as stored."""
+
+    def mark_queued(self, case_id: str, priority: Priority, at: datetime) -> None:
+        """Record that the case was sent to the ``priority`` queue (never downgrades urgent)."""
+
+
+class ReviewQueue(Protocol):
+    """The review queues: urgent and normal."""
+
+    def publish(self, case: Case, priority: Priority, at: datetime) -> None:
+        """Send the case to the queue for ``priority``."""
+
+
+class PartnerDirectory(Protocol):
+    """Partners and their API keys (stored only as hashes)."""
+
+    def add_partner(self, partner: Partner) -> None:
+        """Store a new partner."""
+
+    def get_partner(self, partner_id: str) -> Partner | None:
+        """The partner with this id, or None."""
+
+    def list_partners(self) -> list[Partner]:
+        """Every partner, by name."""
+
+    def add_key(self, key: ApiKey, partner: Partner) -> None:
+        """Store a key's hash for a partner."""
+
+    def find_key(self, key_hash: str) -> ApiKey | None:
+        """The key with this hash, or None."""
+
+    def keys_of(self, partner_id: str) -> list[ApiKey]:
+        """A partner's keys, revoked ones included."""
+
+    def revoke_key(self, partner_id: str, key_id: str, at: datetime) -> ApiKey:
+        """Revoke one of a partner's keys (KeyNotFound if it has no such key)."""

@@ -1,0 +1,39 @@
+"""Settings: one model, read once from the environment when first needed (never at import)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from datetime import timedelta
+
+from pydantic import BaseModel, Field
+
+
+class Settings(BaseModel):
+    """What a function needs to know about its stack."""
+
+    table_name: str = Field(description="The DynamoDB table (TABLE_NAME).")
+    urgent_queue_url: str | None = Field(default=None, description="URGENT_QUEUE_URL")
+    normal_queue_url: str | None = Field(default=None, description="NORMAL_QUEUE_URL")
+    stage: str = Field(default="prod", description="KANAL_STAGE")
+    retention_days: int = Field(default=730, ge=1, description="KANAL_RETENTION_DAYS: how long reports are kept.")
+    endpoint_url: str | None = Field(default=None, description="AWS_ENDPOINT_URL, for the local stack.")
+
+    @property
+    def retention(self) -> timedelta:
+        """How long reports and cases are kept."""
+        return timedelta(days=self.retention_days)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Read the settings from environment variables."""
+        env = os.environ if env is None else env
+        values = {
+            "table_name": env.get("TABLE_NAME"),
+            "urgent_queue_url": env.get("URGENT_QUEUE_URL"),
+            "normal_queue_url": env.get("NORMAL_QUEUE_URL"),
+            "stage": env.get("KANAL_STAGE"),
+            "retention_days": env.get("KANAL_RETENTION_DAYS"),
+            "endpoint_url": env.get("AWS_ENDPOINT_URL"),
+        }
+        return cls.model_validate({k: v for k, v in values.items() if v is not None})

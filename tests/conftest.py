@@ -1,0 +1,137 @@
+"""Shared fixtures: the template's resources on moto, handlers loaded as SAM loads them, events from events/."""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+import json
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import boto3
+import pytest
+from kanal import wiring
+from kanal.adapters import aws
+from kanal.local.template import Stack, create_stack
+from moto import mock_aws
+
+ROOT = Path(__file__).resolve().parents[1]
+REGION = "ap-southeast-3"
+
+
+@dataclass
+class LambdaContext:
+    """The attributes of a Lambda context that Powertools reads."""
+
+    function_name: str = "kanal-test"
+    memory_limit_in_mb: int = 512
+    invoked_function_arn: str = f"arn:aws:lambda:{REGION}:123456789012:function:kanal-test"
+    aws_request_id: str = "c6af9ac6-7b61-11e6-9a41-93e8deadbeef"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 10_000
+
+
+def load_function(name: str) -> ModuleType:
+    """functions/<name>/app.py, imported under a unique name (every function's module is called app)."""
+    spec = importlib.util.spec_from_file_location(f"function_{name}", ROOT / "functions" / name / "app.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def event(name: str) -> dict[str, Any]:
+    """A fresh copy of events/<name>.json."""
+    loaded: dict[str, Any] = json.loads((ROOT / "events" / f"{name}.json").read_text(encoding="utf-8"))
+    return copy.deepcopy(loaded)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """No test reaches real AWS, and cached clients and services never leak between tests."""
+    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "KANAL_TABLE_NAME", "KANAL_STACK_NAME"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
+    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "Kanal")
+    wiring.services.cache_clear()
+    aws.client.cache_clear()
+    yield
+    wiring.services.cache_clear()
+    aws.client.cache_clear()
+
+
+@pytest.fixture
+def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
+    """template.yaml's resources on moto, with every function's environment set."""
+    with mock_aws():
+        created = create_stack(lambda service: boto3.client(service, region_name=REGION), REGION)
+        for function in created.functions.values():
+            for name, value in function.environment.items():
+                monkeypatch.setenv(name, value)
+        yield created
+
+
+@pytest.fixture
+def dynamodb(stack: Stack) -> Any:
+    """A DynamoDB client on the moto stack."""
+    return boto3.client("dynamodb", region_name=REGION)
+
+
+@pytest.fixture
+def sqs(stack: Stack) -> Any:
+    """An SQS client on the moto stack."""
+    return boto3.client("sqs", region_name=REGION)
+
+
+Invoke = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+@pytest.fixture
+def api(stack: Stack) -> Invoke:
+    """Invoke the intake function with an API Gateway event."""
+    handler = load_function("intake").lambda_handler
+    return lambda e: handler(e, LambdaContext())
+
+
+@pytest.fixture
+def authorizer(stack: Stack) -> Invoke:
+    """Invoke the authorizer function."""
+    handler = load_function("authorizer").lambda_handler
+    return lambda e: handler(e, LambdaContext())
+
+
+@pytest.fixture
+def case_builder(stack: Stack) -> Invoke:
+    """Invoke the case builder with a stream event."""
+    handler = load_function("cases").lambda_handler
+    return lambda e: handler(e, LambdaContext())
+
+
+def stream_event(dynamodb: Any, table: str) -> dict[str, Any]:
+    """The INSERT records of report items, as the table's stream would deliver them to the case builder."""
+    streams = boto3.client("dynamodbstreams", region_name=REGION)
+    arn = dynamodb.describe_table(TableName=table)["Table"]["LatestStreamArn"]
+    records: list[dict[str, Any]] = []
+    for shard in streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]:
+        iterator = streams.get_shard_iterator(
+            StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+        )["ShardIterator"]
+        for record in streams.get_records(ShardIterator=iterator)["Records"]:
+            image = record["dynamodb"].get("NewImage", {})
+            if record["eventName"] == "INSERT" and image.get("sk", {}).get("S") == "REPORT":
+                records.append(json.loads(json.dumps(record, default=str)))
+    return {"Records": records}
+
+
+def env(name: str) -> str:
+    """An environment variable that the stack fixture set."""
+    return os.environ[name]

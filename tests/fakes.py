@@ -1,0 +1,121 @@
+"""In-memory fakes of the ports, for testing rules without AWS."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from kanal.errors import KeyNotFound
+from kanal.models import ApiKey, Case, Partner, Priority, Report
+
+
+class MemoryReports:
+    """ReportRepository in a dict."""
+
+    def __init__(self) -> None:
+        self.items: dict[str, Report] = {}
+
+    def add(self, report: Report) -> Report | None:
+        if report.report_id in self.items:
+            return self.items[report.report_id]
+        self.items[report.report_id] = report
+        return None
+
+    def get(self, report_id: str) -> Report | None:
+        return self.items.get(report_id)
+
+    def page_for_partner(
+        self, partner_id: str, limit: int, after: tuple[datetime, str] | None
+    ) -> tuple[list[Report], bool]:
+        mine = sorted(
+            (r for r in self.items.values() if r.partner_id == partner_id),
+            key=lambda r: (r.received_at, r.report_id),
+            reverse=True,
+        )
+        if after is not None:
+            mine = [r for r in mine if (r.received_at, r.report_id) < after]
+        return mine[:limit], len(mine) > limit
+
+
+class MemoryCases:
+    """CaseRepository in a dict."""
+
+    def __init__(self) -> None:
+        self.items: dict[str, Case] = {}
+
+    def get(self, case_id: str) -> Case | None:
+        return self.items.get(case_id)
+
+    def get_many(self, case_ids: Iterable[str]) -> dict[str, Case]:
+        return {c: self.items[c] for c in case_ids if c in self.items}
+
+    def attach(self, case_id: str, reports: Sequence[Report], expires_at: datetime) -> Case:
+        first = min(reports, key=lambda r: r.received_at)
+        case = self.items.get(case_id) or Case(
+            case_id=case_id,
+            content_key=first.content_key,
+            content_url=first.content_url,
+            first_reported_at=first.received_at,
+            review_due_at=min(r.review_due_at for r in reports),
+        )
+        case = case.model_copy(
+            update={
+                "report_ids": case.report_ids | {r.report_id for r in reports},
+                "partners": case.partners | {r.partner_id for r in reports},
+                "categories": case.categories | {str(r.category) for r in reports},
+                "urgent_reasons": case.urgent_reasons | {x for r in reports for x in r.urgent_reasons},
+            }
+        )
+        self.items[case_id] = case
+        return case
+
+    def mark_queued(self, case_id: str, priority: Priority, at: datetime) -> None:
+        case = self.items[case_id]
+        if case.queued is None or case.queued is Priority.NORMAL:
+            self.items[case_id] = case.model_copy(update={"queued": priority})
+
+
+class MemoryQueue:
+    """ReviewQueue as a list of (case_id, priority); can be told to fail."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, Priority]] = []
+        self.failing = False
+
+    def publish(self, case: Case, priority: Priority, at: datetime) -> None:
+        if self.failing:
+            raise ConnectionError("SQS unavailable")
+        self.sent.append((case.case_id, priority))
+
+
+class MemoryPartners:
+    """PartnerDirectory in dicts."""
+
+    def __init__(self) -> None:
+        self.partners: dict[str, Partner] = {}
+        self.keys: dict[str, ApiKey] = {}
+
+    def add_partner(self, partner: Partner) -> None:
+        self.partners[partner.partner_id] = partner
+
+    def get_partner(self, partner_id: str) -> Partner | None:
+        return self.partners.get(partner_id)
+
+    def list_partners(self) -> list[Partner]:
+        return sorted(self.partners.values(), key=lambda p: p.name.lower())
+
+    def add_key(self, key: ApiKey, partner: Partner) -> None:
+        self.keys[key.key_hash] = key
+
+    def find_key(self, key_hash: str) -> ApiKey | None:
+        return self.keys.get(key_hash)
+
+    def keys_of(self, partner_id: str) -> list[ApiKey]:
+        return [k for k in self.keys.values() if k.partner_id == partner_id]
+
+    def revoke_key(self, partner_id: str, key_id: str, at: datetime) -> ApiKey:
+        for key_hash, key in self.keys.items():
+            if key.partner_id == partner_id and key.key_id == key_id:
+                self.keys[key_hash] = key.model_copy(update={"revoked_at": key.revoked_at or at})
+                return self.keys[key_hash]
+        raise KeyNotFound(key_id)

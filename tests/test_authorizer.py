@@ -1,0 +1,77 @@
+"""The authorizer on moto: keys are hashed, and missing, unknown and revoked keys look alike."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from kanal import wiring
+from kanal.entrypoints.authorizer import api_arn_pattern
+from kanal.models import PartnerKind
+from kanal.partners import bearer_key, hash_key
+
+from tests.conftest import Invoke, env, event
+
+NOW = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)
+
+
+def with_header(value: str | None) -> dict[str, Any]:
+    e = event("authorizer")
+    e["headers"].pop("Authorization")
+    if value is not None:
+        e["headers"]["authorization"] = value
+    return e
+
+
+def test_valid_key_allows_the_whole_api_for_its_partner(authorizer: Invoke, dynamodb: Any) -> None:
+    issued = wiring.services().partners.create("KPU RI", PartnerKind.ELECTION_AGENCY, NOW)
+    policy = authorizer(with_header(f"Bearer {issued.api_key}"))
+    assert policy["principalId"] == issued.partner.partner_id
+    assert policy["context"] == {"partner_id": issued.partner.partner_id, "key_id": issued.key_id}
+    statement = policy["policyDocument"]["Statement"][0]
+    assert statement["Effect"] == "Allow"
+    assert statement["Resource"] == "arn:aws:execute-api:ap-southeast-3:123456789012:a1b2c3d4e5/prod/*"
+    stored = str(dynamodb.scan(TableName=env("TABLE_NAME"))["Items"])
+    assert issued.api_key not in stored
+    assert hash_key(issued.api_key) in stored
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        None,
+        "",
+        "Bearer",
+        "Basic dXNlcjpwYXNz",
+        "Bearer kanal_unknownunknownunknownunknownunknown12345",
+        "Bearer other_x",
+    ],
+)
+def test_bad_keys_are_unauthorized(authorizer: Invoke, header: str | None) -> None:
+    with pytest.raises(Exception, match=r"^Unauthorized$"):
+        authorizer(with_header(header))
+
+
+def test_revoked_key_is_unauthorized_and_other_keys_still_work(authorizer: Invoke) -> None:
+    partners = wiring.services().partners
+    first = partners.create("Perludem", PartnerKind.CIVIL_SOCIETY, NOW)
+    second = partners.issue_key(first.partner.partner_id, NOW)
+    partners.directory.revoke_key(first.partner.partner_id, first.key_id, NOW)
+    with pytest.raises(Exception, match=r"^Unauthorized$"):
+        authorizer(with_header(f"Bearer {first.api_key}"))
+    assert authorizer(with_header(f"bearer {second.api_key}"))["principalId"] == first.partner.partner_id
+
+
+def test_keys_are_long_and_random() -> None:
+    from kanal.partners import KEY_PREFIX, new_key
+
+    keys = {new_key() for _ in range(100)}
+    assert len(keys) == 100
+    assert all(k.startswith(KEY_PREFIX) and len(k) >= len(KEY_PREFIX) + 43 for k in keys)
+    assert bearer_key("Bearer  " + next(iter(keys))) is not None
+
+
+def test_arn_pattern_covers_every_route() -> None:
+    arn = "arn:aws:execute-api:ap-southeast-3:1:abc/dev/GET/v1/reports/r_1"
+    assert api_arn_pattern(arn) == "arn:aws:execute-api:ap-southeast-3:1:abc/dev/*"

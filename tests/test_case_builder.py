@@ -1,0 +1,104 @@
+"""The case builder on moto: stream batches become cases on the review queues, whatever fails on the way."""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from kanal import wiring
+from kanal.adapters import aws
+from kanal.models import PartnerKind
+
+from tests.conftest import Invoke, env, event, stream_event
+from tests.test_api import VIDEO, body_of, failing, post, report_body
+
+NOW = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def _fixed_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("kanal.clock.now", lambda: NOW)
+
+
+def partners(count: int) -> list[str]:
+    create = wiring.services().partners.create
+    return [create(f"Bawaslu {i}", PartnerKind.ELECTION_AGENCY, NOW).partner.partner_id for i in range(count)]
+
+
+def messages(sqs: Any, queue_variable: str) -> list[dict[str, Any]]:
+    answer = sqs.receive_message(QueueUrl=env(queue_variable), MaxNumberOfMessages=10, VisibilityTimeout=0)
+    return [json.loads(m["Body"]) for m in answer.get("Messages", [])]
+
+
+def case_item(dynamodb: Any, case_id: str) -> dict[str, Any]:
+    item: dict[str, Any] = dynamodb.get_item(
+        TableName=env("TABLE_NAME"), Key={"pk": {"S": f"CASE#{case_id}"}, "sk": {"S": "CASE"}}
+    )["Item"]
+    return item
+
+
+def test_event_file_builds_one_urgent_case(case_builder: Invoke, sqs: Any, dynamodb: Any) -> None:
+    answer = case_builder(event("stream_new_reports"))
+    assert answer == {"batchItemFailures": []}
+    (message,) = messages(sqs, "URGENT_QUEUE_URL")
+    assert messages(sqs, "NORMAL_QUEUE_URL") == []
+    case = case_item(dynamodb, message["case_id"])
+    assert len(case["report_ids"]["SS"]) == 2
+    assert set(case["partners"]["SS"]) == {"p_3f9a1c2b4d5e6f70", "p_8e7d6c5b4a392817"}
+
+
+def test_many_concurrent_reports_of_one_video_make_one_case(
+    api: Invoke, case_builder: Invoke, sqs: Any, dynamodb: Any
+) -> None:
+    offices = partners(4)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(pool.map(lambda i: api(post(offices[i % 4])), range(40)))
+    assert {a["statusCode"] for a in answers} == {202}
+    assert len({body_of(a)["case_id"] for a in answers}) == 1
+    batch = stream_event(dynamodb, env("TABLE_NAME"))
+    assert len(batch["Records"]) == 40
+    for start in range(0, 40, 7):  # batches split as the stream may split them
+        assert case_builder({"Records": batch["Records"][start : start + 7]}) == {"batchItemFailures": []}
+    case_id = body_of(answers[0])["case_id"]
+    case = case_item(dynamodb, case_id)
+    assert len(case["report_ids"]["SS"]) == 40
+    assert len(case["partners"]["SS"]) == 4
+    assert [m["case_id"] for m in messages(sqs, "NORMAL_QUEUE_URL")] == [case_id]
+    assert [m["case_id"] for m in messages(sqs, "URGENT_QUEUE_URL")] == [case_id]
+
+
+@pytest.mark.parametrize(
+    ("service", "operation", "code"),
+    [
+        ("sqs", "SendMessage", "ServiceUnavailable"),
+        ("dynamodb", "UpdateItem", "TransactionConflictException"),
+        ("dynamodb", "UpdateItem", "ThrottlingException"),
+    ],
+)
+def test_failures_after_the_answer_are_retried_not_lost(
+    api: Invoke, case_builder: Invoke, sqs: Any, dynamodb: Any, service: str, operation: str, code: str
+) -> None:
+    (partner,) = partners(1)
+    receipts = [body_of(api(post(partner, report_body(content_url=f"{VIDEO[:-1]}{i}")))) for i in range(3)]
+    batch = stream_event(dynamodb, env("TABLE_NAME"))
+    builder_client = aws.client(service, None)
+    with failing(builder_client, operation, code):
+        failed = case_builder(batch)
+    assert len(failed["batchItemFailures"]) == 3
+    assert messages(sqs, "NORMAL_QUEUE_URL") == []
+    assert case_builder(batch) == {"batchItemFailures": []}  # Lambda's redelivery
+    queued = sorted(m["case_id"] for m in messages(sqs, "NORMAL_QUEUE_URL"))
+    assert queued == sorted(r["case_id"] for r in receipts)
+
+
+def test_one_failing_case_does_not_fail_the_others(api: Invoke, case_builder: Invoke, dynamodb: Any) -> None:
+    (partner,) = partners(1)
+    for i in range(2):
+        api(post(partner, report_body(content_url=f"{VIDEO[:-1]}{i}")))
+    batch = stream_event(dynamodb, env("TABLE_NAME"))
+    batch["Records"].append({"dynamodb": {"SequenceNumber": "999", "NewImage": {"pk": {"S": "REPORT#x"}}}})
+    answer = case_builder(batch)
+    assert answer == {"batchItemFailures": [{"itemIdentifier": "999"}]}
