@@ -43,8 +43,10 @@ def world() -> tuple[Intake, CaseBuilder, MemoryReports, MemoryCases, MemoryQueu
 
 def test_first_report_opens_a_case_queued_once(world) -> None:  # type: ignore[no-untyped-def]
     intake, builder, reports, cases, queue = world
-    receipt, new = intake.submit("p_a", body(), OUTSIDE)
-    assert new
+    submitted = intake.submit("p_a", body(), OUTSIDE)
+    receipt = submitted.receipt
+    assert submitted.stored
+    assert not submitted.duplicate
     assert receipt.status is CaseStatus.RECEIVED
     assert receipt.review_due_at == OUTSIDE + timedelta(hours=72)
     assert cases.get(receipt.case_id) is None  # opened after the answer, by the case builder
@@ -58,10 +60,12 @@ def test_first_report_opens_a_case_queued_once(world) -> None:  # type: ignore[n
 
 def test_later_reports_attach_and_second_partner_escalates_once(world) -> None:  # type: ignore[no-untyped-def]
     intake, builder, reports, cases, queue = world
-    first, _ = intake.submit("p_a", body(), OUTSIDE)
+    first = intake.submit("p_a", body(), OUTSIDE).receipt
     builder.attach(reports.items.values(), OUTSIDE)
-    same_partner, _ = intake.submit("p_a", body(content_url="https://m.tiktok.com/v/7334567890123456789.html"), OUTSIDE)
-    other, _ = intake.submit("p_b", body(category="hate_speech"), OUTSIDE + timedelta(hours=1))
+    same_partner = intake.submit(
+        "p_a", body(content_url="https://m.tiktok.com/v/7334567890123456789.html"), OUTSIDE
+    ).receipt
+    other = intake.submit("p_b", body(category="hate_speech"), OUTSIDE + timedelta(hours=1)).receipt
     builder.attach(reports.items.values(), OUTSIDE)
     builder.attach(reports.items.values(), OUTSIDE)
     assert first.case_id == same_partner.case_id == other.case_id
@@ -86,7 +90,7 @@ def test_urgent_from_the_first_report(
     world, moment: datetime, changes: dict[str, str], hours: int, reason: str
 ) -> None:  # type: ignore[no-untyped-def]
     intake, builder, reports, _, queue = world
-    receipt, _ = intake.submit("p_a", body(**changes), moment)
+    receipt = intake.submit("p_a", body(**changes), moment).receipt
     assert receipt.review_due_at == moment + timedelta(hours=hours)
     (case,) = builder.attach(reports.items.values(), moment)
     assert reason in case.urgent_reasons
@@ -95,13 +99,13 @@ def test_urgent_from_the_first_report(
 
 def test_campaign_deadline_is_a_day(world) -> None:  # type: ignore[no-untyped-def]
     intake, *_ = world
-    receipt, _ = intake.submit("p_a", body(), CAMPAIGN)
+    receipt = intake.submit("p_a", body(), CAMPAIGN).receipt
     assert receipt.review_due_at == CAMPAIGN + timedelta(hours=24)
 
 
 def test_report_on_a_decided_case_answers_with_the_decision(world) -> None:  # type: ignore[no-untyped-def]
     intake, builder, reports, cases, queue = world
-    first, _ = intake.submit("p_a", body(), OUTSIDE)
+    first = intake.submit("p_a", body(), OUTSIDE).receipt
     builder.attach(reports.items.values(), OUTSIDE)
     decision = Decision(
         outcome="removed",
@@ -113,7 +117,7 @@ def test_report_on_a_decided_case_answers_with_the_decision(world) -> None:  # t
     )
     decided = cases.items[first.case_id].model_copy(update={"status": CaseStatus.DECIDED, "decision": decision})
     cases.items[first.case_id] = decided
-    late, _ = intake.submit("p_b", body(), OUTSIDE + timedelta(hours=3))
+    late = intake.submit("p_b", body(), OUTSIDE + timedelta(hours=3)).receipt
     assert late.status is CaseStatus.DECIDED
     assert late.decision is not None
     assert late.decision.outcome == "removed"
@@ -124,17 +128,17 @@ def test_report_on_a_decided_case_answers_with_the_decision(world) -> None:  # t
 
 def test_idempotency_key_replays_and_refuses_other_bodies(world) -> None:  # type: ignore[no-untyped-def]
     intake, _, reports, *_ = world
-    first, new = intake.submit("p_a", body(), OUTSIDE, "key-1")
-    again, new_again = intake.submit("p_a", body(), OUTSIDE + timedelta(minutes=1), "key-1")
-    assert new
-    assert not new_again
-    assert again == first
+    first = intake.submit("p_a", body(), OUTSIDE, "key-1")
+    again = intake.submit("p_a", body(), OUTSIDE + timedelta(minutes=1), "key-1")
+    assert first.stored
+    assert not again.stored
+    assert again.receipt == first.receipt
     assert len(reports.items) == 1
     with pytest.raises(IdempotencyKeyReused):
         intake.submit("p_a", body(description="Another report"), OUTSIDE, "key-1")
-    other_partner, other_new = intake.submit("p_b", body(), OUTSIDE, "key-1")
-    assert other_new
-    assert other_partner.report_id != first.report_id
+    other_partner = intake.submit("p_b", body(), OUTSIDE, "key-1")
+    assert other_partner.stored
+    assert other_partner.receipt.report_id != first.receipt.report_id
 
 
 def test_observed_in_the_future_is_refused(world) -> None:  # type: ignore[no-untyped-def]
@@ -143,13 +147,13 @@ def test_observed_in_the_future_is_refused(world) -> None:  # type: ignore[no-un
         intake.submit("p_a", body(observed_at=(OUTSIDE + timedelta(hours=1)).isoformat()), OUTSIDE)
     assert refused.value.field == "observed_at"
     assert reports.items == {}
-    receipt, _ = intake.submit("p_a", body(observed_at=(OUTSIDE + timedelta(minutes=2)).isoformat()), OUTSIDE)
+    receipt = intake.submit("p_a", body(observed_at=(OUTSIDE + timedelta(minutes=2)).isoformat()), OUTSIDE).receipt
     assert receipt.report_id
 
 
 def test_failed_publish_is_retried_until_queued(world) -> None:  # type: ignore[no-untyped-def]
     intake, builder, reports, cases, queue = world
-    receipt, _ = intake.submit("p_a", body(), OUTSIDE)
+    receipt = intake.submit("p_a", body(), OUTSIDE).receipt
     queue.failing = True
     with pytest.raises(ConnectionError):
         builder.attach(reports.items.values(), OUTSIDE)

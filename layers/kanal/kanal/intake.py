@@ -53,6 +53,17 @@ def urgent_reasons(category: Category, phase: Phase) -> list[str]:
 
 
 @dataclass(frozen=True)
+class Submission:
+    """The outcome of submitting a report."""
+
+    receipt: ReportReceipt
+    #: False when an Idempotency-Key replayed an earlier answer (nothing was stored).
+    stored: bool
+    #: True when the content already had a case (the report attaches to it).
+    duplicate: bool
+
+
+@dataclass(frozen=True)
 class Intake:
     """Receives partners' reports."""
 
@@ -60,10 +71,8 @@ class Intake:
     cases: CaseRepository
     calendar: Calendar
 
-    def submit(
-        self, partner_id: str, body: NewReport, now: datetime, idempotency_key: str | None = None
-    ) -> tuple[ReportReceipt, bool]:
-        """Store a report; return its receipt and whether it was new (False for a replayed Idempotency-Key)."""
+    def submit(self, partner_id: str, body: NewReport, now: datetime, idempotency_key: str | None = None) -> Submission:
+        """Store a report and tell the partner where it stands."""
         if body.observed_at is not None and body.observed_at > now + CLOCK_SKEW:
             raise InvalidRequest("observed_at", "must not be in the future")
         key = content.content_key(body.content_url)
@@ -89,8 +98,8 @@ class Intake:
         if existing is not None:
             if existing.body_hash != fingerprint or existing.partner_id != partner_id:
                 raise IdempotencyKeyReused()
-            return receipt(existing, case), False
-        return receipt(report, case), True
+            return Submission(receipt(existing, case), stored=False, duplicate=case is not None)
+        return Submission(receipt(report, case), stored=True, duplicate=case is not None)
 
 
 def receipt(report: Report, case: Case | None) -> ReportReceipt:

@@ -17,7 +17,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path, Query
 from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from kanal import __version__, clock, wiring
@@ -57,7 +57,7 @@ def problem(
     return Response(
         status_code=status.value,
         content_type="application/problem+json",
-        body=body.body(),
+        body=json.dumps(body.body(), ensure_ascii=False),
         headers={k.replace("_", "-"): v for k, v in headers.items()},
     )
 
@@ -102,7 +102,6 @@ def partner_id() -> str:
         ),
     },
 )
-@tracer.capture_method
 def post_report(
     report: Annotated[NewReport, Body()],
     idempotency_key: Annotated[
@@ -117,15 +116,27 @@ def post_report(
 ) -> Response[ReportReceipt]:
     """Store a report and group it into the case of its content."""
     who = partner_id()
-    answer, new = wiring.services().intake.submit(who, report, clock.now(), idempotency_key)
-    if new:
-        metrics.add_metric(name="ReportsReceived", unit=MetricUnit.Count, value=1)
-        metrics.add_metric(name=f"ReportsReceived.{report.category}", unit=MetricUnit.Count, value=1)
+    submitted = wiring.services().intake.submit(who, report, clock.now(), idempotency_key)
+    answer = submitted.receipt
+    if submitted.stored:
+        count_report(report, duplicate=submitted.duplicate)
     else:
         metrics.add_metric(name="IdempotentReplays", unit=MetricUnit.Count, value=1)
-    logger.info("report received", extra={"report_id": answer.report_id, "case_id": answer.case_id, "new": new})
+    logger.info(
+        "report received",
+        extra={"report_id": answer.report_id, "case_id": answer.case_id, "stored": submitted.stored},
+    )
     location = f"{app.current_event.request_context.path.rstrip('/')}/{answer.report_id}"
     return Response(status_code=202, content_type="application/json", body=answer, headers={"Location": location})
+
+
+def count_report(report: NewReport, *, duplicate: bool) -> None:
+    """Reports received (and by category), and how many were about content that already had a case."""
+    metrics.add_metric(name="ReportsReceived", unit=MetricUnit.Count, value=1)
+    if duplicate:
+        metrics.add_metric(name="DuplicateReports", unit=MetricUnit.Count, value=1)
+    with single_metric(name="ReportsByCategory", unit=MetricUnit.Count, value=1) as metric:
+        metric.add_dimension(name="category", value=str(report.category))
 
 
 @app.get(
@@ -133,7 +144,6 @@ def post_report(
     summary="Read one of your reports",
     responses=problems(s404="No such report among yours", s422="Invalid report id"),
 )
-@tracer.capture_method
 def get_report(report_id: Annotated[str, Path(max_length=64)]) -> ReportView:
     """A partner's own report with the status (and decision) of its case."""
     services = wiring.services()
@@ -144,7 +154,6 @@ def get_report(report_id: Annotated[str, Path(max_length=64)]) -> ReportView:
 
 
 @app.get("/v1/reports", summary="List your reports, newest first", responses=problems(s422="Invalid query parameter"))
-@tracer.capture_method
 def list_reports(
     status: Annotated[CaseStatus | None, Query(description="Only reports whose case has this status.")] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 25,
@@ -214,7 +223,12 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
 @app.exception_handler(RequestValidationError)
 def invalid_request(error: RequestValidationError) -> Response[Any]:
     """422 with one entry per invalid field."""
-    errors = [FieldError(field=field_name(e.get("loc", ())), message=message(e)) for e in error.errors()]
+    errors = [
+        FieldError(
+            field="body" if e.get("type") == "json_invalid" else field_name(e.get("loc", ())), message=message(e)
+        )
+        for e in error.errors()
+    ]
     return problem(HTTPStatus.UNPROCESSABLE_ENTITY, "The request has invalid fields; see errors.", errors=errors)
 
 
@@ -305,8 +319,8 @@ def refuse_body(event: dict[str, Any]) -> dict[str, Any] | None:
         return None
     return {
         "statusCode": answer.status_code,
-        "headers": {"Content-Type": "application/problem+json", **answer.headers},
-        "body": json.dumps(answer.body),
+        "multiValueHeaders": {"Content-Type": ["application/problem+json"]},
+        "body": answer.body,
         "isBase64Encoded": False,
     }
 
