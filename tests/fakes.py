@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from kanal.errors import KeyNotFound
-from kanal.models import ApiKey, Case, Partner, Priority, Report
+from kanal.models import ApiKey, Case, CaseEvent, Partner, Priority, Report
 
 
 class MemoryReports:
@@ -119,3 +119,20 @@ class MemoryPartners:
                 self.keys[key_hash] = key.model_copy(update={"revoked_at": key.revoked_at or at})
                 return self.keys[key_hash]
         raise KeyNotFound(key_id)
+
+
+class MemoryTrail:
+    """Trail in a list; reports come from a MemoryReports."""
+
+    def __init__(self, reports: MemoryReports) -> None:
+        self.events: list[CaseEvent] = []
+        self._reports = reports
+
+    def record(self, events: Sequence[CaseEvent]) -> None:
+        self.events.extend(e for e in events if e not in self.events)
+
+    def history(self, case_id: str) -> list[CaseEvent]:
+        return sorted((e for e in self.events if e.case_id == case_id), key=lambda e: e.at)
+
+    def reports_of(self, case_id: str) -> list[Report]:
+        return sorted((r for r in self._reports.items.values() if r.case_id == case_id), key=lambda r: r.received_at)

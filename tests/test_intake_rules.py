@@ -9,7 +9,7 @@ from kanal.errors import IdempotencyKeyReused, InvalidRequest
 from kanal.intake import Intake
 from kanal.models import Case, CaseStatus, Decision, NewReport, Priority
 
-from tests.fakes import MemoryCases, MemoryQueue, MemoryReports
+from tests.fakes import MemoryCases, MemoryQueue, MemoryReports, MemoryTrail
 
 WIB = timezone(timedelta(hours=7))
 OUTSIDE = datetime(2026, 11, 23, 10, 0, tzinfo=WIB)
@@ -34,7 +34,7 @@ def world() -> tuple[Intake, CaseBuilder, MemoryReports, MemoryCases, MemoryQueu
     reports, cases, queue = MemoryReports(), MemoryCases(), MemoryQueue()
     return (
         Intake(reports, cases, default_calendar()),
-        CaseBuilder(cases, queue, timedelta(days=730)),
+        CaseBuilder(cases, queue, MemoryTrail(reports), timedelta(days=730)),
         reports,
         cases,
         queue,
@@ -169,7 +169,7 @@ def _case(**changes: object) -> Case:
         "content_key": "k",
         "content_url": VIDEO,
         "first_reported_at": OUTSIDE,
-        "review_due_at": OUTSIDE,
+        "review_due_at": OUTSIDE + timedelta(hours=72),
         "partners": {"p_a"},
     }
     values.update(changes)
@@ -177,10 +177,13 @@ def _case(**changes: object) -> Case:
 
 
 def test_queue_rules() -> None:
-    assert priority_of(_case()) is Priority.NORMAL
-    assert priority_of(_case(partners={"p_a", "p_b"})) is Priority.URGENT
-    assert queue_to_send(_case()) is Priority.NORMAL
-    assert queue_to_send(_case(queued="normal")) is None
-    assert queue_to_send(_case(queued="normal", urgent_reasons={"synthetic_media"})) is Priority.URGENT
-    assert queue_to_send(_case(queued="urgent", partners={"p_a", "p_b"})) is None
-    assert queue_to_send(_case(status="decided")) is None
+    now = OUTSIDE
+    assert priority_of(_case(), now) is Priority.NORMAL
+    assert priority_of(_case(partners={"p_a", "p_b"}), now) is Priority.URGENT
+    assert priority_of(_case(), now + timedelta(hours=72)) is Priority.URGENT  # overdue
+    assert queue_to_send(_case(), now) is Priority.NORMAL
+    assert queue_to_send(_case(queued="normal"), now) is None
+    assert queue_to_send(_case(queued="normal", urgent_reasons={"synthetic_media"}), now) is Priority.URGENT
+    assert queue_to_send(_case(queued="urgent", partners={"p_a", "p_b"}), now) is None
+    assert queue_to_send(_case(status="decided"), now) is None
+    assert queue_to_send(_case(status="needs_info"), now) is None

@@ -14,11 +14,16 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from kanal import clock
-from kanal.errors import KanalError, KeyNotFound, PartnerNotFound, StoreUnavailable
+from kanal import clock, reviewer
+from kanal.errors import CaseNotFound, KanalError, KeyNotFound, PartnerNotFound, ReviewRefused, StoreUnavailable
 from kanal.models import PartnerKind
+from kanal.settings import Settings
+
+if TYPE_CHECKING:
+    from kanal.partners import Partners
+    from kanal.wiring import Services
 
 DEV_FILE = Path(".kanal/dev.json")
 
@@ -43,26 +48,30 @@ def dev_settings() -> dict[str, Any] | None:
     return None
 
 
-def resolve_target(args: argparse.Namespace) -> tuple[str, str | None]:
-    """The table and AWS endpoint to use: flags, then environment, then the local stack, then the stack's outputs."""
+def resolve_settings(args: argparse.Namespace) -> Settings:
+    """Which stack to talk to: flags and environment, then the local stack of ``kanal dev``, then a deployed stack."""
     endpoint = args.endpoint_url or os.environ.get("AWS_ENDPOINT_URL")
     table = args.table_name or os.environ.get("KANAL_TABLE_NAME") or os.environ.get("TABLE_NAME")
-    if table:
-        return table, endpoint
+    urgent, normal = os.environ.get("URGENT_QUEUE_URL"), os.environ.get("NORMAL_QUEUE_URL")
     dev = dev_settings()
-    if dev and not args.stack_name:
+    if not table and dev and not args.stack_name:
         env = dev.get("env", {})
-        os.environ.setdefault("AWS_DEFAULT_REGION", dev.get("region", "ap-southeast-3"))
-        for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        for name in ("AWS_DEFAULT_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
             if name in env:
                 os.environ.setdefault(name, env[name])
-        return env["KANAL_TABLE_NAME"], endpoint or dev["aws_endpoint"]
-    stack = args.stack_name or os.environ.get("KANAL_STACK_NAME") or "kanal"
-    return stack_output(stack, "TableName", endpoint), endpoint
+        os.environ.setdefault("AWS_DEFAULT_REGION", dev.get("region", "ap-southeast-3"))
+        table = env.get("KANAL_TABLE_NAME") or env.get("TABLE_NAME")
+        urgent, normal = env.get("URGENT_QUEUE_URL"), env.get("NORMAL_QUEUE_URL")
+        endpoint = endpoint or dev.get("aws_endpoint")
+    if not table:
+        stack = args.stack_name or os.environ.get("KANAL_STACK_NAME") or "kanal"
+        outputs = stack_outputs(stack, endpoint)
+        table, urgent, normal = outputs["TableName"], outputs.get("UrgentQueueUrl"), outputs.get("NormalQueueUrl")
+    return Settings(table_name=table, urgent_queue_url=urgent, normal_queue_url=normal, endpoint_url=endpoint)
 
 
-def stack_output(stack: str, name: str, endpoint: str | None) -> str:
-    """One output of a deployed CloudFormation stack."""
+def stack_outputs(stack: str, endpoint: str | None) -> dict[str, str]:
+    """The outputs of a deployed kanal stack."""
     from botocore.exceptions import BotoCoreError, ClientError
 
     from kanal.adapters.aws import client
@@ -74,19 +83,20 @@ def stack_output(stack: str, name: str, endpoint: str | None) -> str:
         raise UsageError(
             f"cannot read stack {stack!r} ({error}); pass --stack-name, --table-name, or start `kanal dev`"
         ) from error
-    for output in stacks[0].get("Outputs", []):
-        if output["OutputKey"] == name:
-            return str(output["OutputValue"])
-    raise UsageError(f"stack {stack!r} has no output {name!r}; is it a kanal stack?")
+    outputs = {o["OutputKey"]: str(o["OutputValue"]) for o in stacks[0].get("Outputs", [])}
+    if "TableName" not in outputs:
+        raise UsageError(f"stack {stack!r} has no output 'TableName'; is it a kanal stack?")
+    return outputs
 
 
-def _partners(args: argparse.Namespace) -> Any:
-    from kanal.adapters.aws import client
-    from kanal.adapters.dynamodb import DynamoPartners
-    from kanal.partners import Partners
+def _services(args: argparse.Namespace) -> Services:
+    from kanal import wiring
 
-    table, endpoint = resolve_target(args)
-    return Partners(DynamoPartners(client("dynamodb", endpoint), table))
+    return wiring.build(resolve_settings(args))
+
+
+def _partners(args: argparse.Namespace) -> Partners:
+    return _services(args).partners
 
 
 def cmd_partners_create(args: argparse.Namespace) -> None:
@@ -164,6 +174,13 @@ def parser() -> argparse.ArgumentParser:
     revoke.add_argument("--key-id", required=True)
     revoke.set_defaults(func=cmd_partners_revoke_key)
 
+    def with_services(
+        handler: Callable[[argparse.Namespace, Services], None],
+    ) -> Callable[[argparse.Namespace], None]:
+        return lambda args: handler(args, _services(args))
+
+    reviewer.add_commands(commands, _services, with_services)
+
     dev = commands.add_parser("dev", help="run the whole system locally on emulated AWS")
     dev.add_argument("--port", type=int, default=3000)
     dev.add_argument("--host", default="127.0.0.1", help=argparse.SUPPRESS)
@@ -179,6 +196,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         PartnerNotFound: "no partner with id {}",
         KeyNotFound: "no key with id {} for that partner",
         StoreUnavailable: "the table is unavailable, try again: {}",
+        CaseNotFound: "no case with id {}",
+        ReviewRefused: "refused: {}",
     }
     try:
         func(args)

@@ -40,3 +40,15 @@ class KeyNotFound(KanalError):
 
 class StoreUnavailable(KanalError):
     """The database failed or throttled; nothing was written and the caller may retry."""
+
+
+class CaseNotFound(KanalError):
+    """No case with that id."""
+
+
+class CaseConflict(KanalError):
+    """A review action whose condition did not hold: decided already, held by another reviewer, not held."""
+
+
+class ReviewRefused(KanalError):
+    """A review action refused, with a message for the reviewer."""

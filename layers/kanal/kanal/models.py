@@ -225,11 +225,64 @@ class Case(BaseModel):
     review_due_at: datetime
     queued: Priority | None = None
     decision: Decision | None = None
+    claim: Claim | None = None
+    question: Question | None = None
 
     @property
     def report_count(self) -> int:
         """How many reports the case holds."""
         return len(self.report_ids)
+
+    def held_by_other(self, reviewer: str, now: datetime) -> bool:
+        """Whether another reviewer holds an unexpired claim on the case."""
+        return self.claim is not None and self.claim.reviewer != reviewer and self.claim.expires_at > now
+
+
+class Claim(BaseModel):
+    """A reviewer's lease on a case, tied to the queue message it came from."""
+
+    reviewer: str
+    expires_at: datetime
+    queue: Priority
+    receipt: str
+
+
+class Question(BaseModel):
+    """What a reviewer asked the reporting partners, and by when."""
+
+    text: str
+    due_at: datetime
+    asked_at: datetime
+
+
+class CaseEventKind(StrEnum):
+    """Every change of a case, for its trail."""
+
+    RECEIVED = "received"
+    REPORT_ATTACHED = "report_attached"
+    ESCALATED = "escalated"
+    CLAIMED = "claimed"
+    RELEASED = "released"
+    INFO_REQUESTED = "info_requested"
+    INFO_PROVIDED = "info_provided"
+    DECIDED = "decided"
+
+
+class CaseEvent(BaseModel):
+    """One entry of a case's trail: what happened, who did it, when."""
+
+    case_id: str
+    kind: CaseEventKind
+    actor: str
+    at: datetime
+    detail: dict[str, str] = Field(default_factory=dict)
+
+
+class PartnerEvent(BaseModel):
+    """A trail entry as a partner sees it: no reviewer, no other partner."""
+
+    kind: CaseEventKind
+    at: datetime
 
 
 class ReportReceipt(BaseModel):
@@ -243,8 +296,18 @@ class ReportReceipt(BaseModel):
     decision: DecisionView | None = None
 
 
+class QuestionView(BaseModel):
+    """A reviewer's question to the reporting partners."""
+
+    question: str
+    due_at: datetime
+
+
 class ReportView(ReportReceipt):
     """A partner's own report as GET /v1/reports/{id} shows it."""
+
+    question: QuestionView | None = None
+    history: list[PartnerEvent] | None = None
 
     content_url: str
     category: Category
@@ -255,6 +318,15 @@ class ReportView(ReportReceipt):
     election: str | None = None
     observed_at: datetime | None = None
     partner_reference: str | None = None
+
+
+class InfoReply(BaseModel):
+    """The body of POST /v1/reports/{id}/info: a partner's answer to a reviewer's question."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    message: str = Field(min_length=1, max_length=5000)
+    evidence_urls: list[HttpsUrl] = Field(default_factory=list, max_length=10)
 
 
 class ReportPage(BaseModel):

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from kanal.models import ApiKey, Case, Partner, Priority, Report
+from kanal.models import ApiKey, Case, CaseEvent, Claim, Decision, Partner, Priority, Question, Report
 
 
 class ReportRepository(Protocol):
@@ -70,3 +71,58 @@ class PartnerDirectory(Protocol):
 
     def revoke_key(self, partner_id: str, key_id: str, at: datetime) -> ApiKey:
         """Revoke one of a partner's keys (KeyNotFound if it has no such key)."""
+
+
+class CaseWrite(Protocol):
+    """The conditional writes of review; each raises CaseConflict when its condition does not hold."""
+
+    def claim(self, case_id: str, claim: Claim, now: datetime) -> Case:
+        """Hold an open case for a reviewer unless someone else holds an unexpired claim."""
+
+    def decide(self, case_id: str, decision: Decision) -> Case:
+        """Write the decision once, only by the reviewer holding the case."""
+
+    def ask(self, case_id: str, reviewer: str, question: Question) -> Case:
+        """Put a held case in needs_info and let go of its claim and queue mark."""
+
+    def release(self, case_id: str, reviewer: str) -> Case:
+        """Let go of a held case."""
+
+    def answer(self, case_id: str, event: CaseEvent) -> Case:
+        """Return a needs_info case to review (status received, no queue mark) and record the answer."""
+
+
+class Trail(Protocol):
+    """The history of cases."""
+
+    def record(self, events: Sequence[CaseEvent]) -> None:
+        """Add events to cases' trails (idempotent for the same event)."""
+
+    def history(self, case_id: str) -> list[CaseEvent]:
+        """A case's events, oldest first."""
+
+    def reports_of(self, case_id: str) -> list[Report]:
+        """Every report of a case, oldest first."""
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """A review-queue message as a reviewer's worker received it."""
+
+    case_id: str | None
+    queue: Priority
+    receipt: str
+    receive_count: int
+
+
+class ReviewInbox(Protocol):
+    """The consuming side of the review queues."""
+
+    def receive(self, wait_seconds: int) -> Delivery | None:
+        """The next message, urgent before normal, waiting up to ``wait_seconds``."""
+
+    def acknowledge(self, queue: Priority, receipt: str) -> None:
+        """Delete a message that is done with (decided, stale, or needing information)."""
+
+    def extend(self, queue: Priority, receipt: str, seconds: int) -> None:
+        """Keep a message hidden ``seconds`` longer (the claim's lease); 0 returns it to the queue now."""

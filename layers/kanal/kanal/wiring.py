@@ -6,13 +6,13 @@ from dataclasses import dataclass
 from functools import cache
 
 from kanal.adapters.aws import client
-from kanal.adapters.dynamodb import DynamoCases, DynamoPartners, DynamoReports
-from kanal.adapters.sqs import SqsReviewQueue
+from kanal.adapters.dynamodb import DynamoCases, DynamoPartners, DynamoReports, DynamoTrail
+from kanal.adapters.sqs import SqsReviewInbox, SqsReviewQueue
 from kanal.calendar import default_calendar
 from kanal.cases import CaseBuilder
 from kanal.intake import Intake
 from kanal.partners import Partners
-from kanal.ports import CaseRepository, ReportRepository
+from kanal.review import Answers, Review
 from kanal.settings import Settings
 
 
@@ -21,20 +21,28 @@ class Services:
     """Everything the entry points call."""
 
     settings: Settings
-    reports: ReportRepository
-    cases: CaseRepository
+    reports: DynamoReports
+    cases: DynamoCases
+    trail: DynamoTrail
     intake: Intake
     partners: Partners
+    answers: Answers
 
-    def case_builder(self) -> CaseBuilder:
-        """The case builder, which alone needs the queues."""
+    def _queue_urls(self) -> tuple[str, str]:
         settings = self.settings
         if not (settings.urgent_queue_url and settings.normal_queue_url):
-            raise RuntimeError("URGENT_QUEUE_URL and NORMAL_QUEUE_URL must be set for the case builder")
-        sqs = client("sqs", settings.endpoint_url)
-        return CaseBuilder(
-            self.cases, SqsReviewQueue(sqs, settings.urgent_queue_url, settings.normal_queue_url), settings.retention
-        )
+            raise RuntimeError("URGENT_QUEUE_URL and NORMAL_QUEUE_URL must be set")
+        return settings.urgent_queue_url, settings.normal_queue_url
+
+    def case_builder(self) -> CaseBuilder:
+        """The case builder, which sends to the queues."""
+        queue = SqsReviewQueue(client("sqs", self.settings.endpoint_url), *self._queue_urls())
+        return CaseBuilder(self.cases, queue, self.trail, self.settings.retention)
+
+    def review(self) -> Review:
+        """The reviewers' side, which receives from the queues."""
+        inbox = SqsReviewInbox(client("sqs", self.settings.endpoint_url), *self._queue_urls())
+        return Review(self.cases, self.cases, self.trail, inbox)
 
 
 def build(settings: Settings) -> Services:
@@ -46,8 +54,10 @@ def build(settings: Settings) -> Services:
         settings=settings,
         reports=reports,
         cases=cases,
+        trail=DynamoTrail(dynamodb, settings.table_name),
         intake=Intake(reports, cases, default_calendar()),
         partners=Partners(DynamoPartners(dynamodb, settings.table_name)),
+        answers=Answers(reports, cases, cases),
     )
 
 

@@ -6,6 +6,7 @@
 | api key | KEY#<sha256>       | KEY     | PARTNER#<id> / KEY#<key id>          |                           |
 | report  | REPORT#<id>        | REPORT  | PARTNER#<id> / REPORT#<received>#<id> | CASE#<id> / <received>#<id> |
 | case    | CASE#<id>          | CASE    |                                      |                           |
+| event   | CASE#<id>          | EVENT#<at>#<kind>[#<report>] |                              |                           |
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ from typing import Any, TypeVar
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 
-from kanal.errors import KeyNotFound, StoreUnavailable
-from kanal.models import ApiKey, Case, Partner, Priority, Report
+from kanal.errors import CaseConflict, KeyNotFound, StoreUnavailable
+from kanal.models import ApiKey, Case, CaseEvent, Claim, Decision, Partner, Priority, Question, Report
 
 OWNER_INDEX = "by_owner"
 CASE_INDEX = "by_case"
@@ -239,6 +240,142 @@ class DynamoCases:
             except ClientError as error:
                 if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
                     raise
+
+    def claim(self, case_id: str, claim: Claim, now: datetime) -> Case:
+        """Hold an open case unless another reviewer holds an unexpired claim."""
+        return self._conditional(
+            case_id,
+            "SET claim = :claim",
+            "#status = :received AND (attribute_not_exists(claim) OR claim.expires_at < :now "
+            "OR claim.reviewer = :reviewer)",
+            {":claim": claim.model_dump(mode="json"), ":now": stamp(now), ":reviewer": claim.reviewer},
+        )
+
+    def decide(self, case_id: str, decision: Decision) -> Case:
+        """Write the decision once, by the holder of the case."""
+        return self._conditional(
+            case_id,
+            "SET decision = :decision, #status = :decided REMOVE claim",
+            "#status = :received AND claim.reviewer = :reviewer AND attribute_not_exists(decision)",
+            {":decision": decision.model_dump(mode="json"), ":decided": "decided", ":reviewer": decision.reviewer},
+        )
+
+    def ask(self, case_id: str, reviewer: str, question: Question) -> Case:
+        """needs_info: the claim and the queue mark go, so that the answer queues the case again."""
+        return self._conditional(
+            case_id,
+            "SET question = :question, #status = :needs_info REMOVE claim, queued",
+            "#status = :received AND claim.reviewer = :reviewer",
+            {":question": question.model_dump(mode="json"), ":needs_info": "needs_info", ":reviewer": reviewer},
+        )
+
+    def release(self, case_id: str, reviewer: str) -> Case:
+        """Let go of a held case."""
+        return self._conditional(case_id, "REMOVE claim", "claim.reviewer = :reviewer", {":reviewer": reviewer})
+
+    def answer(self, case_id: str, event: CaseEvent) -> Case:
+        """Back to review and the answer on the trail, in one transaction: the event's stream record requeues it."""
+        with unavailable_on_failure():
+            try:
+                self._client.transact_write_items(
+                    TransactItems=[
+                        {
+                            "Update": {
+                                "TableName": self._table,
+                                "Key": self._key(case_id),
+                                "UpdateExpression": "SET #status = :received REMOVE question, queued",
+                                "ConditionExpression": "#status = :needs_info",
+                                "ExpressionAttributeNames": {"#status": "status"},
+                                "ExpressionAttributeValues": to_item(
+                                    {":received": "received", ":needs_info": "needs_info"}
+                                ),
+                            }
+                        },
+                        {"Put": {"TableName": self._table, "Item": event_item(event)}},
+                    ]
+                )
+            except ClientError as error:
+                if error.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+                    raise
+                raise CaseConflict(case_id) from error
+        case = self.get(case_id)
+        assert case is not None
+        return case
+
+    def _conditional(self, case_id: str, update: str, condition: str, values: dict[str, Any]) -> Case:
+        with unavailable_on_failure():
+            try:
+                answer = self._client.update_item(
+                    TableName=self._table,
+                    Key=self._key(case_id),
+                    UpdateExpression=update,
+                    ConditionExpression=f"attribute_exists(pk) AND {condition}",
+                    ExpressionAttributeNames={"#status": "status"} if "#status" in update + condition else {},
+                    ExpressionAttributeValues=to_item({":received": "received", **values})
+                    if ":received" in condition
+                    else to_item(values),
+                    ReturnValues="ALL_NEW",
+                )
+            except ClientError as error:
+                if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                    raise
+                raise CaseConflict(case_id) from error
+        return case_from_item(answer["Attributes"])
+
+
+def event_item(event: CaseEvent) -> dict[str, Any]:
+    """A trail entry as a table item; the key makes recording the same event twice harmless."""
+    suffix = f"#{event.detail['report_id']}" if "report_id" in event.detail else ""
+    values = event.model_dump(mode="json")
+    values.update(pk=f"CASE#{event.case_id}", sk=f"EVENT#{stamp(event.at)}#{event.kind}{suffix}", at=stamp(event.at))
+    return to_item(values)
+
+
+class DynamoTrail:
+    """Case history and a case's reports in DynamoDB (implements Trail)."""
+
+    def __init__(self, client: Any, table: str) -> None:
+        self._client = client
+        self._table = table
+
+    def record(self, events: Sequence[CaseEvent]) -> None:
+        """Batch-write events, 25 at a time, retrying what DynamoDB left unprocessed."""
+        items = [{"PutRequest": {"Item": event_item(e)}} for e in events]
+        for start in range(0, len(items), 25):
+            request: dict[str, Any] = {self._table: items[start : start + 25]}
+            while request:
+                with unavailable_on_failure():
+                    answer = self._client.batch_write_item(RequestItems=request)
+                request = answer.get("UnprocessedItems") or {}
+
+    def history(self, case_id: str) -> list[CaseEvent]:
+        """A case's events, oldest first."""
+        return [
+            CaseEvent.model_validate(i)
+            for i in _pages(
+                lambda start: self._client.query(
+                    TableName=self._table,
+                    KeyConditionExpression="pk = :case AND begins_with(sk, :event)",
+                    ExpressionAttributeValues=to_item({":case": f"CASE#{case_id}", ":event": "EVENT#"}),
+                    **({"ExclusiveStartKey": start} if start else {}),
+                )
+            )
+        ]
+
+    def reports_of(self, case_id: str) -> list[Report]:
+        """Every report of a case, oldest first."""
+        return [
+            Report.model_validate(i)
+            for i in _pages(
+                lambda start: self._client.query(
+                    TableName=self._table,
+                    IndexName=CASE_INDEX,
+                    KeyConditionExpression="gsi2pk = :case",
+                    ExpressionAttributeValues=to_item({":case": f"CASE#{case_id}"}),
+                    **({"ExclusiveStartKey": start} if start else {}),
+                )
+            )
+        ]
 
 
 class DynamoPartners:

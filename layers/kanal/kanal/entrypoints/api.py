@@ -21,10 +21,24 @@ from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from kanal import __version__, clock, wiring
-from kanal.errors import InvalidRequest, ReportNotFound, StoreUnavailable
+from kanal.errors import CaseConflict, InvalidRequest, ReportNotFound, StoreUnavailable
 from kanal.intake import receipt
-from kanal.models import CaseStatus, FieldError, NewReport, Problem, Report, ReportPage, ReportReceipt, ReportView
+from kanal.models import (
+    Case,
+    CaseStatus,
+    FieldError,
+    InfoReply,
+    NewReport,
+    PartnerEvent,
+    Problem,
+    QuestionView,
+    Report,
+    ReportPage,
+    ReportReceipt,
+    ReportView,
+)
 from kanal.observability import logger, metrics, tracer
+from kanal.review import partner_history
 
 MAX_BODY_BYTES = 64 * 1024
 RETRY_AFTER_SECONDS = 2
@@ -147,10 +161,39 @@ def count_report(report: NewReport, *, duplicate: bool) -> None:
 def get_report(report_id: Annotated[str, Path(max_length=64)]) -> ReportView:
     """A partner's own report with the status (and decision) of its case."""
     services = wiring.services()
+    owner = partner_id()
     report = services.reports.get(report_id)
-    if report is None or report.partner_id != partner_id():
+    if report is None or report.partner_id != owner:
         raise ReportNotFound(report_id)
-    return view(report, services.cases.get(report.case_id))
+    history = partner_history(services.trail.history(report.case_id), owner)
+    return view(report, services.cases.get(report.case_id), history)
+
+
+@app.post(
+    "/v1/reports/<report_id>/info",
+    status_code=202,
+    summary="Answer a reviewer's question about your report",
+    responses={
+        202: {
+            "description": "Answer recorded; the case is back in review",
+            "content": {"application/json": {"model": ReportView}},
+        },
+        **problems(
+            s404="No such report among yours", s409="No question is waiting for an answer", s422="Invalid fields"
+        ),
+    },
+)
+def post_info(
+    report_id: Annotated[str, Path(max_length=64)], reply: Annotated[InfoReply, Body()]
+) -> Response[ReportView]:
+    """Answer the question of a case in needs_info; the case goes back to its review queue."""
+    services = wiring.services()
+    owner = partner_id()
+    case = services.answers.provide(owner, report_id, reply, clock.now())
+    report = services.reports.get(report_id)
+    assert report is not None
+    logger.info("information provided", extra={"report_id": report_id, "case_id": case.case_id})
+    return Response(status_code=202, content_type="application/json", body=view(report, case))
 
 
 @app.get("/v1/reports", summary="List your reports, newest first", responses=problems(s422="Invalid query parameter"))
@@ -185,10 +228,13 @@ def openapi_document() -> Response[str]:
     return Response(status_code=200, content_type="application/json", body=app.get_openapi_json_schema())
 
 
-def view(report: Report, case: Any) -> ReportView:
+def view(report: Report, case: Case | None, history: list[PartnerEvent] | None = None) -> ReportView:
     """A report as its partner sees it."""
+    question = case.question if case is not None and case.status is CaseStatus.NEEDS_INFO else None
     return ReportView(
         **receipt(report, case).model_dump(),
+        question=QuestionView(question=question.text, due_at=question.due_at) if question else None,
+        history=history,
         **report.model_dump(
             include={
                 "content_url",
@@ -244,6 +290,12 @@ def broken_rule(error: InvalidRequest) -> Response[Any]:
 def report_not_found(_: ReportNotFound) -> Response[Any]:
     """404, the same for an unknown id and another partner's report."""
     return problem(HTTPStatus.NOT_FOUND, "No report with this id among your reports.")
+
+
+@app.exception_handler(CaseConflict)
+def case_conflict(error: CaseConflict) -> Response[Any]:
+    """409: the case is not in a state that allows this."""
+    return problem(HTTPStatus.CONFLICT, str(error))
 
 
 @app.exception_handler(StoreUnavailable)

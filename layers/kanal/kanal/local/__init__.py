@@ -1,1 +1,4 @@
-"""The local stack: the template's resources on an emulated AWS, for tests and ``kanal dev``. Not shipped in Lambda."""
+"""The local stack: the template's resources on an emulated AWS, for tests and ``kanal dev``.
+
+Shipped in the layer with the rest of the package, but never imported in Lambda.
+"""

@@ -1,0 +1,259 @@
+"""The reviewer's commands: ``kanal review`` (interactive), ``review next|decide|ask|release`` and ``cases show``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+import threading
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from kanal import clock, regions
+from kanal.errors import CaseNotFound, ReviewRefused
+from kanal.models import Case, Outcome, Policy, Report
+from kanal.review import ClaimedCase
+
+if TYPE_CHECKING:
+    from kanal.wiring import Services
+
+ServicesFor = Callable[[argparse.Namespace], "Services"]
+#: How often the interactive reviewer's lease is renewed while the case is on screen.
+KEEP_EVERY = timedelta(minutes=5)
+
+
+def parse_duration(text: str) -> timedelta:
+    """'48h', '30m', '2d' as a duration."""
+    match = re.fullmatch(r"\s*(\d+)\s*([mhd])\s*", text)
+    if not match:
+        raise argparse.ArgumentTypeError("use a number with m, h or d, such as 48h")
+    unit = {"m": "minutes", "h": "hours", "d": "days"}[match.group(2)]
+    return timedelta(**{unit: int(match.group(1))})
+
+
+def reviewer_identity(args: argparse.Namespace, services: Services) -> str:
+    """--reviewer, else $KANAL_REVIEWER, else the caller's IAM identity (a deployed stack)."""
+    named = args.reviewer or os.environ.get("KANAL_REVIEWER")
+    if named:
+        return str(named)
+    if services.settings.endpoint_url:
+        raise ReviewRefused("name the reviewer with --reviewer or KANAL_REVIEWER on the local stack")
+    from kanal.adapters.aws import client
+
+    return str(client("sts").get_caller_identity()["Arn"])
+
+
+def case_document(case: Case, reports: list[Report], now: datetime) -> dict[str, Any]:
+    """A case as a reviewer sees it: everything needed to decide."""
+    left = case.review_due_at - now
+    return {
+        "case_id": case.case_id,
+        "status": str(case.status),
+        "content_url": case.content_url,
+        "categories": sorted(case.categories),
+        "urgent_reasons": sorted(case.urgent_reasons),
+        "report_count": case.report_count,
+        "first_reported_at": case.first_reported_at.isoformat(),
+        "review_due_at": case.review_due_at.isoformat(),
+        "seconds_left": int(left.total_seconds()),
+        "claim": case.claim.model_dump(mode="json", exclude={"receipt"}) if case.claim else None,
+        "question": case.question.model_dump(mode="json") if case.question else None,
+        "decision": case.decision.model_dump(mode="json") if case.decision else None,
+        "reports": [
+            {
+                "report_id": r.report_id,
+                "partner_id": r.partner_id,
+                "category": str(r.category),
+                "region_code": r.region_code,
+                "region": regions.name(r.region_code) if regions.exists(r.region_code) else r.region_code,
+                "description": r.description,
+                "evidence_urls": r.evidence_urls,
+                "legal_basis": r.legal_basis,
+                "received_at": r.received_at.isoformat(),
+            }
+            for r in reports
+        ],
+    }
+
+
+def _print(value: Any) -> None:
+    print(json.dumps(value, indent=2, ensure_ascii=False, default=str))
+
+
+def cmd_next(args: argparse.Namespace, services: Services) -> None:
+    """Claim one case and print it; nothing when none arrives within --wait."""
+    review = services.review()
+    claimed = review.next(reviewer_identity(args, services), args.wait, clock.now())
+    if claimed is not None:
+        _print(case_document(claimed.case, claimed.reports, clock.now()))
+
+
+def cmd_decide(args: argparse.Namespace, services: Services) -> None:
+    """Decide a held case."""
+    case = services.review().decide(
+        args.case_id,
+        reviewer_identity(args, services),
+        Outcome(args.outcome),
+        Policy(args.policy),
+        args.reason,
+        clock.now(),
+    )
+    _publish_metrics(services, case)
+    assert case.decision is not None
+    _print({"case_id": case.case_id, "status": str(case.status), "decision": case.decision.model_dump(mode="json")})
+
+
+def cmd_ask(args: argparse.Namespace, services: Services) -> None:
+    """Ask the reporting partners for information."""
+    case = services.review().ask(args.case_id, reviewer_identity(args, services), args.question, args.due, clock.now())
+    assert case.question is not None
+    _print({"case_id": case.case_id, "status": str(case.status), "question": case.question.model_dump(mode="json")})
+
+
+def cmd_release(args: argparse.Namespace, services: Services) -> None:
+    """Give a held case back to its queue."""
+    case = services.review().release(args.case_id, reviewer_identity(args, services), clock.now())
+    _print({"case_id": case.case_id, "status": str(case.status), "released": True})
+
+
+def cmd_show(args: argparse.Namespace, services: Services) -> None:
+    """A case with its reports and its whole trail."""
+    case = services.cases.get(args.case_id)
+    if case is None:
+        raise CaseNotFound(args.case_id)
+    document = case_document(case, services.trail.reports_of(case.case_id), clock.now())
+    document["history"] = [e.model_dump(mode="json") for e in services.trail.history(case.case_id)]
+    _print(document)
+
+
+def _publish_metrics(services: Services, case: Case) -> None:
+    from kanal.adapters.aws import client
+    from kanal.adapters.cloudwatch import publish_decision
+
+    try:
+        publish_decision(client("cloudwatch", services.settings.endpoint_url), case)
+    except Exception as error:  # metrics must never undo a stored decision
+        print(f"kanal: decision stored; metrics not sent ({error})", file=sys.stderr)
+
+
+def _show_case(claimed: ClaimedCase, now: datetime, out: Callable[[str], None]) -> None:
+    doc = case_document(claimed.case, claimed.reports, now)
+    hours, seconds = divmod(doc["seconds_left"], 3600)
+    left = f"{hours} h {seconds // 60} min left" if doc["seconds_left"] > 0 else "OVERDUE"
+    out("")
+    out(f"━━ case {doc['case_id']}  ·  {claimed.delivery.queue} queue  ·  {doc['report_count']} report(s)  ·  {left}")
+    out(f"   {doc['content_url']}")
+    out(f"   categories: {', '.join(doc['categories'])}   urgent because: {', '.join(doc['urgent_reasons']) or '-'}")
+    for report in doc["reports"]:
+        out(f"   ── {report['partner_id']} · {report['region']} · {report['category']} · {report['received_at']}")
+        out(f"      {report['description']}")
+        for url in report["evidence_urls"]:
+            out(f"      evidence: {url}")
+        if report["legal_basis"]:
+            out(f"      legal basis: {report['legal_basis']}")
+
+
+def _choose(prompt: str, options: list[str], ask: Callable[[str], str]) -> str:
+    while True:
+        answer = ask(f"{prompt} [{'/'.join(options)}]: ").strip()
+        if answer in options:
+            return answer
+        print(f"  choose one of: {', '.join(options)}")
+
+
+def cmd_interactive(
+    args: argparse.Namespace,
+    services: Services,
+    ask: Callable[[str], str] = input,
+    out: Callable[[str], None] = print,
+) -> None:
+    """The reviewer's loop: next case, decide / ask / release, next case, until q or end of input."""
+    review = services.review()
+    reviewer = reviewer_identity(args, services)
+    out(f"kanal review as {reviewer}: urgent cases first. Ctrl-D or q to stop.")
+    while True:
+        claimed = review.next(reviewer, args.wait, clock.now())
+        if claimed is None:
+            out(f"no case in the last {args.wait} s; waiting again (Ctrl-C to stop)")
+            continue
+        case_id = claimed.case.case_id
+        stop = threading.Event()
+        keeper = threading.Thread(
+            target=_keep_lease, args=(review.keep, case_id, reviewer, stop), daemon=True, name="lease"
+        )
+        keeper.start()
+        try:
+            _show_case(claimed, clock.now(), out)
+            action = _choose("decide, ask the partner, release, quit", ["d", "a", "r", "q"], ask)
+            if action == "d":
+                outcome = _choose("outcome", [o.value for o in Outcome], ask)
+                policy = _choose("policy", [p.value for p in Policy], ask)
+                reason = ask("statement of reasons: ")
+                case = review.decide(case_id, reviewer, Outcome(outcome), Policy(policy), reason, clock.now())
+                _publish_metrics(services, case)
+                out(f"decided: {outcome} under {policy}")
+            elif action == "a":
+                question = ask("question for the partner: ")
+                due = parse_duration(ask("answer due in (e.g. 48h): ") or "48h")
+                review.ask(case_id, reviewer, question, due, clock.now())
+                out("asked; the case returns to the queue when the partner answers")
+            else:
+                review.release(case_id, reviewer, clock.now())
+                out("released")
+                if action == "q":
+                    return
+        except ReviewRefused as refused:
+            out(f"refused: {refused}")
+        finally:
+            stop.set()
+
+
+def _keep_lease(keep: Callable[[str, str, datetime], Any], case_id: str, reviewer: str, stop: threading.Event) -> None:
+    while not stop.wait(KEEP_EVERY.total_seconds()):
+        try:
+            keep(case_id, reviewer, clock.now())
+        except Exception:  # the claim may have been decided or lost meanwhile; the next action says so
+            return
+
+
+def add_commands(
+    commands: Any, services_for: ServicesFor, run: Callable[..., Callable[[argparse.Namespace], None]]
+) -> None:
+    """Register ``review`` and ``cases`` on the top-level parser."""
+    review = commands.add_parser("review", help="review cases from the queues (interactive without an action)")
+    review.add_argument("--reviewer", help="reviewer name (default: $KANAL_REVIEWER, else your IAM identity)")
+    review.add_argument("--wait", type=int, default=20, help="seconds to wait for a case (default 20)")
+    review.set_defaults(func=run(cmd_interactive))
+    actions = review.add_subparsers(dest="action", metavar="ACTION")
+
+    def action(
+        name: str, handler: Callable[[argparse.Namespace, Services], None], text: str
+    ) -> argparse.ArgumentParser:
+        parser: argparse.ArgumentParser = actions.add_parser(name, help=text)
+        parser.add_argument("--reviewer", default=argparse.SUPPRESS, help="reviewer name")
+        parser.set_defaults(func=run(handler))
+        return parser
+
+    nxt = action("next", cmd_next, "claim the next case and print it as JSON")
+    nxt.add_argument("--json", action="store_true", help="print JSON (the only format; kept for scripts)")
+    nxt.add_argument("--wait", type=int, default=argparse.SUPPRESS, help="seconds to wait for a case")
+    decide = action("decide", cmd_decide, "decide a case you hold")
+    decide.add_argument("case_id")
+    decide.add_argument("--outcome", required=True, choices=[o.value for o in Outcome])
+    decide.add_argument("--policy", required=True, choices=[p.value for p in Policy])
+    decide.add_argument("--reason", required=True, help="statement of reasons (at least 10 characters)")
+    ask = action("ask", cmd_ask, "ask the reporting partners for information")
+    ask.add_argument("case_id")
+    ask.add_argument("--question", required=True)
+    ask.add_argument("--due", type=parse_duration, default=timedelta(hours=48), help="e.g. 48h (default)")
+    release = action("release", cmd_release, "give a case you hold back to its queue")
+    release.add_argument("case_id")
+
+    cases = commands.add_parser("cases", help="look at cases")
+    case_actions = cases.add_subparsers(dest="action", required=True, metavar="ACTION")
+    show = case_actions.add_parser("show", help="a case with its reports and history")
+    show.add_argument("case_id")
+    show.set_defaults(func=run(cmd_show))
