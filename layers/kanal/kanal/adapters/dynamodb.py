@@ -1,12 +1,12 @@
 """DynamoDB implementations of the repositories: one table, keys named by what they hold.
 
-| item    | pk           | sk                           | gsi1 (by_owner)                       | gsi2 (by_case) |
-|---------|--------------|------------------------------|---------------------------------------|----------------|
-| partner | PARTNER#<id> | PARTNER                      | PARTNERS / <name>#<id>                |                |
-| api key | KEY#<sha256> | KEY                          | PARTNER#<id> / KEY#<key id>           |                |
-| report  | REPORT#<id>  | REPORT                       | PARTNER#<id> / REPORT#<received>#<id> | CASE#<id> / <received>#<id> |
-| case    | CASE#<id>    | CASE                         |                                       |                |
-| event   | CASE#<id>    | EVENT#<at>#<kind>[#<report>] |                                       |                |
+| item    | pk           | sk                  | gsi1 (by_owner)                       | gsi2 (by_case)              |
+|---------|--------------|---------------------|---------------------------------------|-----------------------------|
+| partner | PARTNER#<id> | PARTNER             | PARTNERS / <name>#<id>                |                             |
+| api key | KEY#<sha256> | KEY                 | PARTNER#<id> / KEY#<key id>           |                             |
+| report  | REPORT#<id>  | REPORT              | PARTNER#<id> / REPORT#<received>#<id> | CASE#<id> / <received>#<id> |
+| case    | CASE#<id>    | CASE                |                                       |                             |
+| event   | CASE#<id>    | EVENT#<at>#<kind>.. |                                       |                             |
 """
 
 from __future__ import annotations
