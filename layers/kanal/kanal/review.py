@@ -66,6 +66,9 @@ class Review:
     trail: Trail
     inbox: ReviewInbox
     lease: timedelta = LEASE
+    #: How long a message naming no known case stays hidden per receive; after the queue's
+    #: maxReceiveCount it moves to the dead-letter queue instead of blocking reviewers.
+    poison_backoff: timedelta = timedelta(seconds=10)
 
     def next(self, reviewer: str, wait_seconds: int, now: datetime) -> ClaimedCase | None:
         """Claim the next case that needs review, acknowledging stale messages on the way; None if none came."""
@@ -75,7 +78,9 @@ class Review:
                 return None
             case = self.cases.get(delivery.case_id) if delivery.case_id else None
             if case is None:
-                continue  # not acknowledged: after maxReceiveCount it moves to the dead-letter queue
+                backoff = self.poison_backoff * delivery.receive_count
+                self.inbox.extend(delivery.queue, delivery.receipt, int(backoff.total_seconds()))
+                continue
             if is_stale(case, delivery, reviewer, now):
                 self.inbox.acknowledge(delivery.queue, delivery.receipt)
                 continue

@@ -1,0 +1,208 @@
+"""Reviewing on moto: claims, races, lapsed leases, stale and poison messages, needs_info, what partners see."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from kanal import wiring
+from kanal.cli import main
+from kanal.errors import ReviewRefused
+from kanal.models import CaseEventKind, Outcome, PartnerKind, Policy
+from kanal.review import Review
+
+from tests.conftest import Invoke, env, stream_event
+from tests.test_api import VIDEO, body_of, get, post, report_body
+
+NOW = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)
+REASON = "Video berisi klaim palsu tentang pemindahan TPS."
+
+
+@pytest.fixture(autouse=True)
+def _fixed_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("kanal.clock.now", lambda: NOW)
+
+
+@pytest.fixture
+def review(stack: Any) -> Review:
+    return dataclasses.replace(wiring.services().review(), poison_backoff=timedelta(0))
+
+
+def reported(
+    api: Invoke, case_builder: Invoke, dynamodb: Any, *partner_names: str, url: str = VIDEO
+) -> list[dict[str, Any]]:
+    """Each named partner reports the video; the case builder runs; the receipts come back."""
+    create = wiring.services().partners.create
+    receipts = []
+    for name in partner_names or ("Bawaslu RI",):
+        partner = create(name, PartnerKind.ELECTION_AGENCY, NOW).partner.partner_id
+        receipt = body_of(api(post(partner, report_body(content_url=url))))
+        receipts.append({**receipt, "partner_id": partner})
+        case_builder(stream_event(dynamodb, env("TABLE_NAME")))
+    return receipts
+
+
+def queue_depth(sqs: Any, variable: str) -> int:
+    attributes = sqs.get_queue_attributes(
+        QueueUrl=env(variable), AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+    )["Attributes"]
+    return int(attributes["ApproximateNumberOfMessages"]) + int(attributes["ApproximateNumberOfMessagesNotVisible"])
+
+
+def test_claim_decide_and_the_partner_sees_the_decision(
+    api: Invoke, case_builder: Invoke, dynamodb: Any, sqs: Any, review: Review
+) -> None:
+    (receipt,) = reported(api, case_builder, dynamodb)
+    claimed = review.next("reviewer-a", 0, NOW + timedelta(minutes=1))
+    assert claimed is not None
+    assert claimed.case.case_id == receipt["case_id"]
+    assert [r.report_id for r in claimed.reports] == [receipt["report_id"]]
+    decided = review.decide(
+        receipt["case_id"], "reviewer-a", Outcome.REMOVED, Policy.MISINFORMATION, REASON, NOW + timedelta(minutes=2)
+    )
+    assert decided.decision is not None
+    assert decided.decision.ground == "community_guidelines"
+    assert queue_depth(sqs, "NORMAL_QUEUE_URL") == 0  # deleted only after the decision was stored
+    shown = body_of(api(get(receipt["partner_id"], f"/v1/reports/{receipt['report_id']}")))
+    assert shown["status"] == "decided"
+    assert shown["decision"]["outcome"] == "removed"
+    assert shown["decision"]["statement_of_reasons"] == REASON
+    assert "reviewer-a" not in json.dumps(shown)
+    assert [e["kind"] for e in shown["history"]] == ["received", "report_attached", "claimed", "decided"]
+    with pytest.raises(ReviewRefused, match="already decided"):
+        review.decide(receipt["case_id"], "reviewer-a", Outcome.LABELLED, Policy.MISINFORMATION, REASON, NOW)
+
+
+def test_two_reviewers_race_for_one_case(api: Invoke, case_builder: Invoke, dynamodb: Any, review: Review) -> None:
+    (receipt,) = reported(api, case_builder, dynamodb)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        results = list(pool.map(lambda who: review.next(who, 0, NOW), ["reviewer-a", "reviewer-b"]))
+    winners = [r for r in results if r is not None]
+    assert len(winners) == 1
+    holder = winners[0].case.claim
+    assert holder is not None
+    other = "reviewer-b" if holder.reviewer == "reviewer-a" else "reviewer-a"
+    with pytest.raises(ReviewRefused, match=f"held by {holder.reviewer}"):
+        review.decide(receipt["case_id"], other, Outcome.REMOVED, Policy.MISINFORMATION, REASON, NOW)
+
+
+def test_a_vanished_reviewers_case_comes_back(api: Invoke, case_builder: Invoke, dynamodb: Any, review: Review) -> None:
+    (receipt,) = reported(api, case_builder, dynamodb)
+    short = dataclasses.replace(review, lease=timedelta(seconds=1))
+    assert short.next("reviewer-a", 0, NOW) is not None
+    assert review.next("reviewer-b", 0, NOW) is None  # hidden while the lease runs
+    time.sleep(1.5)  # reviewer-a never comes back; the message's visibility lapses
+    later = NOW + timedelta(seconds=2)
+    claimed = review.next("reviewer-b", 1, later)
+    assert claimed is not None
+    assert claimed.case.case_id == receipt["case_id"]
+    review.decide(receipt["case_id"], "reviewer-b", Outcome.NO_VIOLATION, Policy.MISINFORMATION, REASON, later)
+    with pytest.raises(ReviewRefused, match="already decided"):
+        review.decide(receipt["case_id"], "reviewer-a", Outcome.REMOVED, Policy.MISINFORMATION, REASON, later)
+
+
+def test_escalated_duplicate_message_is_stale(
+    api: Invoke, case_builder: Invoke, dynamodb: Any, sqs: Any, review: Review
+) -> None:
+    receipts = reported(api, case_builder, dynamodb, "Bawaslu RI", "Perludem")
+    assert queue_depth(sqs, "NORMAL_QUEUE_URL") == queue_depth(sqs, "URGENT_QUEUE_URL") == 1
+    claimed = review.next("reviewer-a", 0, NOW)
+    assert claimed is not None
+    assert claimed.delivery.queue == "urgent"
+    review.decide(receipts[0]["case_id"], "reviewer-a", Outcome.REMOVED, Policy.MISINFORMATION, REASON, NOW)
+    assert review.next("reviewer-b", 0, NOW) is None  # the normal copy is acknowledged, not shown
+    assert queue_depth(sqs, "NORMAL_QUEUE_URL") == 0
+    history = wiring.services().trail.history(receipts[0]["case_id"])
+    assert CaseEventKind.ESCALATED in [e.kind for e in history]
+
+
+def test_poison_message_reaches_the_dlq_without_blocking(
+    api: Invoke, case_builder: Invoke, dynamodb: Any, sqs: Any, review: Review
+) -> None:
+    sqs.send_message(QueueUrl=env("URGENT_QUEUE_URL"), MessageBody="not json")
+    sqs.send_message(QueueUrl=env("URGENT_QUEUE_URL"), MessageBody=json.dumps({"case_id": "c_unknown"}))
+    (receipt,) = reported(api, case_builder, dynamodb)
+    claimed = review.next("reviewer-a", 0, NOW)
+    assert claimed is not None
+    assert claimed.case.case_id == receipt["case_id"]
+    dlq_url = sqs.get_queue_url(QueueName="kanal-UrgentReviewDLQ")["QueueUrl"]
+    dead = sqs.receive_message(QueueUrl=dlq_url, MaxNumberOfMessages=10)["Messages"]
+    assert sorted(m["Body"] for m in dead) == sorted(["not json", json.dumps({"case_id": "c_unknown"})])
+
+
+def test_release_returns_the_case(api: Invoke, case_builder: Invoke, dynamodb: Any, review: Review) -> None:
+    reported(api, case_builder, dynamodb)
+    claimed = review.next("reviewer-a", 0, NOW)
+    assert claimed is not None
+    review.release(claimed.case.case_id, "reviewer-a", NOW)
+    again = review.next("reviewer-b", 0, NOW)
+    assert again is not None
+    assert again.case.case_id == claimed.case.case_id
+
+
+def test_needs_info_round_trip(
+    api: Invoke, case_builder: Invoke, dynamodb: Any, sqs: Any, review: Review, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (receipt,) = reported(api, case_builder, dynamodb)
+    case_id, report_id, partner = receipt["case_id"], receipt["report_id"], receipt["partner_id"]
+    minute = timedelta(minutes=1)
+    assert review.next("reviewer-a", 0, NOW + minute) is not None
+    with pytest.raises(ReviewRefused, match="at least 10"):
+        review.ask(case_id, "reviewer-a", "why?", timedelta(hours=48), NOW)
+    review.ask(case_id, "reviewer-a", "Di TPS mana kejadian ini terjadi?", timedelta(hours=48), NOW + 2 * minute)
+    assert queue_depth(sqs, "NORMAL_QUEUE_URL") == 0
+    waiting = body_of(api(get(partner, f"/v1/reports/{report_id}")))
+    assert waiting["status"] == "needs_info"
+    assert waiting["question"]["question"] == "Di TPS mana kejadian ini terjadi?"
+
+    def answer(who: str, message: str = "TPS 012, Kelurahan Menteng.") -> dict[str, Any]:
+        e = post(who, {"message": message, "evidence_urls": ["https://bawaslu.go.id/foto/1.jpg"]})
+        e["path"] = e["requestContext"]["path"] = f"/v1/reports/{report_id}/info"
+        e["resource"] = "/v1/reports/{report_id}/info"
+        e["pathParameters"] = {"report_id": report_id}
+        return api(e)
+
+    stranger = wiring.services().partners.create("KPU RI", PartnerKind.ELECTION_AGENCY, NOW).partner.partner_id
+    assert answer(stranger)["statusCode"] == 404
+    late = NOW + timedelta(hours=80)  # past the case's 72-hour review deadline
+    monkeypatch.setattr("kanal.clock.now", lambda: late)
+    answered = answer(partner)
+    assert answered["statusCode"] == 202, answered["body"]
+    assert body_of(answered)["status"] == "received"
+    assert answer(partner)["statusCode"] == 409  # nothing is waiting any more
+    monkeypatch.setattr("kanal.clock.now", lambda: late + minute)
+    case_builder(stream_event(dynamodb, env("TABLE_NAME")))
+    assert queue_depth(sqs, "URGENT_QUEUE_URL") == 1  # overdue: back to the urgent queue
+    claimed = review.next("reviewer-b", 0, late + 2 * minute)
+    assert claimed is not None
+    assert claimed.case.case_id == case_id
+    history = [e["kind"] for e in body_of(api(get(partner, f"/v1/reports/{report_id}")))["history"]]
+    assert history[-4:] == ["info_requested", "info_provided", "received", "claimed"]
+
+
+def test_cli_next_decide_show(
+    api: Invoke, case_builder: Invoke, dynamodb: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (receipt,) = reported(api, case_builder, dynamodb)
+    capsys.readouterr()  # the handlers' logs
+    table = ["--table-name", env("TABLE_NAME")]
+    assert main([*table, "review", "next", "--json", "--wait", "0", "--reviewer", "reviewer-a"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["case_id"] == receipt["case_id"]
+    assert shown["reports"][0]["region"] == "KOTA ADMINISTRASI JAKARTA PUSAT"
+    decide = ["review", "decide", receipt["case_id"], "--outcome", "removed", "--policy", "national_law"]
+    assert main([*table, *decide, "--reason", REASON, "--reviewer", "reviewer-b"]) == 1
+    assert "held by reviewer-a" in capsys.readouterr().err
+    assert main([*table, *decide, "--reason", REASON, "--reviewer", "reviewer-a"]) == 0
+    assert json.loads(capsys.readouterr().out)["decision"]["ground"] == "national_law"
+    assert main([*table, "review", "next", "--wait", "0", "--reviewer", "reviewer-a"]) == 0
+    assert capsys.readouterr().out == ""
+    assert main([*table, "cases", "show", receipt["case_id"]]) == 0
+    history = json.loads(capsys.readouterr().out)["history"]
+    assert [e["actor"] for e in history if e["kind"] == "decided"] == ["reviewer-a"]
+    assert main([*table, "cases", "show", "c_nothing"]) == 1
