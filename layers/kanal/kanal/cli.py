@@ -190,6 +190,8 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``kanal`` console script."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
     args = parser().parse_args(argv)
     func: Callable[[argparse.Namespace], None] = args.func
     failures: dict[type[Exception], str] = {
@@ -209,6 +211,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except (BotoCoreError, ClientError) as error:
+        where = os.environ.get("AWS_ENDPOINT_URL") or "AWS"
+        _note(f"{where} refused or could not be reached: {error}")
+        if dev_settings():
+            _note(f"is `kanal dev` still running? {DEV_FILE} says it is; remove it if not")
+        return 1
     return 0
 
 

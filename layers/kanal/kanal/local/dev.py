@@ -1,0 +1,155 @@
+"""``kanal dev``: the whole system on one machine, AWS emulated in-process, the API on 127.0.0.1.
+
+State lives in memory: stopping the stack forgets every report.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from kanal.local.emulator import Emulator, PortBusy, ensure_free
+from kanal.local.gateway import Api, make_server
+from kanal.local.triggers import Triggers
+
+DEMO_PARTNERS = (
+    ("Bawaslu RI", "election_agency"),
+    ("KPU RI", "election_agency"),
+    ("Perludem", "civil_society"),
+)
+DEV_FILE = Path(".kanal/dev.json")
+
+
+def _log(line: str) -> None:
+    print(f"{datetime.now(UTC):%H:%M:%S} {line}", file=sys.stderr, flush=True)
+
+
+@dataclass
+class LocalStack:
+    """The emulated AWS, the API gateway and the stream triggers, started and stopped together."""
+
+    port: int = 3000
+    host: str = "127.0.0.1"
+    log: Any = _log
+    emulator: Emulator = field(
+        default_factory=lambda: Emulator(
+            overrides={"POWERTOOLS_LOG_LEVEL": os.environ.get("KANAL_DEV_LOG_LEVEL", "WARNING")}
+        )
+    )
+    partners: list[dict[str, str]] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+    server: Any = None
+    triggers: Triggers | None = None
+    thread: threading.Thread | None = None
+
+    @property
+    def api_url(self) -> str:
+        """Where the API answers."""
+        return f"http://{self.host}:{self.port}"
+
+    def start(self) -> LocalStack:
+        """Start everything and seed the demo partners; raises PortBusy if the API's port is taken."""
+        ensure_free(self.host, self.port)
+        started = time.perf_counter()
+        stack = self.emulator.start()
+        self.timings.update(self.emulator.timings)
+        api = Api.from_stack(stack)
+        self.server = make_server(api, self.emulator.invoke, self.host, self.port, self.log)
+        import boto3
+
+        streams = boto3.client("dynamodbstreams", endpoint_url=self.emulator.endpoint)
+        self.triggers = Triggers(stack, self.emulator.invoke, streams, self.log)
+        self.triggers.start()
+        self.thread = threading.Thread(target=self.server.serve_forever, name="gateway", daemon=True)
+        self.thread.start()
+        self.partners = self._seed()
+        self.timings["startup_s"] = time.perf_counter() - started
+        return self
+
+    def _seed(self) -> list[dict[str, str]]:
+        from kanal import clock, wiring
+        from kanal.models import PartnerKind
+
+        partners = wiring.services().partners
+        seeded = []
+        for name, kind in DEMO_PARTNERS:
+            issued = partners.create(name, PartnerKind(kind), clock.now())
+            seeded.append(
+                {"partner_id": issued.partner.partner_id, "name": name, "kind": kind, "api_key": issued.api_key}
+            )
+        return seeded
+
+    def description(self) -> dict[str, Any]:
+        """What .kanal/dev.json holds: where everything is, and the variables that point the CLI here."""
+        env = {
+            name: os.environ[name]
+            for name in (
+                "AWS_ENDPOINT_URL",
+                "AWS_DEFAULT_REGION",
+                "AWS_ACCESS_KEY_ID",
+                "AWS_SECRET_ACCESS_KEY",
+                "KANAL_TABLE_NAME",
+                "TABLE_NAME",
+                "URGENT_QUEUE_URL",
+                "NORMAL_QUEUE_URL",
+            )
+            if name in os.environ
+        }
+        return {
+            "api_url": self.api_url,
+            "aws_endpoint": self.emulator.endpoint,
+            "region": env.get("AWS_DEFAULT_REGION"),
+            "partners": self.partners,
+            "env": env,
+        }
+
+    def stop(self) -> None:
+        """Stop the gateway, the triggers and moto."""
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()
+        if self.triggers is not None:
+            self.triggers.stop()
+        self.emulator.stop()
+
+
+def _interrupt(*_: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def serve(port: int = 3000, host: str = "127.0.0.1") -> None:
+    """Run the local stack in the foreground until Ctrl-C."""
+    _log("starting kanal on emulated AWS (moto, in memory)...")
+    stack = LocalStack(port=port, host=host)
+    try:
+        stack.start()
+    except PortBusy as busy:
+        print(f"kanal dev: port {busy.port} is busy; choose another with --port", file=sys.stderr)
+        raise SystemExit(2) from None
+    DEV_FILE.parent.mkdir(exist_ok=True)
+    DEV_FILE.write_text(json.dumps(stack.description(), indent=2), encoding="utf-8")
+    print(f"\nkanal is running at {stack.api_url}  (ready in {stack.timings['startup_s']:.1f} s)")
+    print(f"OpenAPI: {stack.api_url}/v1/openapi.json   AWS (moto): {stack.emulator.endpoint}")
+    print("Demo partners and their API keys:")
+    for partner in stack.partners:
+        print(f"  {partner['name']:<11} {partner['kind']:<16} {partner['api_key']}")
+    print(f"Written to {DEV_FILE}: other `kanal` commands in this folder use this stack. State is in memory.")
+    print("Ctrl-C to stop.\n", flush=True)
+    stopped = threading.Event()
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        stopped.wait()
+    except KeyboardInterrupt:
+        _log("stopping...")
+    finally:
+        stack.stop()
+        DEV_FILE.unlink(missing_ok=True)
+        _log("stopped")

@@ -1,0 +1,159 @@
+"""Emulated AWS for the local stack: moto's server on 127.0.0.1, the template's resources, the real handlers."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from kanal.local.template import Function, Stack, create_stack, default_template_path, load
+
+REGION = "ap-southeast-3"
+Handler = Callable[[dict[str, Any], Any], Any]
+
+
+class PortBusy(Exception):
+    """The port asked for is taken."""
+
+    def __init__(self, port: int) -> None:
+        super().__init__(port)
+        self.port = port
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port nobody listens on right now."""
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
+
+
+def ensure_free(host: str, port: int) -> None:
+    """Raise PortBusy unless ``port`` can be bound on ``host``."""
+    with socket.socket() as probe:
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            raise PortBusy(port) from error
+
+
+def _quiet(*_: Any, **__: Any) -> None:
+    return None
+
+
+@dataclass
+class LambdaContext:
+    """What Powertools reads of a Lambda context."""
+
+    function_name: str
+    memory_limit_in_mb: int = 512
+    aws_request_id: str = "local"
+    timeout_seconds: int = 30
+    started: float = field(default_factory=time.monotonic)
+
+    @property
+    def invoked_function_arn(self) -> str:
+        """The function's ARN on the local stack."""
+        return f"arn:aws:lambda:{REGION}:123456789012:function:{self.function_name}"
+
+    def get_remaining_time_in_millis(self) -> int:
+        """Time left before the function's timeout."""
+        return max(0, int((self.timeout_seconds - (time.monotonic() - self.started)) * 1000))
+
+
+def load_handler(root: Path, function: Function) -> Handler:
+    """The handler that SAM would run: CodeUri's module, Handler's attribute."""
+    module_name, _, attribute = function.handler.rpartition(".")
+    path = root / function.code_uri / f"{module_name.replace('.', '/')}.py"
+    spec = importlib.util.spec_from_file_location(f"kanal_local_{function.logical_id}", path)
+    if spec is None or spec.loader is None:
+        raise RuntimeError(f"cannot load {path}")
+    module: ModuleType = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    handler: Handler = getattr(module, attribute)
+    return handler
+
+
+@dataclass
+class Emulator:
+    """moto's server with the template's resources, and the template's functions ready to invoke."""
+
+    template_path: Path = field(default_factory=default_template_path)
+    #: Variables set over the functions' own environment (e.g. a quieter log level).
+    overrides: dict[str, str] = field(default_factory=dict)
+    moto_port: int = 0
+    server: Any = None
+    stack: Stack | None = None
+    handlers: dict[str, Handler] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def endpoint(self) -> str:
+        """The emulated AWS endpoint."""
+        return f"http://127.0.0.1:{self.moto_port}"
+
+    def start(self) -> Stack:
+        """Start moto, create the template's resources, point this process's AWS clients at them."""
+        from moto.server import ThreadedMotoServer
+
+        started = time.perf_counter()
+        self.moto_port = self.moto_port or free_port()
+        self.server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.moto_port, verbose=False)
+        self.server.start()
+        # moto's server logs every request it answers; the gateway logs the ones that matter.
+        handler = self.server._server.RequestHandlerClass
+        self.server._server.RequestHandlerClass = type("QuietMoto", (handler,), {"log_request": _quiet})
+        self.timings["moto_start_s"] = time.perf_counter() - started
+
+        started = time.perf_counter()
+        os.environ.update(
+            {
+                "AWS_ENDPOINT_URL": self.endpoint,
+                "AWS_DEFAULT_REGION": REGION,
+                "AWS_ACCESS_KEY_ID": "testing",
+                "AWS_SECRET_ACCESS_KEY": "testing",
+                "POWERTOOLS_TRACE_DISABLED": "true",
+                "POWERTOOLS_METRICS_DISABLED": "true",
+            }
+        )
+        os.environ.pop("AWS_PROFILE", None)
+        import boto3
+
+        session: Any = boto3.session.Session(region_name=REGION)
+        self.stack = create_stack(
+            lambda service: session.client(service, endpoint_url=self.endpoint), REGION, load(self.template_path)
+        )
+        for function in self.stack.functions.values():
+            os.environ.update(function.environment)
+        os.environ.update(self.overrides)
+        os.environ["KANAL_TABLE_NAME"] = os.environ.get("TABLE_NAME", "")
+        self.timings["resources_s"] = time.perf_counter() - started
+
+        started = time.perf_counter()
+        from kanal import wiring
+        from kanal.adapters import aws
+
+        wiring.services.cache_clear()
+        aws.client.cache_clear()
+        root = self.template_path.parent
+        self.handlers = {name: load_handler(root, f) for name, f in self.stack.functions.items()}
+        self.timings["handlers_s"] = time.perf_counter() - started
+        return self.stack
+
+    def invoke(self, logical_id: str, event: dict[str, Any]) -> Any:
+        """Run a function's handler on an event, as Lambda would."""
+        assert self.stack is not None
+        function = self.stack.functions[logical_id]
+        context = LambdaContext(function_name=f"kanal-{logical_id}", timeout_seconds=function.timeout)
+        return self.handlers[logical_id](event, context)
+
+    def stop(self) -> None:
+        """Stop moto's server."""
+        if self.server is not None:
+            self.server.stop()
+            self.server = None

@@ -1,0 +1,257 @@
+"""A local API Gateway for the template's REST API: routes, the REQUEST authorizer and its cache, proxy events.
+
+It reads the routes, the authorizer and the gateway responses from the
+template, builds the REST proxy event API Gateway would send, and returns
+the handler's answer as is.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from threading import Lock
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from kanal.local.template import Stack
+
+Invoke = Callable[[str, dict[str, Any]], Any]
+Log = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Route:
+    """One method and path of the API, and the function behind it."""
+
+    method: str
+    resource: str
+    pattern: re.Pattern[str]
+    function: str
+    authorized: bool
+
+    def match(self, method: str, path: str) -> dict[str, str] | None:
+        """The path parameters if this route serves the request."""
+        if method != self.method and self.method != "ANY":
+            return None
+        found = self.pattern.fullmatch(path)
+        return found.groupdict() if found else None
+
+
+@dataclass(frozen=True)
+class Authorizer:
+    """The API's REQUEST authorizer as the template declares it."""
+
+    function: str
+    header: str
+    ttl: int
+
+
+@dataclass
+class Api:
+    """The template's REST API: its stage, routes, authorizer and gateway responses."""
+
+    stage: str
+    routes: list[Route]
+    authorizer: Authorizer | None
+    responses: dict[str, dict[str, Any]]
+    cache: dict[str, tuple[float, dict[str, Any] | None]] = field(default_factory=dict)
+    lock: Lock = field(default_factory=Lock)
+
+    @classmethod
+    def from_stack(cls, stack: Stack, api_id: str = "Api") -> Api:
+        """Read routes, authorizer and gateway responses of ``api_id`` from the template."""
+        props = stack.resources[api_id]["Properties"]
+        auth = props.get("Auth", {})
+        authorizer = None
+        default = auth.get("DefaultAuthorizer")
+        if default:
+            spec = auth["Authorizers"][default]
+            logical = spec["FunctionArn"]["Fn::GetAtt"][0]
+            identity = spec.get("Identity", {})
+            authorizer = Authorizer(
+                function=logical,
+                header=identity.get("Headers", ["Authorization"])[0],
+                ttl=int(stack.resolve(identity.get("ReauthorizeEvery", 300))),
+            )
+        routes = []
+        for name, function in stack.functions.items():
+            for event in function.events.values():
+                if event.get("Type") != "Api" or event["Properties"].get("RestApiId", {}).get("Ref") != api_id:
+                    continue
+                path = event["Properties"]["Path"]
+                pattern = re.compile(re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", path))
+                open_route = event["Properties"].get("Auth", {}).get("Authorizer") == "NONE"
+                routes.append(
+                    Route(event["Properties"]["Method"].upper(), path, pattern, name, bool(default) and not open_route)
+                )
+        return cls(
+            stage=str(stack.resolve(props.get("StageName", "prod"))),
+            routes=routes,
+            authorizer=authorizer,
+            responses=props.get("GatewayResponses", {}),
+        )
+
+    def gateway_response(self, kind: str, status: int) -> tuple[int, dict[str, str], bytes]:
+        """API Gateway's own answer (UNAUTHORIZED, ACCESS_DENIED, ...) as the template shapes it."""
+        spec = self.responses.get(kind) or self.responses.get("DEFAULT_4XX", {})
+        headers = {k: v.strip("'") for k, v in spec.get("ResponseParameters", {}).get("Headers", {}).items()}
+        body = spec.get("ResponseTemplates", {}).get("application/json", '{"message": "error"}')
+        body = body.replace("$context.error.messageString", json.dumps(kind.replace("_", " ").title()))
+        return int(spec.get("StatusCode", status)), headers, body.encode()
+
+    def authorize(self, invoke: Invoke, method_arn: str, event: dict[str, Any]) -> dict[str, Any] | None:
+        """The authorizer's policy for this request (cached per identity header like API Gateway); None: refused."""
+        assert self.authorizer is not None
+        identity = _header(event["headers"], self.authorizer.header) or ""
+        now = time.monotonic()
+        with self.lock:
+            cached = self.cache.get(identity)
+        if cached and cached[0] > now:
+            return cached[1]
+        request = {
+            "type": "REQUEST",
+            "methodArn": method_arn,
+            **{k: event[k] for k in ("resource", "path", "httpMethod", "headers", "multiValueHeaders")},
+            "queryStringParameters": event["queryStringParameters"] or {},
+            "pathParameters": event["pathParameters"] or {},
+            "stageVariables": {},
+            "requestContext": {k: v for k, v in event["requestContext"].items() if k != "authorizer"},
+        }
+        try:
+            policy: dict[str, Any] | None = invoke(self.authorizer.function, request)
+        except Exception:
+            policy = None
+        if policy is not None:
+            statements = policy.get("policyDocument", {}).get("Statement", [])
+            if not any(s.get("Effect") == "Allow" for s in statements):
+                policy = {"denied": True}
+        if self.authorizer.ttl > 0:
+            with self.lock:
+                self.cache[identity] = (now + self.authorizer.ttl, policy)
+        return policy
+
+
+def _header(headers: dict[str, str], name: str) -> str | None:
+    for key, value in headers.items():
+        if key.lower() == name.lower():
+            return value
+    return None
+
+
+def build_event(
+    api: Api, route: Route, params: dict[str, str], request: BaseHTTPRequestHandler, body: bytes
+) -> dict[str, Any]:
+    """The REST proxy event API Gateway sends for this request."""
+    url = urlsplit(request.path)
+    query = parse_qs(url.query, keep_blank_values=True)
+    headers: dict[str, str] = {}
+    multi: dict[str, list[str]] = {}
+    for key, value in request.headers.items():
+        headers[key] = value
+        multi.setdefault(key, []).append(value)
+    try:
+        text, encoded = body.decode("utf-8"), False
+    except UnicodeDecodeError:
+        text, encoded = base64.b64encode(body).decode(), True
+    now = datetime.now(UTC)
+    return {
+        "resource": route.resource,
+        "path": url.path,
+        "httpMethod": request.command,
+        "headers": headers,
+        "multiValueHeaders": multi,
+        "queryStringParameters": {k: v[-1] for k, v in query.items()} or None,
+        "multiValueQueryStringParameters": query or None,
+        "pathParameters": params or None,
+        "stageVariables": None,
+        "requestContext": {
+            "resourceId": "local",
+            "resourcePath": route.resource,
+            "httpMethod": request.command,
+            "requestId": str(uuid.uuid4()),
+            "extendedRequestId": str(uuid.uuid4()),
+            "requestTime": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
+            "requestTimeEpoch": int(now.timestamp() * 1000),
+            "path": f"/{api.stage}{url.path}",
+            "accountId": "123456789012",
+            "protocol": request.request_version,
+            "stage": api.stage,
+            "domainName": request.headers.get("Host", "127.0.0.1"),
+            "apiId": "local",
+            "identity": {"sourceIp": request.client_address[0], "userAgent": request.headers.get("User-Agent")},
+        },
+        "body": text if body else None,
+        "isBase64Encoded": encoded,
+    }
+
+
+def make_server(api: Api, invoke: Invoke, host: str, port: int, log: Log) -> ThreadingHTTPServer:
+    """An HTTP server that answers as the deployed API would."""
+
+    class Gateway(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        server_version = "kanal-local"
+
+        def log_message(self, format: str, *args: Any) -> None:
+            return  # one line per request is written by _answer instead
+
+        def _serve(self) -> None:
+            started = time.perf_counter()
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            path = urlsplit(self.path).path
+            partner = "-"
+            for route in api.routes:
+                params = route.match(self.command, path)
+                if params is None:
+                    continue
+                event = build_event(api, route, params, self, body)
+                if route.authorized:
+                    arn = f"arn:aws:execute-api:ap-southeast-3:123456789012:local/{api.stage}/{self.command}{path}"
+                    policy = api.authorize(invoke, arn, event)
+                    if policy is None:
+                        return self._answer(*api.gateway_response("UNAUTHORIZED", 401), started, partner)
+                    if policy.get("denied"):
+                        return self._answer(*api.gateway_response("ACCESS_DENIED", 403), started, partner)
+                    partner = str(policy.get("principalId", "-"))
+                    event["requestContext"]["authorizer"] = {"principalId": partner, **policy.get("context", {})}
+                try:
+                    result = invoke(route.function, event)
+                except Exception:
+                    return self._answer(*api.gateway_response("DEFAULT_5XX", 502), started, partner)
+                return self._answer(*_proxy_answer(result), started, partner)
+            _, headers, payload = api.gateway_response("DEFAULT_4XX", 404)
+            payload = payload.replace(b'"status": 400', b'"status": 404')
+            return self._answer(404, headers, payload, started, partner)
+
+        def _answer(self, status: int, headers: dict[str, str], body: bytes, started: float, partner: str) -> None:
+            self.send_response(status)
+            for key, value in headers.items():
+                self.send_header(key, value)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            took = (time.perf_counter() - started) * 1000
+            log(f"{self.command} {urlsplit(self.path).path} {status} {took:.0f}ms partner={partner}")
+
+        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
+
+    server = ThreadingHTTPServer((host, port), Gateway)
+    server.daemon_threads = True
+    return server
+
+
+def _proxy_answer(result: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
+    headers = dict(result.get("headers") or {})
+    for key, values in (result.get("multiValueHeaders") or {}).items():
+        headers[key] = ", ".join(values)
+    raw = result.get("body") or ""
+    body = base64.b64decode(raw) if result.get("isBase64Encoded") else str(raw).encode()
+    return int(result.get("statusCode", 200)), headers, body

@@ -1,0 +1,180 @@
+"""The whole system over HTTP: `kanal dev` started as a user starts it, in a subprocess on free ports."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+import requests
+from kanal.local.emulator import free_port
+
+VIDEO = "https://www.tiktok.com/@akun.contoh/video/7318301234567890123"
+KANAL = str(Path(sys.executable).with_name("kanal"))
+
+
+class Running:
+    """A running local stack and what its .kanal/dev.json says."""
+
+    def __init__(self, process: subprocess.Popen[str], folder: Path, info: dict[str, Any]) -> None:
+        self.process = process
+        self.folder = folder
+        self.info = info
+        self.url = info["api_url"]
+        self.keys = {p["name"]: p["api_key"] for p in info["partners"]}
+
+    def client(self, service: str) -> Any:
+        return boto3.client(
+            service,
+            endpoint_url=self.info["aws_endpoint"],
+            region_name=self.info["region"],
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+
+    def post(self, partner: str, body: dict[str, Any], **headers: str) -> requests.Response:
+        return requests.post(
+            f"{self.url}/v1/reports",
+            json=body,
+            headers={"Authorization": f"Bearer {self.keys[partner]}", **headers},
+            timeout=10,
+        )
+
+    def get(self, partner: str, path: str, **params: str) -> requests.Response:
+        return requests.get(
+            f"{self.url}{path}", params=params, headers={"Authorization": f"Bearer {self.keys[partner]}"}, timeout=10
+        )
+
+
+def clean_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "KANAL_", "TABLE_", "URGENT_", "NORMAL_"))}
+    return {**env, "PYTHONUNBUFFERED": "1"}
+
+
+def start(folder: Path, port: int) -> subprocess.Popen[str]:
+    return subprocess.Popen(  # noqa: S603 - our own console script
+        [KANAL, "dev", "--port", str(port)],
+        cwd=folder,
+        env=clean_env(),
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+
+
+def eventually(check: Callable[[], Any], seconds: float = 15) -> Any:
+    """Poll until ``check`` returns something truthy (async work: the stream, the queues)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        result = check()
+        if result or time.monotonic() > deadline:
+            return result
+        time.sleep(0.2)
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
+    folder = tmp_path_factory.mktemp("dev")
+    process = start(folder, free_port())
+    dev_file = folder / ".kanal" / "dev.json"
+    if not eventually(dev_file.exists, 60):
+        process.kill()
+        pytest.fail(f"kanal dev did not start: {process.communicate()}")
+    info = json.loads(dev_file.read_text())
+    yield Running(process, folder, info)
+    process.terminate()
+    process.wait(timeout=15)
+    assert not dev_file.exists()  # a clean stop removes it
+
+
+def body(**changes: Any) -> dict[str, Any]:
+    return {
+        "content_url": VIDEO,
+        "category": "misinformation",
+        "region_code": "31.71",
+        "description": "Video menyebarkan klaim palsu bahwa TPS dipindahkan.",
+        **changes,
+    }
+
+
+def test_dev_file_describes_the_stack(stack: Running) -> None:
+    assert stack.url.startswith("http://127.0.0.1:")
+    assert stack.info["aws_endpoint"].startswith("http://127.0.0.1:")
+    assert sorted(p["name"] for p in stack.info["partners"]) == ["Bawaslu RI", "KPU RI", "Perludem"]
+    assert {"AWS_ENDPOINT_URL", "KANAL_TABLE_NAME", "URGENT_QUEUE_URL"} <= set(stack.info["env"])
+
+
+def test_authentication(stack: Running) -> None:
+    missing = requests.post(f"{stack.url}/v1/reports", json=body(), timeout=10)
+    wrong = requests.post(
+        f"{stack.url}/v1/reports", json=body(), headers={"Authorization": "Bearer kanal_nope"}, timeout=10
+    )
+    assert missing.status_code == wrong.status_code == 401
+    assert missing.headers["Content-Type"] == "application/problem+json"
+    assert missing.json() == wrong.json()
+    assert missing.json()["status"] == 401
+    assert requests.get(f"{stack.url}/v1/openapi.json", timeout=10).json()["openapi"].startswith("3.")
+
+
+def test_duplicates_across_partners_make_one_urgent_case(stack: Running) -> None:
+    first = stack.post("Bawaslu RI", body())
+    assert first.status_code == 202
+    assert first.headers["Location"].endswith(first.json()["report_id"])
+    second = stack.post("Perludem", body(content_url="https://m.tiktok.com/v/7318301234567890123.html"))
+    assert second.json()["case_id"] == first.json()["case_id"]
+    dynamodb = stack.client("dynamodb")
+    key = {"pk": {"S": f"CASE#{first.json()['case_id']}"}, "sk": {"S": "CASE"}}
+    table = stack.info["env"]["KANAL_TABLE_NAME"]
+
+    def two_partners() -> bool:
+        item = dynamodb.get_item(TableName=table, Key=key).get("Item")
+        return bool(item) and len(item["partners"]["SS"]) == 2
+
+    assert eventually(two_partners)
+    urgent = stack.client("sqs").receive_message(
+        QueueUrl=stack.info["env"]["URGENT_QUEUE_URL"], WaitTimeSeconds=5, VisibilityTimeout=0
+    )
+    assert json.loads(urgent["Messages"][0]["Body"])["case_id"] == first.json()["case_id"]
+
+
+def test_idempotent_retry_read_list_and_isolation(stack: Running) -> None:
+    sent = body(content_url="https://www.tiktok.com/@lain/video/7300000000000000001")
+    first = stack.post("KPU RI", sent, **{"Idempotency-Key": "kpu-2024-0001"})
+    retry = stack.post("KPU RI", sent, **{"Idempotency-Key": "kpu-2024-0001"})
+    assert first.status_code == retry.status_code == 202
+    assert retry.json()["report_id"] == first.json()["report_id"]
+    path = f"/v1/reports/{first.json()['report_id']}"
+    assert stack.get("KPU RI", path).json()["content_url"] == sent["content_url"]
+    listed = stack.get("KPU RI", "/v1/reports", limit="10").json()
+    assert [i["report_id"] for i in listed["items"]] == [first.json()["report_id"]]
+    other = stack.get("Perludem", path)
+    assert other.status_code == 404
+    assert other.json()["status"] == 404
+
+
+def test_cli_uses_the_local_stack(stack: Running) -> None:
+    listed = subprocess.run(  # noqa: S603 - our own console script
+        [KANAL, "partners", "list"],
+        cwd=stack.folder,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert sorted(p["name"] for p in json.loads(listed.stdout)) == ["Bawaslu RI", "KPU RI", "Perludem"]
+
+
+def test_busy_port_is_one_clear_line(stack: Running, tmp_path: Path) -> None:
+    port = int(stack.url.rsplit(":", 1)[1])
+    second = start(tmp_path, port)
+    _, err = second.communicate(timeout=60)
+    assert second.returncode == 2
+    assert f"port {port} is busy; choose another with --port" in err
