@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from kanal import clock, regions
 from kanal.errors import CaseNotFound, ReviewRefused
 from kanal.models import Case, Outcome, Policy, Report
-from kanal.review import ClaimedCase
+from kanal.review import ClaimedCase, Review
 
 if TYPE_CHECKING:
     from kanal.wiring import Services
@@ -156,12 +156,12 @@ def _show_case(claimed: ClaimedCase, now: datetime, out: Callable[[str], None]) 
             out(f"      legal basis: {report['legal_basis']}")
 
 
-def _choose(prompt: str, options: list[str], ask: Callable[[str], str]) -> str:
+def _choose(prompt: str, options: list[str], ask: Callable[[str], str], out: Callable[[str], None]) -> str:
     while True:
         answer = ask(f"{prompt} [{'/'.join(options)}]: ").strip()
         if answer in options:
             return answer
-        print(f"  choose one of: {', '.join(options)}")
+        out(f"  choose one of: {', '.join(options)}")
 
 
 def cmd_interactive(
@@ -170,27 +170,43 @@ def cmd_interactive(
     ask: Callable[[str], str] = input,
     out: Callable[[str], None] = print,
 ) -> None:
-    """The reviewer's loop: next case, decide / ask / release, next case, until q or end of input."""
+    """The reviewer's loop: next case, decide / ask / release, next case, until q or end of input (Ctrl-D)."""
     review = services.review()
     reviewer = reviewer_identity(args, services)
-    out(f"kanal review as {reviewer}: urgent cases first. Ctrl-D or q to stop.")
+    out(f"kanal review as {reviewer}: urgent cases first. q or Ctrl-D to stop.")
     while True:
         claimed = review.next(reviewer, args.wait, clock.now())
         if claimed is None:
             out(f"no case in the last {args.wait} s; waiting again (Ctrl-C to stop)")
             continue
-        case_id = claimed.case.case_id
         stop = threading.Event()
         keeper = threading.Thread(
-            target=_keep_lease, args=(review.keep, case_id, reviewer, stop), daemon=True, name="lease"
+            target=_keep_lease, args=(review.keep, claimed.case.case_id, reviewer, stop), daemon=True, name="lease"
         )
         keeper.start()
         try:
             _show_case(claimed, clock.now(), out)
-            action = _choose("decide, ask the partner, release, quit", ["d", "a", "r", "q"], ask)
+            if not _work_on(review, claimed.case.case_id, reviewer, ask, out, services):
+                return
+        finally:
+            stop.set()
+
+
+def _work_on(
+    review: Review,
+    case_id: str,
+    reviewer: str,
+    ask: Callable[[str], str],
+    out: Callable[[str], None],
+    services: Services,
+) -> bool:
+    """Act on one held case until it is decided, asked about or released; False when the reviewer stops."""
+    while True:
+        try:
+            action = _choose("decide, ask the partner, release, quit", ["d", "a", "r", "q"], ask, out)
             if action == "d":
-                outcome = _choose("outcome", [o.value for o in Outcome], ask)
-                policy = _choose("policy", [p.value for p in Policy], ask)
+                outcome = _choose("outcome", [o.value for o in Outcome], ask, out)
+                policy = _choose("policy", [p.value for p in Policy], ask, out)
                 reason = ask("statement of reasons: ")
                 case = review.decide(case_id, reviewer, Outcome(outcome), Policy(policy), reason, clock.now())
                 _publish_metrics(services, case)
@@ -203,12 +219,16 @@ def cmd_interactive(
             else:
                 review.release(case_id, reviewer, clock.now())
                 out("released")
-                if action == "q":
-                    return
-        except ReviewRefused as refused:
+            return action != "q"
+        except EOFError:
+            review.release(case_id, reviewer, clock.now())
+            out("released")
+            return False
+        except (ReviewRefused, argparse.ArgumentTypeError) as refused:
             out(f"refused: {refused}")
-        finally:
-            stop.set()
+            current = review.cases.get(case_id)
+            if current is None or current.claim is None or current.claim.reviewer != reviewer:
+                return True  # the case is gone from this reviewer; on to the next
 
 
 def _keep_lease(keep: Callable[[str, str, datetime], Any], case_id: str, reviewer: str, stop: threading.Event) -> None:

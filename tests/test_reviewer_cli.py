@@ -1,0 +1,115 @@
+"""The reviewer's interactive loop and helpers, scripted."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from kanal import wiring
+from kanal.errors import ReviewRefused
+from kanal.reviewer import cmd_interactive, parse_duration, reviewer_identity
+
+from tests.conftest import Invoke
+from tests.test_review import REASON, reported
+
+NOW = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def _fixed_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("kanal.clock.now", lambda: NOW)
+
+
+class Script:
+    """Answers prompts from a list; ends the loop like Ctrl-D when it runs out."""
+
+    def __init__(self, *answers: str) -> None:
+        self.answers: Iterator[str] = iter(answers)
+        self.shown: list[str] = []
+
+    def ask(self, prompt: str) -> str:
+        self.shown.append(prompt)
+        try:
+            return next(self.answers)
+        except StopIteration:
+            raise EOFError from None
+
+    def out(self, line: str) -> None:
+        self.shown.append(line)
+
+
+def args(**values: Any) -> argparse.Namespace:
+    return argparse.Namespace(**{"reviewer": "reviewer-a", "wait": 0, **values})
+
+
+def test_interactive_decides_then_asks_then_quits(api: Invoke, case_builder: Invoke, dynamodb: Any) -> None:
+    first = reported(api, case_builder, dynamodb)[0]
+    second = reported(api, case_builder, dynamodb, url="https://www.tiktok.com/@lain/video/7300000000000000009")[0]
+    third = reported(api, case_builder, dynamodb, url="https://www.tiktok.com/@lain/video/7300000000000000010")[0]
+    script = Script(
+        "x",
+        "d",
+        "removed",
+        "civic_election_integrity",
+        REASON,  # a wrong key, then a decision
+        "a",
+        "Kapan video ini pertama kali diunggah?",
+        "24h",  # a question
+        "q",  # release and stop
+    )
+    cmd_interactive(args(), wiring.services(), script.ask, script.out)
+    text = "\n".join(script.shown)
+    assert "choose one of" in text
+    assert "decided: removed under civic_election_integrity" in text
+    assert "asked;" in text
+    assert "released" in text
+    cases = wiring.services().cases
+    states = {r["case_id"]: cases.get(r["case_id"]).status for r in (first, second, third)}  # type: ignore[union-attr]
+    assert sorted(states.values()) == ["decided", "needs_info", "received"]
+
+
+def test_interactive_reports_refusals(api: Invoke, case_builder: Invoke, dynamodb: Any) -> None:
+    (receipt,) = reported(api, case_builder, dynamodb)
+    script = Script("d", "removed", "misinformation", "too short", "a", "Kapan diunggah pertama kali?", "soon")
+    cmd_interactive(args(), wiring.services(), script.ask, script.out)  # ends at the end of input
+    shown = "\n".join(script.shown)
+    assert "refused: the statement of reasons needs at least 10 characters" in shown
+    assert "refused: use a number with m, h or d" in shown
+    assert shown.endswith("released")
+    case = wiring.services().cases.get(receipt["case_id"])
+    assert case is not None
+    assert case.claim is None
+
+
+def test_durations() -> None:
+    assert parse_duration("48h") == timedelta(hours=48)
+    assert parse_duration(" 30m ") == timedelta(minutes=30)
+    assert parse_duration("2d") == timedelta(days=2)
+    with pytest.raises(argparse.ArgumentTypeError):
+        parse_duration("soon")
+
+
+def test_reviewer_identity(stack: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    services = wiring.services()
+    assert reviewer_identity(args(reviewer="ana"), services) == "ana"
+    monkeypatch.setenv("KANAL_REVIEWER", "budi")
+    assert reviewer_identity(args(reviewer=None), services) == "budi"
+    monkeypatch.delenv("KANAL_REVIEWER")
+    assert reviewer_identity(args(reviewer=None), services).startswith("arn:aws:")  # STS, as on AWS
+    local = wiring.build(services.settings.model_copy(update={"endpoint_url": "http://127.0.0.1:1"}))
+    with pytest.raises(ReviewRefused, match="--reviewer"):
+        reviewer_identity(args(reviewer=None), local)
+
+
+def test_keep_extends_the_lease(api: Invoke, case_builder: Invoke, dynamodb: Any) -> None:
+    (receipt,) = reported(api, case_builder, dynamodb)
+    review = wiring.services().review()
+    assert review.next("reviewer-a", 0, NOW) is not None
+    kept = review.keep(receipt["case_id"], "reviewer-a", NOW + timedelta(minutes=10))
+    assert kept.claim is not None
+    assert kept.claim.expires_at == NOW + timedelta(minutes=25)
+    with pytest.raises(ReviewRefused, match="held by reviewer-a"):
+        review.keep(receipt["case_id"], "reviewer-b", NOW)
