@@ -8,7 +8,7 @@ SAM_VENV := .venv-sam
 export AWS_DEFAULT_REGION ?= ap-southeast-3
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help install run test lint format typecheck template-lint unit validate build clean
+.PHONY: help install run test lint format typecheck template-lint unit validate build clean bench
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -55,3 +55,6 @@ build: $(SAM_VENV)/bin/sam ## sam build for arm64 (needs python3.13 on PATH; pye
 
 clean: ## Remove build and test leftovers (not .venv)
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov
+
+bench: $(STAMP) ## Benchmarks: startup of the local stack (more with their issues); writes bench/results.json
+	$(BIN)/python bench/run.py

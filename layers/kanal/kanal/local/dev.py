@@ -68,9 +68,11 @@ class LocalStack:
         streams = boto3.client("dynamodbstreams", endpoint_url=self.emulator.endpoint)
         self.triggers = Triggers(stack, self.emulator.invoke, streams, self.log)
         self.triggers.start()
+        seeding = time.perf_counter()
+        self.partners = self._seed()
+        self.timings["seed_s"] = time.perf_counter() - seeding
         self.thread = threading.Thread(target=self.server.serve_forever, name="gateway", daemon=True)
         self.thread.start()
-        self.partners = self._seed()
         self.timings["startup_s"] = time.perf_counter() - started
         return self
 
@@ -109,6 +111,7 @@ class LocalStack:
             "region": env.get("AWS_DEFAULT_REGION"),
             "partners": self.partners,
             "env": env,
+            "timings": {k: round(v, 3) for k, v in self.timings.items()},
         }
 
     def stop(self) -> None:
@@ -135,7 +138,9 @@ def serve(port: int = 3000, host: str = "127.0.0.1") -> None:
         print(f"kanal dev: port {busy.port} is busy; choose another with --port", file=sys.stderr)
         raise SystemExit(2) from None
     DEV_FILE.parent.mkdir(exist_ok=True)
-    DEV_FILE.write_text(json.dumps(stack.description(), indent=2), encoding="utf-8")
+    written = DEV_FILE.with_suffix(".tmp")
+    written.write_text(json.dumps(stack.description(), indent=2), encoding="utf-8")
+    written.replace(DEV_FILE)  # atomic: readers never see half a file
     print(f"\nkanal is running at {stack.api_url}  (ready in {stack.timings['startup_s']:.1f} s)")
     print(f"OpenAPI: {stack.api_url}/v1/openapi.json   AWS (moto): {stack.emulator.endpoint}")
     print("Demo partners and their API keys:")
