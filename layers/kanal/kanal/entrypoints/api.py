@@ -18,6 +18,7 @@ from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from kanal import __version__, clock, wiring
@@ -149,8 +150,9 @@ def count_report(report: NewReport, *, duplicate: bool) -> None:
     metrics.add_metric(name="ReportsReceived", unit=MetricUnit.Count, value=1)
     if duplicate:
         metrics.add_metric(name="DuplicateReports", unit=MetricUnit.Count, value=1)
-    with single_metric(name="ReportsByCategory", unit=MetricUnit.Count, value=1) as metric:
-        metric.add_dimension(name="category", value=str(report.category))
+    if not is_metrics_disabled():  # single_metric writes at once and ignores POWERTOOLS_METRICS_DISABLED
+        with single_metric(name="ReportsByCategory", unit=MetricUnit.Count, value=1) as metric:
+            metric.add_dimension(name="category", value=str(report.category))
 
 
 @app.get(
