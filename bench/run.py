@@ -8,7 +8,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import startup  # noqa: E402 - the benchmarks live beside this script
+import startup
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
 

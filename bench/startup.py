@@ -35,7 +35,7 @@ def one_start() -> dict[str, float]:
         try:
             while True:
                 try:
-                    with urlopen(f"http://127.0.0.1:{port}/v1/openapi.json", timeout=1) as answer:  # noqa: S310
+                    with urlopen(f"http://127.0.0.1:{port}/v1/openapi.json", timeout=1) as answer:
                         if answer.status == 200:
                             break
                 except OSError:

@@ -28,7 +28,11 @@ def test_valid_key_allows_the_whole_api_for_its_partner(authorizer: Invoke, dyna
     issued = wiring.services().partners.create("KPU RI", PartnerKind.ELECTION_AGENCY, NOW)
     policy = authorizer(with_header(f"Bearer {issued.api_key}"))
     assert policy["principalId"] == issued.partner.partner_id
-    assert policy["context"] == {"partner_id": issued.partner.partner_id, "key_id": issued.key_id}
+    assert policy["context"] == {
+        "partner_id": issued.partner.partner_id,
+        "key_id": issued.key_id,
+        "partner_kind": "election_agency",
+    }
     statement = policy["policyDocument"]["Statement"][0]
     assert statement["Effect"] == "Allow"
     assert statement["Resource"] == "arn:aws:execute-api:ap-southeast-3:123456789012:a1b2c3d4e5/prod/*"

@@ -32,6 +32,16 @@ _PRESSURE = {Phase.NONE: 0, Phase.CAMPAIGN: 1, Phase.QUIET: 2, Phase.VOTING: 3}
 
 
 @dataclass(frozen=True)
+class Milestone:
+    """A moment of an election that partners are reminded of."""
+
+    milestone_id: str
+    at: datetime
+    name_id: str
+    name_en: str
+
+
+@dataclass(frozen=True)
 class Election:
     """One election of the calendar and the local dates of its phases."""
 
@@ -39,6 +49,7 @@ class Election:
     name: str
     type: str
     phases: dict[Phase, tuple[date, date]]
+    milestones: tuple[Milestone, ...] = ()
 
     def phase_on(self, day: date) -> Phase:
         """The phase that a local calendar day falls in."""
@@ -61,6 +72,10 @@ class Calendar:
     default_zone: str
     sla_default: dict[Phase, int]
     sla_overrides: dict[str, dict[Phase, int]]
+
+    def election(self, election_id: str | None) -> Election | None:
+        """The election with this id, or None."""
+        return next((e for e in self.elections if e.election_id == election_id), None)
 
     def ids(self) -> set[str]:
         """The ids of every election in the calendar."""
@@ -104,7 +119,19 @@ def _hours(raw: dict[str, int]) -> dict[Phase, int]:
 def load_calendar(elections: dict[str, Any], sla: dict[str, Any], zones: dict[str, Any]) -> Calendar:
     """Build a calendar from the three data documents (see ``kanal/data``)."""
     return Calendar(
-        elections=tuple(Election(e["id"], e["name"], e["type"], _phases(e["phases"])) for e in elections["elections"]),
+        elections=tuple(
+            Election(
+                e["id"],
+                e["name"],
+                e["type"],
+                _phases(e["phases"]),
+                tuple(
+                    Milestone(m["id"], datetime.fromisoformat(m["at"]), m["name_id"], m["name_en"])
+                    for m in e.get("milestones", [])
+                ),
+            )
+            for e in elections["elections"]
+        ),
         zones=dict(zones["provinces"]),
         default_zone=zones["default"],
         sla_default=_hours(sla["default"]),

@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from kanal import content
 from kanal.calendar import Calendar, Phase
 from kanal.errors import IdempotencyKeyReused, InvalidRequest
-from kanal.models import Case, CaseStatus, Category, NewReport, Report, ReportReceipt
+from kanal.models import Case, CaseStatus, Category, NewReport, PartnerKind, Report, ReportReceipt
 from kanal.ports import CaseRepository, ReportRepository
 
 #: Tolerated clock difference between a partner's system and ours for ``observed_at``.
@@ -71,7 +71,14 @@ class Intake:
     cases: CaseRepository
     calendar: Calendar
 
-    def submit(self, partner_id: str, body: NewReport, now: datetime, idempotency_key: str | None = None) -> Submission:
+    def submit(
+        self,
+        partner_id: str,
+        body: NewReport,
+        now: datetime,
+        idempotency_key: str | None = None,
+        partner_kind: PartnerKind | None = None,
+    ) -> Submission:
         """Store a report and tell the partner where it stands."""
         if body.observed_at is not None and body.observed_at > now + CLOCK_SKEW:
             raise InvalidRequest("observed_at", "must not be in the future")
@@ -84,6 +91,7 @@ class Intake:
         report = Report(
             report_id=idempotent_report_id(partner_id, idempotency_key) if idempotency_key else new_report_id(),
             partner_id=partner_id,
+            partner_kind=partner_kind,
             case_id=case_id,
             content_key=key,
             received_at=now,

@@ -85,6 +85,8 @@ class Partner(BaseModel):
     name: str
     kind: PartnerKind
     created_at: datetime
+    #: Where the partner sits (province or regency code): its time zone for reminders. WIB when unknown.
+    region_code: str | None = None
 
 
 class ApiKey(BaseModel):
@@ -97,6 +99,7 @@ class ApiKey(BaseModel):
     key_hash: str
     created_at: datetime
     revoked_at: datetime | None = None
+    partner_kind: PartnerKind | None = None
 
     @property
     def active(self) -> bool:
@@ -177,6 +180,7 @@ class Report(BaseModel):
 
     report_id: str
     partner_id: str
+    partner_kind: PartnerKind | None = None
     case_id: str
     content_key: str
     content_url: str
@@ -265,6 +269,7 @@ class CaseEventKind(StrEnum):
     RELEASED = "released"
     INFO_REQUESTED = "info_requested"
     INFO_PROVIDED = "info_provided"
+    INFO_NOT_PROVIDED = "info_not_provided"
     DECIDED = "decided"
 
 

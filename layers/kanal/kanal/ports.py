@@ -88,8 +88,8 @@ class CaseWrite(Protocol):
     def release(self, case_id: str, reviewer: str) -> Case:
         """Let go of a held case."""
 
-    def answer(self, case_id: str, event: CaseEvent) -> Case:
-        """Return a needs_info case to review (status received, no queue mark) and record the answer."""
+    def reopen(self, case_id: str, event: CaseEvent, question_due: datetime | None = None) -> Case:
+        """Return a needs_info case to review (status received, no queue mark) and record why on its trail."""
 
 
 class Trail(Protocol):

@@ -226,4 +226,4 @@ class Answers:
         event = CaseEvent(
             case_id=case.case_id, kind=CaseEventKind.INFO_PROVIDED, actor=partner_id, at=now, detail=detail
         )
-        return self.writes.answer(case.case_id, event)
+        return self.writes.reopen(case.case_id, event)

@@ -248,7 +248,11 @@ class DynamoCases:
             "SET claim = :claim",
             "#status = :received AND (attribute_not_exists(claim) OR claim.expires_at < :now "
             "OR claim.reviewer = :reviewer)",
-            {":claim": claim.model_dump(mode="json"), ":now": stamp(now), ":reviewer": claim.reviewer},
+            {
+                ":claim": {**claim.model_dump(mode="json"), "expires_at": stamp(claim.expires_at)},
+                ":now": stamp(now),
+                ":reviewer": claim.reviewer,
+            },
         )
 
     def decide(self, case_id: str, decision: Decision) -> Case:
@@ -266,15 +270,27 @@ class DynamoCases:
             case_id,
             "SET question = :question, #status = :needs_info REMOVE claim, queued",
             "#status = :received AND claim.reviewer = :reviewer",
-            {":question": question.model_dump(mode="json"), ":needs_info": "needs_info", ":reviewer": reviewer},
+            {
+                ":question": {**question.model_dump(mode="json"), "due_at": stamp(question.due_at)},
+                ":needs_info": "needs_info",
+                ":reviewer": reviewer,
+            },
         )
 
     def release(self, case_id: str, reviewer: str) -> Case:
         """Let go of a held case."""
         return self._conditional(case_id, "REMOVE claim", "claim.reviewer = :reviewer", {":reviewer": reviewer})
 
-    def answer(self, case_id: str, event: CaseEvent) -> Case:
-        """Back to review and the answer on the trail, in one transaction: the event's stream record requeues it."""
+    def reopen(self, case_id: str, event: CaseEvent, question_due: datetime | None = None) -> Case:
+        """Back to review with the event on the trail, in one transaction; the event's stream record requeues it.
+
+        With ``question_due``, only if the open question is still the one due then (an unanswered question).
+        """
+        condition = "#status = :needs_info"
+        values: dict[str, Any] = {":received": "received", ":needs_info": "needs_info"}
+        if question_due is not None:
+            condition += " AND question.due_at = :due"
+            values[":due"] = stamp(question_due)
         with unavailable_on_failure():
             try:
                 self._client.transact_write_items(
@@ -284,11 +300,9 @@ class DynamoCases:
                                 "TableName": self._table,
                                 "Key": self._key(case_id),
                                 "UpdateExpression": "SET #status = :received REMOVE question, queued",
-                                "ConditionExpression": "#status = :needs_info",
+                                "ConditionExpression": condition,
                                 "ExpressionAttributeNames": {"#status": "status"},
-                                "ExpressionAttributeValues": to_item(
-                                    {":received": "received", ":needs_info": "needs_info"}
-                                ),
+                                "ExpressionAttributeValues": to_item(values),
                             }
                         },
                         {"Put": {"TableName": self._table, "Item": event_item(event)}},

@@ -31,6 +31,7 @@ from kanal.models import (
     InfoReply,
     NewReport,
     PartnerEvent,
+    PartnerKind,
     Problem,
     QuestionView,
     Report,
@@ -75,6 +76,13 @@ def problem(
         body=json.dumps(body.body(), ensure_ascii=False),
         headers={k.replace("_", "-"): v for k, v in headers.items()},
     )
+
+
+def partner_kind() -> PartnerKind | None:
+    """The partner's kind, as the authorizer put it on the request."""
+    authorizer = app.current_event.request_context.authorizer
+    kind = authorizer.get("partner_kind") if authorizer else None
+    return PartnerKind(kind) if kind in set(PartnerKind) else None
 
 
 def problems(**described: str) -> dict[int, Any]:
@@ -131,7 +139,7 @@ def post_report(
 ) -> Response[ReportReceipt]:
     """Store a report and group it into the case of its content."""
     who = partner_id()
-    submitted = wiring.services().intake.submit(who, report, clock.now(), idempotency_key)
+    submitted = wiring.services().intake.submit(who, report, clock.now(), idempotency_key, partner_kind())
     answer = submitted.receipt
     if submitted.stored:
         count_report(report, duplicate=submitted.duplicate)

@@ -47,5 +47,9 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
                 {"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": api_arn_pattern(event["methodArn"])}
             ],
         },
-        "context": {"partner_id": key.partner_id, "key_id": key.key_id},
+        "context": {
+            "partner_id": key.partner_id,
+            "key_id": key.key_id,
+            **({"partner_kind": str(key.partner_kind)} if key.partner_kind else {}),
+        },
     }
