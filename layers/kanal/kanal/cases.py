@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 
 from kanal.models import Case, CaseEvent, CaseEventKind, CaseStatus, Priority, Report
 from kanal.ports import CaseRepository, ReviewQueue, Trail
+from kanal.reminders import ReminderStore, overdue_timer
 
 #: A second distinct partner reporting the same content is a reason for urgency of its own.
 MANY_PARTNERS = 2
@@ -50,6 +51,7 @@ class CaseBuilder:
     queue: ReviewQueue
     trail: Trail
     retention: timedelta
+    timers: ReminderStore | None = None
 
     def attach(self, reports: Iterable[Report], now: datetime) -> list[Case]:
         """Attach reports to their cases (one write per case) and queue what needs queueing."""
@@ -92,4 +94,6 @@ class CaseBuilder:
         self.trail.record(
             [CaseEvent(case_id=case.case_id, kind=kind, actor="kanal", at=now, detail={"queue": str(priority)})]
         )
+        if self.timers is not None:
+            self.timers.add_timers([overdue_timer(case)])  # once per case: an existing timer is kept
         return case.model_copy(update={"queued": priority})

@@ -303,10 +303,14 @@ class Reminders:
     partners: Any  # PartnerDirectory
     digests: Any = None  # DigestSource, for daily_digest
 
-    def run(self, now: datetime, dry_run: bool = False) -> Run:
-        """Send every reminder due at ``now`` that was not sent before."""
+    def run(self, now: datetime, dry_run: bool = False, *, timers: bool = True, digest: bool = True) -> Run:
+        """Send every reminder due at ``now`` that was not sent before (timers and milestones, and digests)."""
         result = Run()
         directory = {p.partner_id: p for p in self.partners.list_partners()}
+        if digest and self.digests is not None:
+            self._digest(now, directory, result, dry_run)
+        if not timers:
+            return result
         milestones = [
             t
             for t in milestone_timers(self.calendar, self.rules, directory.values())
@@ -314,12 +318,10 @@ class Reminders:
         ]
         for timer in [*self.store.due_timers(now), *milestones]:
             self._fire(timer, now, directory, result, dry_run)
-        if self.digests is not None:
-            self._digest(now, directory, result, dry_run)
         return result
 
     def _fire(self, timer: Timer, now: datetime, directory: dict[str, Partner], result: Run, dry_run: bool) -> None:
-        recipients = self._recipients(timer, now)
+        recipients = self._recipients(timer, now, dry_run)
         if recipients is None:
             result.skipped += 1
         else:
@@ -340,7 +342,7 @@ class Reminders:
         if not dry_run and timer.kind is not ReminderKind.ELECTION_MILESTONE:
             self.store.finish(timer, now)
 
-    def _recipients(self, timer: Timer, now: datetime) -> list[str] | None:
+    def _recipients(self, timer: Timer, now: datetime, dry_run: bool) -> list[str] | None:
         """Who gets the timer's reminder now, or None when it no longer applies (decided, answered)."""
         if timer.kind in (ReminderKind.ELECTION_MILESTONE, ReminderKind.STATUTORY_WINDOW):
             return timer.partner_ids
@@ -354,7 +356,7 @@ class Reminders:
         waiting = case.status is CaseStatus.NEEDS_INFO and case.question is not None
         if not waiting or case.question is None or case.question.due_at != timer.due_at:
             return None  # answered, decided, or asked again with another deadline
-        if timer.kind is ReminderKind.INFO_NOT_PROVIDED:
+        if timer.kind is ReminderKind.INFO_NOT_PROVIDED and not dry_run:
             event = CaseEvent(case_id=case.case_id, kind=CaseEventKind.INFO_NOT_PROVIDED, actor="kanal", at=now)
             self.expiry.reopen(case.case_id, event, timer.due_at)
         return sorted(case.partners)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from kanal.calendar import Calendar
 from kanal.errors import CaseConflict, CaseNotFound, ReportNotFound, ReviewRefused
 from kanal.models import (
     Case,
@@ -28,6 +29,7 @@ from kanal.models import (
     Report,
 )
 from kanal.ports import CaseRepository, CaseWrite, Delivery, ReportRepository, ReviewInbox, Trail
+from kanal.reminders import ReminderStore, default_rules, question_timers, statutory_timers
 
 LEASE = timedelta(minutes=15)
 MIN_REASON = 10
@@ -69,6 +71,9 @@ class Review:
     #: How long a message naming no known case stays hidden per receive; after the queue's
     #: maxReceiveCount it moves to the dead-letter queue instead of blocking reviewers.
     poison_backoff: timedelta = timedelta(seconds=10)
+    #: Where deadline reminders are scheduled (questions' answers, agencies' statutory windows).
+    timers: ReminderStore | None = None
+    calendar: Calendar | None = None
 
     def next(self, reviewer: str, wait_seconds: int, now: datetime) -> ClaimedCase | None:
         """Claim the next case that needs review, acknowledging stale messages on the way; None if none came."""
@@ -135,6 +140,9 @@ class Review:
         )
         if case.claim is not None:
             self.inbox.acknowledge(case.claim.queue, case.claim.receipt)
+        if self.timers is not None and self.calendar is not None:
+            reports = self.trail.reports_of(case_id)
+            self.timers.add_timers(statutory_timers(decided, reports, self.calendar, default_rules()))
         return decided
 
     def ask(self, case_id: str, reviewer: str, question: str, due_in: timedelta, now: datetime) -> Case:
@@ -160,6 +168,8 @@ class Review:
         )
         if case.claim is not None:
             self.inbox.acknowledge(case.claim.queue, case.claim.receipt)
+        if self.timers is not None:
+            self.timers.add_timers(question_timers(waiting, default_rules()))
         return waiting
 
     def release(self, case_id: str, reviewer: str, now: datetime) -> Case:

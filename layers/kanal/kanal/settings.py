@@ -15,6 +15,8 @@ class Settings(BaseModel):
     table_name: str = Field(description="The DynamoDB table (TABLE_NAME).")
     urgent_queue_url: str | None = Field(default=None, description="URGENT_QUEUE_URL")
     normal_queue_url: str | None = Field(default=None, description="NORMAL_QUEUE_URL")
+    partner_topic_arn: str | None = Field(default=None, description="PARTNER_TOPIC_ARN: partners' reminders.")
+    leads_topic_arn: str | None = Field(default=None, description="LEADS_TOPIC_ARN: moderation leads' escalations.")
     stage: str = Field(default="prod", description="KANAL_STAGE")
     retention_days: int = Field(default=730, ge=1, description="KANAL_RETENTION_DAYS: how long reports are kept.")
     endpoint_url: str | None = Field(default=None, description="AWS_ENDPOINT_URL, for the local stack.")
@@ -32,6 +34,8 @@ class Settings(BaseModel):
             "table_name": env.get("TABLE_NAME"),
             "urgent_queue_url": env.get("URGENT_QUEUE_URL"),
             "normal_queue_url": env.get("NORMAL_QUEUE_URL"),
+            "partner_topic_arn": env.get("PARTNER_TOPIC_ARN"),
+            "leads_topic_arn": env.get("LEADS_TOPIC_ARN"),
             "stage": env.get("KANAL_STAGE"),
             "retention_days": env.get("KANAL_RETENTION_DAYS"),
             "endpoint_url": env.get("AWS_ENDPOINT_URL"),

@@ -366,7 +366,7 @@ class DynamoTrail:
         """A case's events, oldest first."""
         return [
             CaseEvent.model_validate(i)
-            for i in _pages(
+            for i in all_pages(
                 lambda start: self._client.query(
                     TableName=self._table,
                     KeyConditionExpression="pk = :case AND begins_with(sk, :event)",
@@ -380,7 +380,7 @@ class DynamoTrail:
         """Every report of a case, oldest first."""
         return [
             Report.model_validate(i)
-            for i in _pages(
+            for i in all_pages(
                 lambda start: self._client.query(
                     TableName=self._table,
                     IndexName=CASE_INDEX,
@@ -470,7 +470,7 @@ class DynamoPartners:
         condition = "gsi1pk = :owner" + (" AND begins_with(gsi1sk, :prefix)" if prefix else "")
         values = {":owner": owner, ":prefix": prefix} if prefix else {":owner": owner}
         return list(
-            _pages(
+            all_pages(
                 lambda start: self._client.query(
                     TableName=self._table,
                     IndexName=OWNER_INDEX,
@@ -482,7 +482,8 @@ class DynamoPartners:
         )
 
 
-def _pages(fetch: Callable[[dict[str, Any] | None], dict[str, Any]]) -> Iterator[dict[str, Any]]:
+def all_pages(fetch: Callable[[dict[str, Any] | None], dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """Every item of a paginated query, unmarshalled."""
     start: dict[str, Any] | None = None
     while True:
         with unavailable_on_failure():

@@ -32,7 +32,7 @@ def reports_in(
     for record in records:
         sequence = record["dynamodb"]["SequenceNumber"]
         image = record["dynamodb"].get("NewImage", {})
-        if image.get("kind", {}).get("S") == "info_provided":
+        if image.get("kind", {}).get("S") in ("info_provided", "info_not_provided"):
             answered[image["case_id"]["S"]].append(sequence)
             continue
         try:

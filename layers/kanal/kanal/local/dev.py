@@ -18,7 +18,7 @@ from typing import Any
 
 from kanal.local.emulator import Emulator, PortBusy, ensure_free
 from kanal.local.gateway import Api, make_server
-from kanal.local.triggers import Triggers
+from kanal.local.triggers import Schedules, Triggers
 
 DEMO_PARTNERS = (
     ("Bawaslu RI", "election_agency"),
@@ -48,6 +48,7 @@ class LocalStack:
     timings: dict[str, float] = field(default_factory=dict)
     server: Any = None
     triggers: Triggers | None = None
+    schedules: Schedules | None = None
     thread: threading.Thread | None = None
 
     @property
@@ -68,6 +69,8 @@ class LocalStack:
         streams = boto3.client("dynamodbstreams", endpoint_url=self.emulator.endpoint)
         self.triggers = Triggers(stack, self.emulator.invoke, streams, self.log)
         self.triggers.start()
+        self.schedules = Schedules(stack, self.emulator.invoke, self.log)
+        self.schedules.start()
         seeding = time.perf_counter()
         self.partners = self._seed()
         self.timings["seed_s"] = time.perf_counter() - seeding
@@ -102,6 +105,8 @@ class LocalStack:
                 "TABLE_NAME",
                 "URGENT_QUEUE_URL",
                 "NORMAL_QUEUE_URL",
+                "PARTNER_TOPIC_ARN",
+                "LEADS_TOPIC_ARN",
             )
             if name in os.environ
         }
@@ -121,6 +126,8 @@ class LocalStack:
             self.server.server_close()
         if self.triggers is not None:
             self.triggers.stop()
+        if self.schedules is not None:
+            self.schedules.stop()
         self.emulator.stop()
 
 

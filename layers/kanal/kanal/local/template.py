@@ -168,8 +168,33 @@ def create_stack(
     # Dead-letter queues first: a queue's redrive policy names its DLQ's ARN.
     for logical in sorted(queues, key=lambda name: "RedrivePolicy" in queues[name].get("Properties", {})):
         _create_queue(client("sqs"), stack, logical, queues[logical].get("Properties", {}))
+    for logical in stack.of_type("AWS::SNS::Topic"):
+        arn = client("sns").create_topic(Name=f"kanal-{logical}")["TopicArn"]
+        stack.refs[logical] = arn
+        stack.attributes[(logical, "TopicArn")] = arn
     _describe_functions(stack)
+    _create_schedules(client("scheduler"), stack)
     return stack
+
+
+def _create_schedules(scheduler: Any, stack: Stack) -> None:
+    """The functions' ScheduleV2 events as Scheduler schedules (moto keeps them; the local stack fires them)."""
+    for function in stack.functions.values():
+        for name, event in function.events.items():
+            if event.get("Type") != "ScheduleV2":
+                continue
+            props = stack.resolve(event["Properties"])
+            scheduler.create_schedule(
+                Name=f"kanal-{function.logical_id}-{name}",
+                ScheduleExpression=props["ScheduleExpression"],
+                ScheduleExpressionTimezone=props.get("ScheduleExpressionTimezone", "UTC"),
+                FlexibleTimeWindow={"Mode": "OFF"},
+                Target={
+                    "Arn": stack.attributes[(function.logical_id, "Arn")],
+                    "RoleArn": f"arn:aws:iam::{ACCOUNT}:role/kanal-scheduler",
+                    "Input": props.get("Input", "{}"),
+                },
+            )
 
 
 def _create_table(dynamodb: Any, stack: Stack, logical: str, props: dict[str, Any]) -> None:

@@ -1,5 +1,5 @@
-"""The template's event source mappings, run locally: DynamoDB stream triggers with their batch size,
-filter criteria and partial batch failures.
+"""The template's triggers, run locally: DynamoDB stream event source mappings (batch size, filter
+criteria, partial batch failures) and EventBridge Scheduler schedules (rate, cron with time zone, at).
 """
 
 from __future__ import annotations
@@ -9,7 +9,9 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from kanal.local.template import Stack
 
@@ -143,3 +145,137 @@ class Triggers:
                 plain = json.loads(json.dumps(record, default=str))
                 if trigger.wanted(plain):
                     trigger.pending.append(plain)
+
+
+_DAYS = {"SUN": 1, "MON": 2, "TUE": 3, "WED": 4, "THU": 5, "FRI": 6, "SAT": 7}
+_MONTHS = {m: i + 1 for i, m in enumerate(["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"])}
+
+
+def _field_matches(spec: str, value: int, names: dict[str, int]) -> bool:
+    """One cron field: *, ?, numbers, names, lists, ranges and steps, as EventBridge reads them."""
+    for part in spec.upper().split(","):
+        step = 1
+        if "/" in part:
+            part, step_text = part.split("/", 1)
+            step = int(step_text)
+        if part in ("*", "?"):
+            low, high = 0, 10_000
+        elif "-" in part:
+            first, last = part.split("-", 1)
+            low, high = names.get(first) or int(first), names.get(last) or int(last)
+        else:
+            low = names.get(part) or int(part)
+            high = low if step == 1 else 10_000
+        if low <= value <= high and (value - low) % step == 0:
+            return True
+    return False
+
+
+def cron_matches(expression: str, moment: datetime) -> bool:
+    """Whether ``cron(min hour day-of-month month day-of-week year)`` fires at the minute of ``moment`` (local)."""
+    minute, hour, dom, month, dow, year = expression.split()
+    weekday = (moment.isoweekday() % 7) + 1  # EventBridge: 1 = Sunday
+    return (
+        _field_matches(minute, moment.minute, {})
+        and _field_matches(hour, moment.hour, {})
+        and _field_matches(dom, moment.day, {})
+        and _field_matches(month, moment.month, _MONTHS)
+        and _field_matches(dow, weekday, _DAYS)
+        and _field_matches(year, moment.year, {})
+    )
+
+
+def rate_of(expression: str) -> timedelta:
+    """``rate(15 minutes)`` as a duration."""
+    amount, unit = expression.split()
+    return timedelta(**{unit.rstrip("s") + "s": int(amount)})
+
+
+@dataclass
+class Schedule:
+    """One ScheduleV2 event of a function."""
+
+    function: str
+    name: str
+    expression: str
+    zone: ZoneInfo
+    payload: dict[str, Any]
+    started: datetime
+    last: datetime | None = None
+
+    def due(self, now: datetime) -> bool:
+        """Whether the schedule fires now (at most once per minute for cron and at)."""
+        kind, _, body = self.expression.partition("(")
+        body = body.rstrip(")")
+        if kind == "rate":
+            return now >= (self.last or self.started) + rate_of(body)
+        minute = now.astimezone(self.zone).replace(second=0, microsecond=0)
+        if self.last is not None and self.last.astimezone(self.zone).replace(second=0, microsecond=0) == minute:
+            return False
+        if kind == "at":
+            return minute == datetime.fromisoformat(body).replace(tzinfo=self.zone)
+        return kind == "cron" and cron_matches(body, minute)
+
+
+@dataclass
+class Schedules:
+    """Fires the template's schedules on their own expressions and time zones."""
+
+    stack: Stack
+    invoke: Invoke
+    log: Log
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    schedules: list[Schedule] = field(default_factory=list)
+    stopping: threading.Event = field(default_factory=threading.Event)
+    thread: threading.Thread | None = None
+
+    def __post_init__(self) -> None:
+        now = self.clock()
+        for name, function in self.stack.functions.items():
+            for event_name, event in function.events.items():
+                if event.get("Type") != "ScheduleV2":
+                    continue
+                props = self.stack.resolve(event["Properties"])
+                self.schedules.append(
+                    Schedule(
+                        function=name,
+                        name=event_name,
+                        expression=props["ScheduleExpression"],
+                        zone=ZoneInfo(props.get("ScheduleExpressionTimezone", "UTC")),
+                        payload=json.loads(props.get("Input", "{}")),
+                        started=now,
+                    )
+                )
+
+    def start(self) -> None:
+        """Check the schedules every second in a background thread."""
+        self.thread = threading.Thread(target=self._run, name="schedules", daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        """Stop firing."""
+        self.stopping.set()
+        if self.thread is not None:
+            self.thread.join(timeout=5)
+
+    def _run(self) -> None:
+        while not self.stopping.wait(1.0):
+            self.tick(self.clock())
+
+    def tick(self, now: datetime) -> int:
+        """Fire every schedule due at ``now``; how many fired."""
+        fired = 0
+        for schedule in self.schedules:
+            if not schedule.due(now):
+                continue
+            schedule.last = now
+            fired += 1
+            try:
+                answer = self.invoke(schedule.function, schedule.payload)
+            except Exception as error:  # the next firing tries again, as the scheduler's retry would
+                self.log(f"schedule {schedule.name} of {schedule.function} failed: {error}")
+                continue
+            for sent in (answer or {}).get("sent", []) if isinstance(answer, dict) else []:
+                case = f" case {sent['case_id']}" if sent.get("case_id") else ""
+                self.log(f"notification {sent['kind']} ({sent['offset']}) -> {sent['partner_id']}{case}")
+        return fired

@@ -1,0 +1,211 @@
+"""Reminder timers, the record of reminders sent, digests (DynamoDB) and delivery (SNS).
+
+- timer: pk TIMER#<kind>#<subject>, sk <offset>; gsi1 DUE#<UTC day of send_at> / <send_at>#...
+- reminder: pk REMINDER#<kind>#<subject>#<offset>#<partner>; gsi1 PARTNER#<id> / REMINDER#<sent_at>#...;
+  gsi2 REMINDERS / <sent_at>#...
+
+A finished timer loses its gsi1 keys and so leaves the index of due timers: a sweep reads only what is due.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from kanal.adapters.dynamodb import (
+    CASE_INDEX,
+    OWNER_INDEX,
+    DynamoCases,
+    DynamoReports,
+    all_pages,
+    stamp,
+    to_item,
+    unavailable_on_failure,
+)
+from kanal.models import CaseStatus
+from kanal.reminders import LEADS, Reminder, Timer, digest_text
+
+#: How far back a sweep looks for timers that are due but not finished (a missed run, a late timer).
+LOOKBACK = timedelta(days=8)
+#: How far back a digest looks for a partner's open questions.
+QUESTION_HORIZON = timedelta(days=30)
+
+
+class DynamoReminders:
+    """Timers and sent reminders in the table (implements ReminderStore)."""
+
+    def __init__(self, client: Any, table: str) -> None:
+        self._client = client
+        self._table = table
+
+    def add_timers(self, timers: Sequence[Timer]) -> None:
+        """Put each timer once: an existing (maybe finished) timer is left as it is."""
+        for timer in timers:
+            values = timer.model_dump(mode="json")
+            send_at = stamp(timer.send_at)
+            values.update(
+                pk=f"TIMER#{timer.kind}#{timer.subject}",
+                sk=timer.offset,
+                send_at=send_at,
+                due_at=stamp(timer.due_at),
+                gsi1pk=f"DUE#{send_at[:10]}",
+                gsi1sk=f"{send_at}#{timer.kind}#{timer.subject}#{timer.offset}",
+            )
+            with unavailable_on_failure():
+                try:
+                    self._client.put_item(
+                        TableName=self._table, Item=to_item(values), ConditionExpression="attribute_not_exists(pk)"
+                    )
+                except ClientError as error:
+                    if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                        raise
+
+    def due_timers(self, now: datetime) -> list[Timer]:
+        """Unfinished timers with send_at <= now: one query per day of the lookback, reading only due items."""
+        found: list[Timer] = []
+        day = (now - LOOKBACK).astimezone(UTC).date()
+        last = now.astimezone(UTC).date()
+        while day <= last:
+            found.extend(Timer.model_validate(item) for item in all_pages(self._due_query(f"DUE#{day}", now)))
+            day += timedelta(days=1)
+        return found
+
+    def _due_query(self, bucket: str, now: datetime) -> Callable[[dict[str, Any] | None], dict[str, Any]]:
+        def query(start: dict[str, Any] | None) -> dict[str, Any]:
+            answer: dict[str, Any] = self._client.query(
+                TableName=self._table,
+                IndexName=OWNER_INDEX,
+                KeyConditionExpression="gsi1pk = :bucket AND gsi1sk <= :now",
+                ExpressionAttributeValues=to_item({":bucket": bucket, ":now": f"{stamp(now)}~"}),
+                **({"ExclusiveStartKey": start} if start else {}),
+            )
+            return answer
+
+        return query
+
+    def finish(self, timer: Timer, at: datetime) -> None:
+        """Take the timer out of the index of due timers."""
+        with unavailable_on_failure():
+            self._client.update_item(
+                TableName=self._table,
+                Key=to_item({"pk": f"TIMER#{timer.kind}#{timer.subject}", "sk": timer.offset}),
+                UpdateExpression="SET finished_at = :at REMOVE gsi1pk, gsi1sk",
+                ExpressionAttributeValues=to_item({":at": stamp(at)}),
+            )
+
+    def claim(self, reminder: Reminder) -> bool:
+        """Record the reminder unless it was recorded before: the exactly-once check."""
+        sent = stamp(reminder.sent_at)
+        key = f"{reminder.kind}#{reminder.subject}#{reminder.offset}#{reminder.partner_id}"
+        values = reminder.model_dump(mode="json")
+        values.update(
+            pk=f"REMINDER#{key}",
+            sk="REMINDER",
+            sent_at=sent,
+            gsi1pk=f"PARTNER#{reminder.partner_id}",
+            gsi1sk=f"REMINDER#{sent}#{key}",
+            gsi2pk="REMINDERS",
+            gsi2sk=f"{sent}#{key}",
+        )
+        with unavailable_on_failure():
+            try:
+                self._client.put_item(
+                    TableName=self._table, Item=to_item(values), ConditionExpression="attribute_not_exists(pk)"
+                )
+            except ClientError as error:
+                if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                    return False
+                raise
+        return True
+
+    def sent(self, partner_id: str | None = None) -> list[Reminder]:
+        """Reminders sent, newest first: one partner's (by_owner) or everyone's (by_case, key REMINDERS)."""
+        if partner_id is None:
+            index, condition, values = CASE_INDEX, "gsi2pk = :all", {":all": "REMINDERS"}
+        else:
+            index, condition = OWNER_INDEX, "gsi1pk = :owner AND begins_with(gsi1sk, :kind)"
+            values = {":owner": f"PARTNER#{partner_id}", ":kind": "REMINDER#"}
+        return [
+            Reminder.model_validate(item)
+            for item in all_pages(
+                lambda start: self._client.query(
+                    TableName=self._table,
+                    IndexName=index,
+                    KeyConditionExpression=condition,
+                    ExpressionAttributeValues=to_item(values),
+                    ScanIndexForward=False,
+                    **({"ExclusiveStartKey": start} if start else {}),
+                )
+            )
+        ]
+
+
+class DynamoDigests:
+    """What a partner's daily digest says, from its recent reports and their cases."""
+
+    def __init__(self, reports: DynamoReports, cases: DynamoCases, client: Any, table: str) -> None:
+        self._reports = reports
+        self._cases = cases
+        self._client = client
+        self._table = table
+
+    def digest(self, partner_id: str, since: datetime, now: datetime) -> str | None:
+        """The digest text, or None when the partner had no activity and has no open question."""
+        horizon = stamp(now - QUESTION_HORIZON)
+        items = list(
+            all_pages(
+                lambda start: self._client.query(
+                    TableName=self._table,
+                    IndexName=OWNER_INDEX,
+                    KeyConditionExpression="gsi1pk = :owner AND gsi1sk BETWEEN :from AND :to",
+                    ExpressionAttributeValues=to_item(
+                        {
+                            ":owner": f"PARTNER#{partner_id}",
+                            ":from": f"REPORT#{horizon}",
+                            ":to": f"REPORT#{stamp(now)}~",
+                        }
+                    ),
+                    **({"ExclusiveStartKey": start} if start else {}),
+                )
+            )
+        )
+        recent = [i for i in items if i["received_at"] >= stamp(since)]
+        cases = self._cases.get_many({i["case_id"] for i in items})
+        decisions = Counter(
+            str(c.decision.outcome) for c in cases.values() if c.decision and since <= c.decision.decided_at <= now
+        )
+        questions = sorted(
+            (c.case_id, c.question.due_at)
+            for c in cases.values()
+            if c.status is CaseStatus.NEEDS_INFO and c.question is not None
+        )
+        if not recent and not decisions and not questions:
+            return None
+        return digest_text(now.date(), len(recent), dict(decisions), questions)
+
+
+class SnsNotifier:
+    """Partners' reminders on the partner topic (filtered by partner_id); escalations on the leads' topic."""
+
+    def __init__(self, client: Any, partner_topic: str, leads_topic: str) -> None:
+        self._client = client
+        self._partner_topic = partner_topic
+        self._leads_topic = leads_topic
+
+    def notify(self, reminder: Reminder) -> None:
+        """Publish one reminder with the attributes that subscriptions filter on."""
+        topic = self._leads_topic if reminder.partner_id == LEADS else self._partner_topic
+        self._client.publish(
+            TopicArn=topic,
+            Subject=f"kanal: {reminder.kind}"[:100],
+            Message=json.dumps(reminder.model_dump(mode="json"), ensure_ascii=False),
+            MessageAttributes={
+                "partner_id": {"DataType": "String", "StringValue": reminder.partner_id},
+                "kind": {"DataType": "String", "StringValue": str(reminder.kind)},
+            },
+        )
