@@ -52,7 +52,8 @@ def resolve_settings(args: argparse.Namespace) -> Settings:
     """Which stack to talk to: flags and environment, then the local stack of ``kanal dev``, then a deployed stack."""
     endpoint = args.endpoint_url or os.environ.get("AWS_ENDPOINT_URL")
     table = args.table_name or os.environ.get("KANAL_TABLE_NAME") or os.environ.get("TABLE_NAME")
-    urgent, normal = os.environ.get("URGENT_QUEUE_URL"), os.environ.get("NORMAL_QUEUE_URL")
+    names = ("URGENT_QUEUE_URL", "NORMAL_QUEUE_URL", "PARTNER_TOPIC_ARN", "LEADS_TOPIC_ARN")
+    found = {name: os.environ.get(name) for name in names}
     dev = dev_settings()
     if not table and dev and not args.stack_name:
         env = dev.get("env", {})
@@ -61,13 +62,26 @@ def resolve_settings(args: argparse.Namespace) -> Settings:
                 os.environ.setdefault(name, env[name])
         os.environ.setdefault("AWS_DEFAULT_REGION", dev.get("region", "ap-southeast-3"))
         table = env.get("KANAL_TABLE_NAME") or env.get("TABLE_NAME")
-        urgent, normal = env.get("URGENT_QUEUE_URL"), env.get("NORMAL_QUEUE_URL")
+        found = {name: env.get(name) for name in names}
         endpoint = endpoint or dev.get("aws_endpoint")
     if not table:
         stack = args.stack_name or os.environ.get("KANAL_STACK_NAME") or "kanal"
         outputs = stack_outputs(stack, endpoint)
-        table, urgent, normal = outputs["TableName"], outputs.get("UrgentQueueUrl"), outputs.get("NormalQueueUrl")
-    return Settings(table_name=table, urgent_queue_url=urgent, normal_queue_url=normal, endpoint_url=endpoint)
+        table = outputs["TableName"]
+        found = {
+            "URGENT_QUEUE_URL": outputs.get("UrgentQueueUrl"),
+            "NORMAL_QUEUE_URL": outputs.get("NormalQueueUrl"),
+            "PARTNER_TOPIC_ARN": outputs.get("PartnerTopicArn"),
+            "LEADS_TOPIC_ARN": outputs.get("ModerationLeadsTopicArn"),
+        }
+    return Settings(
+        table_name=table,
+        urgent_queue_url=found["URGENT_QUEUE_URL"],
+        normal_queue_url=found["NORMAL_QUEUE_URL"],
+        partner_topic_arn=found["PARTNER_TOPIC_ARN"],
+        leads_topic_arn=found["LEADS_TOPIC_ARN"],
+        endpoint_url=endpoint,
+    )
 
 
 def stack_outputs(stack: str, endpoint: str | None) -> dict[str, str]:
@@ -144,6 +158,49 @@ def cmd_partners_revoke_key(args: argparse.Namespace) -> None:
     _print({"partner_id": key.partner_id, "key_id": key.key_id, "revoked_at": key.revoked_at})
 
 
+def cmd_partners_subscribe(args: argparse.Namespace) -> None:
+    """Subscribe an endpoint to a partner's reminders: the filter policy lets through only its own."""
+    from kanal.adapters.aws import client
+
+    services = _services(args)
+    if services.partners.directory.get_partner(args.partner_id) is None:
+        raise PartnerNotFound(args.partner_id)
+    if not services.settings.partner_topic_arn:
+        raise UsageError("the stack has no partner topic (PARTNER_TOPIC_ARN)")
+    answer = client("sns", services.settings.endpoint_url).subscribe(
+        TopicArn=services.settings.partner_topic_arn,
+        Protocol=args.protocol,
+        Endpoint=args.endpoint,
+        Attributes={"FilterPolicy": json.dumps({"partner_id": [args.partner_id]}), "RawMessageDelivery": "false"},
+        ReturnSubscriptionArn=True,
+    )
+    _print({"partner_id": args.partner_id, "subscription_arn": answer["SubscriptionArn"]})
+
+
+def cmd_remind(args: argparse.Namespace) -> None:
+    """Run every reminder due as of --now (or now); --dry-run sends and records nothing."""
+    from datetime import datetime
+
+    now = datetime.fromisoformat(args.now) if args.now else clock.now()
+    if now.tzinfo is None:
+        raise UsageError("--now needs a UTC offset, e.g. 2026-11-25T09:00:00+07:00")
+    run = _services(args).reminders().run(now, dry_run=args.dry_run)
+    _print([r.model_dump(mode="json") for r in run.sent])
+    verb = "would send" if args.dry_run else "sent"
+    _note(f"{verb} {len(run.sent)} reminder(s) as of {now.isoformat()}; {run.skipped} no longer applied")
+
+
+def cmd_reminders_list(args: argparse.Namespace) -> None:
+    """Reminders sent, newest first."""
+    reminders = _services(args).timers.sent(args.partner)
+    _print(
+        [
+            r.model_dump(mode="json", include={"kind", "partner_id", "case_id", "subject", "offset", "sent_at"})
+            for r in reminders
+        ]
+    )
+
+
 def cmd_dev(args: argparse.Namespace) -> None:
     """Run the whole system locally."""
     from kanal.local.dev import serve
@@ -173,6 +230,22 @@ def parser() -> argparse.ArgumentParser:
     revoke.add_argument("--partner-id", required=True)
     revoke.add_argument("--key-id", required=True)
     revoke.set_defaults(func=cmd_partners_revoke_key)
+    subscribe = actions.add_parser("subscribe", help="subscribe an endpoint to a partner's own reminders")
+    subscribe.add_argument("--partner-id", required=True)
+    subscribe.add_argument("--protocol", required=True, choices=["email", "https", "sqs", "lambda", "sms"])
+    subscribe.add_argument("--endpoint", required=True, help="address, URL or ARN for the protocol")
+    subscribe.set_defaults(func=cmd_partners_subscribe)
+
+    remind = commands.add_parser("remind", help="send every reminder due as of a moment")
+    remind.add_argument("--now", help="ISO time with offset (default: now)")
+    remind.add_argument("--dry-run", action="store_true", help="show what would be sent; send and record nothing")
+    remind.set_defaults(func=cmd_remind)
+    reminders = commands.add_parser("reminders", help="reminders sent")
+    reminder_actions = reminders.add_subparsers(dest="action", required=True, metavar="ACTION")
+    listing = reminder_actions.add_parser("list", help="reminders sent, newest first")
+    listing.add_argument("--partner", help="only this partner's")
+    listing.add_argument("--json", action="store_true", help="print JSON (the only format; kept for scripts)")
+    listing.set_defaults(func=cmd_reminders_list)
 
     def with_services(
         handler: Callable[[argparse.Namespace, Services], None],

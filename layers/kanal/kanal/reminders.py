@@ -68,6 +68,18 @@ class Reminder(BaseModel):
     text: str
 
 
+class ReminderView(BaseModel):
+    """A reminder as its partner reads it through the API."""
+
+    kind: ReminderKind
+    case_id: str | None = None
+    subject: str
+    offset: str
+    due_at: datetime
+    sent_at: datetime
+    text: str
+
+
 @dataclass(frozen=True)
 class ReminderRules:
     """Offsets and statutory windows, kept as data (``data/reminders.json``)."""

@@ -40,6 +40,7 @@ from kanal.models import (
     ReportView,
 )
 from kanal.observability import logger, metrics, tracer
+from kanal.reminders import ReminderView
 from kanal.review import partner_history
 
 MAX_BODY_BYTES = 64 * 1024
@@ -230,6 +231,12 @@ def list_reports(
         if not more or len(items) >= limit:
             break
     return ReportPage(items=items, next_cursor=encode_cursor(after) if more and after else None)
+
+
+@app.get("/v1/reminders", summary="Reminders sent to you, newest first", responses=problems())
+def list_reminders() -> list[ReminderView]:
+    """The partner's own reminders: deadlines of its reports and the election calendar."""
+    return [ReminderView.model_validate(r.model_dump()) for r in wiring.services().timers.sent(partner_id())]
 
 
 @app.get("/v1/openapi.json", summary="This API's OpenAPI document", include_in_schema=False)
