@@ -14,8 +14,8 @@ from kanal.cli import main
 from kanal.models import Outcome, PartnerKind, Policy
 from kanal.reminders import LEADS, ReminderKind, Timer, default_rules, parse_offset
 
-from tests.conftest import REGION, Invoke, env, stream_event
-from tests.test_api import body_of, get, post, report_body
+from tests.conftest import REGION, Invoke, LambdaContext, env, event, load_function, stream_event
+from tests.test_api import body_of, post, report_body
 
 WIB = timezone(timedelta(hours=7))
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=WIB)
@@ -218,11 +218,35 @@ def test_api_and_cli_list_own_reminders(
     assert main([*table, "reminders", "list", "--partner", bawaslu, "--json"]) == 0
     listed = json.loads(capsys.readouterr().out)
     assert [(r["kind"], r["partner_id"]) for r in listed] == [("review_overdue", bawaslu)]
-    mine = body_of(api(get(bawaslu, "/v1/reminders")))
+
+    def reminders_of(who: str) -> list[dict[str, Any]]:
+        e = event("list_reminders")
+        e["requestContext"]["authorizer"] = {"principalId": who, "partner_id": who}
+        answer: list[dict[str, Any]] = body_of(api(e))
+        return answer
+
+    mine = reminders_of(bawaslu)
     assert [r["kind"] for r in mine] == ["review_overdue"]
-    assert body_of(api(get(kpu, "/v1/reminders"))) == []
+    assert "terlambat" in mine[0]["text"]
+    assert reminders_of(kpu) == []
 
 
 def test_boto3_topic_exists(stack: Any) -> None:
     topics = boto3.client("sns", region_name=REGION).list_topics()["Topics"]
     assert {t["TopicArn"] for t in topics} == {env("PARTNER_TOPIC_ARN"), env("LEADS_TOPIC_ARN")}
+
+
+def test_scheduled_events_run_the_jobs(stack: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    makassar = wiring.services().partners.create("Bawaslu Sulsel", PartnerKind.ELECTION_AGENCY, T0, "73.71")
+    monkeypatch.setattr("kanal.clock.now", lambda: datetime(2024, 11, 21, 0, 0, tzinfo=WIB))
+    handler = load_function("reminders").lambda_handler
+    swept = handler(event("schedule_sweep"), LambdaContext())
+    assert swept["job"] == "sweep"
+    assert {(r["kind"], r["partner_id"]) for r in swept["sent"]} == {
+        ("election_milestone", makassar.partner.partner_id)
+    }
+    assert handler(event("schedule_sweep"), LambdaContext())["sent"] == []  # fired twice: sent once
+    texts = [r.text for r in wiring.services().timers.sent(makassar.partner.partner_id)]
+    assert all("WITA" in t for t in texts)  # the partner's own zone
+    digest = handler(event("schedule_digest"), LambdaContext())
+    assert digest == {"job": "digest", "sent": [], "skipped": 0}  # no activity, no digest

@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import boto3
 import pytest
 from kanal import wiring
 from kanal.cli import main
@@ -16,7 +17,7 @@ from kanal.errors import ReviewRefused
 from kanal.models import CaseEventKind, Outcome, PartnerKind, Policy
 from kanal.review import Review
 
-from tests.conftest import Invoke, env, stream_event
+from tests.conftest import REGION, Invoke, env, event, stream_event
 from tests.test_api import VIDEO, body_of, get, post, report_body
 
 NOW = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)
@@ -160,10 +161,11 @@ def test_needs_info_round_trip(
     assert waiting["status"] == "needs_info"
     assert waiting["question"]["question"] == "Di TPS mana kejadian ini terjadi?"
 
-    def answer(who: str, message: str = "TPS 012, Kelurahan Menteng.") -> dict[str, Any]:
-        e = post(who, {"message": message, "evidence_urls": ["https://bawaslu.go.id/foto/1.jpg"]})
-        e["path"] = e["requestContext"]["path"] = f"/v1/reports/{report_id}/info"
-        e["resource"] = "/v1/reports/{report_id}/info"
+    def answer(who: str) -> dict[str, Any]:
+        e = event("post_info")
+        e["requestContext"]["authorizer"] = {"principalId": who, "partner_id": who}
+        e["path"] = f"/v1/reports/{report_id}/info"
+        e["requestContext"]["path"] = f"/prod/v1/reports/{report_id}/info"
         e["pathParameters"] = {"report_id": report_id}
         return api(e)
 
@@ -200,6 +202,10 @@ def test_cli_next_decide_show(
     assert "held by reviewer-a" in capsys.readouterr().err
     assert main([*table, *decide, "--reason", REASON, "--reviewer", "reviewer-a"]) == 0
     assert json.loads(capsys.readouterr().out)["decision"]["ground"] == "national_law"
+    metrics = boto3.client("cloudwatch", region_name=REGION).list_metrics(Namespace="Kanal")["Metrics"]
+    assert {m["MetricName"] for m in metrics} == {"Decisions", "TimeToDecision"}
+    decided = next(m for m in metrics if m["MetricName"] == "Decisions")
+    assert {d["Name"]: d["Value"] for d in decided["Dimensions"]} == {"outcome": "removed", "policy": "national_law"}
     assert main([*table, "review", "next", "--wait", "0", "--reviewer", "reviewer-a"]) == 0
     assert capsys.readouterr().out == ""
     assert main([*table, "cases", "show", receipt["case_id"]]) == 0

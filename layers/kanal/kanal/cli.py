@@ -115,7 +115,11 @@ def _partners(args: argparse.Namespace) -> Partners:
 
 def cmd_partners_create(args: argparse.Namespace) -> None:
     """Create a partner and print its id and its first key (shown only this once)."""
-    issued = _partners(args).create(args.name, PartnerKind(args.kind), clock.now())
+    from kanal import regions
+
+    if args.region_code and not regions.exists(args.region_code):
+        raise UsageError(f"--region-code {args.region_code!r} is not a province or regency code such as 31 or 31.71")
+    issued = _partners(args).create(args.name, PartnerKind(args.kind), clock.now(), args.region_code)
     _print(
         {
             "partner_id": issued.partner.partner_id,
@@ -221,6 +225,7 @@ def parser() -> argparse.ArgumentParser:
     create = actions.add_parser("create", help="create a partner and its first key")
     create.add_argument("--name", required=True)
     create.add_argument("--kind", required=True, choices=[k.value for k in PartnerKind])
+    create.add_argument("--region-code", help="where the partner sits (its time zone for reminders), e.g. 73.71")
     create.set_defaults(func=cmd_partners_create)
     actions.add_parser("list", help="list partners and their keys' states").set_defaults(func=cmd_partners_list)
     add_key = actions.add_parser("add-key", help="issue another key to a partner")

@@ -57,9 +57,11 @@ class Partners:
 
     directory: PartnerDirectory
 
-    def create(self, name: str, kind: PartnerKind, now: datetime) -> IssuedKey:
+    def create(self, name: str, kind: PartnerKind, now: datetime, region_code: str | None = None) -> IssuedKey:
         """Register a partner with its first key."""
-        partner = Partner(partner_id="p_" + secrets.token_hex(8), name=name, kind=kind, created_at=now)
+        partner = Partner(
+            partner_id="p_" + secrets.token_hex(8), name=name, kind=kind, created_at=now, region_code=region_code
+        )
         self.directory.add_partner(partner)
         return self._issue(partner, now)
 
