@@ -56,5 +56,5 @@ build: $(SAM_VENV)/bin/sam ## sam build for arm64 (needs python3.13 on PATH; pye
 clean: ## Remove build and test leftovers (not .venv)
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov
 
-bench: $(STAMP) ## Benchmarks: startup of the local stack (more with their issues); writes bench/results.json
+bench: $(STAMP) ## Benchmarks: AWS requests per operation, reminder sweep reads, local stack startup; writes bench/results.json
 	$(BIN)/python bench/run.py

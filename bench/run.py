@@ -5,23 +5,37 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import counts
 import startup
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
 
 
+def rows(prefix: str, value: Any) -> list[tuple[str, Any]]:
+    """Nested results as (dotted name, value) rows."""
+    if isinstance(value, dict):
+        return [row for key, inner in value.items() for row in rows(f"{prefix}.{key}" if prefix else key, inner)]
+    return [(prefix, value)]
+
+
 def main() -> None:
     """Run, print, write."""
-    results = {"startup": startup.run()}
+    print("measuring: AWS requests per operation (counted on moto) ...", flush=True)
+    results: dict[str, Any] = {"aws_requests": counts.request_counts()}
+    print("measuring: reminder sweep over 100,000 open cases, 1,000 due (about a minute) ...", flush=True)
+    results["reminder_sweep"] = counts.sweep_reads()
+    print("measuring: local stack startup, 5 fresh processes ...", flush=True)
+    results["startup"] = startup.run()
     RESULTS.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
-    print(f"{'benchmark':<12} {'measure':<36} {'median':>8}")
-    for name, result in results.items():
-        for measure, value in result["median"].items():
-            print(f"{name:<12} {measure:<36} {value:>8.3f}")
-    print(f"\nwritten to {RESULTS.relative_to(Path.cwd()) if RESULTS.is_relative_to(Path.cwd()) else RESULTS}")
+    print()
+    for name, value in rows("", results):
+        shown = f"{value:.3f}" if isinstance(value, float) else str(value)
+        print(f"{name:<72} {shown:>10}")
+    print(f"\nwritten to {RESULTS}")
 
 
 if __name__ == "__main__":
