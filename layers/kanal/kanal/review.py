@@ -8,6 +8,7 @@ so a crash at any point leaves the case either decided or back in its queue.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -123,23 +124,14 @@ class Review:
             reviewer=reviewer,
             decided_at=now,
         )
-        try:
-            decided = self.writes.decide(case_id, decision)
-        except CaseConflict as conflict:
-            raise self._refusal(case_id, reviewer, now) from conflict
-        self.trail.record(
-            [
-                CaseEvent(
-                    case_id=case_id,
-                    kind=CaseEventKind.DECIDED,
-                    actor=reviewer,
-                    at=now,
-                    detail={"outcome": str(outcome), "policy": str(policy)},
-                )
-            ]
+        event = CaseEvent(
+            case_id=case_id,
+            kind=CaseEventKind.DECIDED,
+            actor=reviewer,
+            at=now,
+            detail={"outcome": str(outcome), "policy": str(policy)},
         )
-        if case.claim is not None:
-            self.inbox.acknowledge(case.claim.queue, case.claim.receipt)
+        decided = self._leave_queue(case, reviewer, now, event, lambda: self.writes.decide(case_id, decision))
         if self.timers is not None and self.calendar is not None:
             reports = self.trail.reports_of(case_id)
             self.timers.add_timers(statutory_timers(decided, reports, self.calendar, default_rules()))
@@ -151,23 +143,14 @@ class Review:
             raise ReviewRefused(f"the question needs at least {MIN_REASON} characters")
         case = self._held(case_id, reviewer, now)
         asked = Question(text=question.strip(), due_at=now + due_in, asked_at=now)
-        try:
-            waiting = self.writes.ask(case_id, reviewer, asked)
-        except CaseConflict as conflict:
-            raise self._refusal(case_id, reviewer, now) from conflict
-        self.trail.record(
-            [
-                CaseEvent(
-                    case_id=case_id,
-                    kind=CaseEventKind.INFO_REQUESTED,
-                    actor=reviewer,
-                    at=now,
-                    detail={"due_at": asked.due_at.isoformat()},
-                )
-            ]
+        event = CaseEvent(
+            case_id=case_id,
+            kind=CaseEventKind.INFO_REQUESTED,
+            actor=reviewer,
+            at=now,
+            detail={"due_at": asked.due_at.isoformat()},
         )
-        if case.claim is not None:
-            self.inbox.acknowledge(case.claim.queue, case.claim.receipt)
+        waiting = self._leave_queue(case, reviewer, now, event, lambda: self.writes.ask(case_id, reviewer, asked))
         if self.timers is not None:
             self.timers.add_timers(question_timers(waiting, default_rules()))
         return waiting
@@ -183,6 +166,19 @@ class Review:
         if case.claim is not None:
             self.inbox.extend(case.claim.queue, case.claim.receipt, 0)
         return released
+
+    def _leave_queue(
+        self, case: Case, reviewer: str, now: datetime, event: CaseEvent, write: Callable[[], Case]
+    ) -> Case:
+        """Store the change (refused if its condition fails), record it, and only then delete the queue message."""
+        try:
+            changed = write()
+        except CaseConflict as conflict:
+            raise self._refusal(case.case_id, reviewer, now) from conflict
+        self.trail.record([event])
+        if case.claim is not None:
+            self.inbox.acknowledge(case.claim.queue, case.claim.receipt)
+        return changed
 
     def _held(self, case_id: str, reviewer: str, now: datetime) -> Case:
         case = self.cases.get(case_id)

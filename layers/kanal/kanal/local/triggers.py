@@ -34,6 +34,34 @@ def _matches_one(option: Any, value: Any) -> bool:
     return bool(option == value)
 
 
+class BackgroundLoop:
+    """A daemon thread that calls ``step`` until stopped, pausing ``interval`` seconds when there was nothing to do."""
+
+    interval: float = 1.0
+    stopping: threading.Event
+    thread: threading.Thread | None
+
+    def step(self) -> bool:
+        """One round of work; True if something was done (the next round follows at once)."""
+        raise NotImplementedError
+
+    def start(self) -> None:
+        """Run in a background thread."""
+        self.thread = threading.Thread(target=self._run, name=type(self).__name__, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        """Stop within one interval."""
+        self.stopping.set()
+        if self.thread is not None:
+            self.thread.join(timeout=5)
+
+    def _run(self) -> None:
+        while not self.stopping.is_set():
+            if not self.step():
+                self.stopping.wait(self.interval)
+
+
 @dataclass
 class StreamTrigger:
     """One DynamoDB stream event of a function, polled from moto's stream."""
@@ -52,7 +80,7 @@ class StreamTrigger:
 
 
 @dataclass
-class Triggers:
+class Triggers(BackgroundLoop):
     """Polls every stream trigger of the template and invokes its function."""
 
     stack: Stack
@@ -81,27 +109,15 @@ class Triggers:
                     )
                 )
 
-    def start(self) -> None:
-        """Poll in a background thread."""
-        self.thread = threading.Thread(target=self._run, name="stream-triggers", daemon=True)
-        self.thread.start()
-
-    def stop(self) -> None:
-        """Stop polling (within one interval)."""
-        self.stopping.set()
-        if self.thread is not None:
-            self.thread.join(timeout=5)
-
-    def _run(self) -> None:
-        while not self.stopping.is_set():
-            busy = False
-            for trigger in self.triggers:
-                try:
-                    busy = self.poll(trigger) or busy
-                except Exception as error:  # keep polling; the next round retries
-                    self.log(f"stream trigger of {trigger.function} failed: {error}")
-            if not busy:
-                self.stopping.wait(self.interval)
+    def step(self) -> bool:
+        """Poll every trigger once."""
+        busy = False
+        for trigger in self.triggers:
+            try:
+                busy = self.poll(trigger) or busy
+            except Exception as error:  # keep polling; the next round retries
+                self.log(f"stream trigger of {trigger.function} failed: {error}")
+        return busy
 
     def drain(self, rounds: int = 50) -> None:
         """Deliver everything pending now (for tests and benchmarks)."""
@@ -219,7 +235,7 @@ class Schedule:
 
 
 @dataclass
-class Schedules:
+class Schedules(BackgroundLoop):
     """Fires the template's schedules on their own expressions and time zones."""
 
     stack: Stack
@@ -248,20 +264,12 @@ class Schedules:
                     )
                 )
 
-    def start(self) -> None:
-        """Check the schedules every second in a background thread."""
-        self.thread = threading.Thread(target=self._run, name="schedules", daemon=True)
-        self.thread.start()
+    interval: float = 1.0
 
-    def stop(self) -> None:
-        """Stop firing."""
-        self.stopping.set()
-        if self.thread is not None:
-            self.thread.join(timeout=5)
-
-    def _run(self) -> None:
-        while not self.stopping.wait(1.0):
-            self.tick(self.clock())
+    def step(self) -> bool:
+        """Fire what is due now; the schedules are checked once a second."""
+        self.tick(self.clock())
+        return False
 
     def tick(self, now: datetime) -> int:
         """Fire every schedule due at ``now``; how many fired."""
