@@ -3,6 +3,8 @@
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from kanal.calendar import Phase, default_calendar, load_calendar
 
 WIB = timezone(timedelta(hours=7))
@@ -75,3 +77,38 @@ def test_adding_an_election_is_data() -> None:
     assert calendar.ids() == {"pemilu-2029"}
     assert calendar.phase_at(datetime(2029, 2, 14, 10, tzinfo=WIB), "31") == (Phase.VOTING, "pemilu-2029")
     assert calendar.review_hours("other", Phase.NONE) == 48
+
+
+zones = st.sampled_from(["31.71", "51.71", "73.71", "91.01", "94"])  # WIB, WITA, WITA, WIT, WIT
+moments = st.datetimes(min_value=datetime(2023, 1, 1), max_value=datetime(2025, 12, 31), timezones=st.just(UTC))
+categories = st.sampled_from(
+    ["misinformation", "election_integrity", "synthetic_media", "hate_speech", "campaign_violation", "other"]
+)
+
+
+@given(moments, zones, categories)
+def test_property_deadline_follows_phase_and_category(moment: datetime, region: str, category: str) -> None:
+    calendar = default_calendar()
+    phase, election = calendar.phase_at(moment, region)
+    due = calendar.review_due(moment, category, phase)
+    hours = (due - moment) / timedelta(hours=1)
+    expected = {Phase.NONE: 72, Phase.CAMPAIGN: 24, Phase.QUIET: 4, Phase.VOTING: 4}[phase]
+    if category == "synthetic_media":
+        expected = min(expected, 12)
+    assert hours == expected
+    assert (election is None) == (phase is Phase.NONE)
+    local_day = moment.astimezone(calendar.zone_for(region)).date()
+    if phase is not Phase.NONE:
+        first, last = calendar.election(election).phases[phase]  # type: ignore[union-attr]
+        assert first <= local_day <= last  # the phase is read on the region's own calendar day
+
+
+@given(moments)
+def test_property_later_zones_enter_a_phase_no_later(moment: datetime) -> None:
+    calendar = default_calendar()
+    order = [Phase.NONE, Phase.CAMPAIGN, Phase.QUIET, Phase.VOTING]
+    west = calendar.phase_at(moment, "31")[0]
+    east = calendar.phase_at(moment, "91")[0]
+    # Jayapura's day starts two hours before Jakarta's; across a phase change it is never behind it.
+    if {west, east} <= {Phase.CAMPAIGN, Phase.QUIET, Phase.VOTING}:
+        assert order.index(east) >= order.index(west)
