@@ -1,0 +1,65 @@
+"""Cold start: a fresh process that imports a function's handler and makes the AWS clients it uses,
+against a fresh process that only imports boto3 and makes the same clients (the floor), in the same run.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+#: Function -> (its directory, the clients it makes, the wiring call that makes them).
+FUNCTIONS = {
+    "AuthorizerFunction": ("authorizer", ["dynamodb"], "wiring.services()"),
+    "IntakeFunction": ("intake", ["dynamodb"], "wiring.services()"),
+    "CaseBuilderFunction": ("cases", ["dynamodb", "sqs"], "wiring.services().case_builder()"),
+    "ReminderFunction": ("reminders", ["dynamodb", "sns"], "wiring.services().reminders()"),
+}
+ENV = {
+    "AWS_DEFAULT_REGION": "ap-southeast-3",
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "TABLE_NAME": "kanal-table",
+    "URGENT_QUEUE_URL": "https://sqs.ap-southeast-3.amazonaws.com/123456789012/urgent",
+    "NORMAL_QUEUE_URL": "https://sqs.ap-southeast-3.amazonaws.com/123456789012/normal",
+    "PARTNER_TOPIC_ARN": "arn:aws:sns:ap-southeast-3:123456789012:partners",
+    "LEADS_TOPIC_ARN": "arn:aws:sns:ap-southeast-3:123456789012:leads",
+    "POWERTOOLS_SERVICE_NAME": "kanal",
+}
+
+
+def _time(code: str, cwd: Path) -> float:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")} | ENV
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # Lambda layers ship bytecode; so do these runs (after a warm-up)
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-c", code], cwd=cwd, env=env, check=True)  # noqa: S603 - our own code
+    return time.perf_counter() - started
+
+
+def run(repeats: int = 15) -> dict[str, dict[str, float]]:
+    """Median seconds per function and for its floor, and their ratio."""
+    results: dict[str, dict[str, float]] = {}
+    for name, (folder, clients, wiring_call) in FUNCTIONS.items():
+        handler = f"import app\nfrom kanal import wiring\n{wiring_call}\n"
+        floor = "import boto3\n" + "".join(f"boto3.client({c!r})\n" for c in clients)
+        cwd = ROOT / "functions" / folder
+        _time(handler, cwd), _time(floor, cwd)  # warm-up: compile bytecode once
+        samples = [(_time(handler, cwd), _time(floor, cwd)) for _ in range(repeats)]
+        handler_s = statistics.median(s[0] for s in samples)
+        floor_s = statistics.median(s[1] for s in samples)
+        results[name] = {
+            "median_s": round(handler_s, 3),
+            "boto3_floor_s": round(floor_s, 3),
+            "ratio_vs_boto3": round(handler_s / floor_s, 2),
+        }
+    return results
+
+
+if __name__ == "__main__":
+    import json
+
+    print(json.dumps(run(5), indent=2))
