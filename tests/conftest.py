@@ -6,6 +6,7 @@ import copy
 import importlib.util
 import json
 import os
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -99,7 +100,14 @@ Invoke = Callable[[dict[str, Any]], dict[str, Any]]
 def api(stack: Stack) -> Invoke:
     """Invoke the intake function with an API Gateway event."""
     handler = load_function("intake").lambda_handler
-    return lambda e: handler(e, LambdaContext())
+    one_at_a_time = threading.Lock()  # one Lambda execution environment: Powertools' resolver is per process
+
+    def invoke(e: dict[str, Any]) -> dict[str, Any]:
+        with one_at_a_time:
+            answer: dict[str, Any] = handler(e, LambdaContext())
+            return answer
+
+    return invoke
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 
 from kanal import content, regions
 
@@ -135,6 +135,12 @@ def _election(value: str) -> str:
     return value
 
 
+def _rfc3339_text(value: Any) -> Any:
+    if not isinstance(value, str | datetime):
+        raise ValueError("must be an RFC 3339 date-time string with a UTC offset, e.g. 2024-02-12T09:40:00+07:00")
+    return value
+
+
 TikTokUrl = Annotated[str, Field(max_length=2048), AfterValidator(_tiktok_url)]
 HttpsUrl = Annotated[str, Field(max_length=2048), AfterValidator(_https_url)]
 RegionCode = Annotated[str, AfterValidator(_region)]
@@ -159,7 +165,7 @@ class NewReport(BaseModel):
     evidence_urls: list[HttpsUrl] = Field(default_factory=list, max_length=10)
     legal_basis: str | None = Field(default=None, max_length=500, examples=["UU 7/2017 Pasal 280"])
     election: ElectionId | None = Field(default=None, examples=["pilkada-2024"])
-    observed_at: AwareDatetime | None = Field(
+    observed_at: Annotated[AwareDatetime, BeforeValidator(_rfc3339_text)] | None = Field(
         default=None, description="When the partner saw the content (with a UTC offset); not in the future."
     )
     partner_reference: str | None = Field(default=None, max_length=128)

@@ -167,7 +167,10 @@ def count_report(report: NewReport, *, duplicate: bool) -> None:
 @app.get(
     "/v1/reports/<report_id>",
     summary="Read one of your reports",
-    responses=problems(s404="No such report among yours", s422="Invalid report id"),
+    responses={
+        200: {"description": "Your report", "content": {"application/json": {"model": ReportView}}},
+        **problems(s404="No such report among yours", s422="Invalid report id"),
+    },
 )
 def get_report(report_id: Annotated[str, Path(max_length=64)]) -> ReportView:
     """A partner's own report with the status (and decision) of its case."""
@@ -207,7 +210,14 @@ def post_info(
     return Response(status_code=202, content_type="application/json", body=view(report, case))
 
 
-@app.get("/v1/reports", summary="List your reports, newest first", responses=problems(s422="Invalid query parameter"))
+@app.get(
+    "/v1/reports",
+    summary="List your reports, newest first",
+    responses={
+        200: {"description": "A page of your reports", "content": {"application/json": {"model": ReportPage}}},
+        **problems(s422="Invalid query parameter"),
+    },
+)
 def list_reports(
     status: Annotated[CaseStatus | None, Query(description="Only reports whose case has this status.")] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 25,
@@ -233,7 +243,14 @@ def list_reports(
     return ReportPage(items=items, next_cursor=encode_cursor(after) if more and after else None)
 
 
-@app.get("/v1/reminders", summary="Reminders sent to you, newest first", responses=problems())
+@app.get(
+    "/v1/reminders",
+    summary="Reminders sent to you, newest first",
+    responses={
+        200: {"description": "Your reminders", "content": {"application/json": {"model": list[ReminderView]}}},
+        **problems(),
+    },
+)
 def list_reminders() -> list[ReminderView]:
     """The partner's own reminders: deadlines of its reports and the election calendar."""
     return [ReminderView.model_validate(r.model_dump()) for r in wiring.services().timers.sent(partner_id())]
@@ -371,18 +388,24 @@ def message(error: dict[str, Any]) -> str:
 
 
 def refuse_body(event: dict[str, Any]) -> dict[str, Any] | None:
-    """413 or 415 before anything parses the body: too large, or not JSON."""
+    """413, 415 or 422 before anything parses the body: too large, not JSON, or not UTF-8."""
     body = event.get("body")
     if body is None or event.get("httpMethod") not in ("POST", "PUT", "PATCH"):
         return None
-    size = len(body) * 3 // 4 if event.get("isBase64Encoded") else len(body.encode())
+    raw = _raw_body(body, bool(event.get("isBase64Encoded")))
     headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
     answer: Response[Any] | None = None
-    if size > MAX_BODY_BYTES:
+    if raw is not None and len(raw) > MAX_BODY_BYTES:
         answer = problem(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"The body is over {MAX_BODY_BYTES // 1024} KB.")
     elif not _is_json(headers.get("content-type", "")):
         answer = problem(
             HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "Send the body as JSON with Content-Type: application/json."
+        )
+    elif raw is None or not _is_utf8(raw):
+        answer = problem(
+            HTTPStatus.UNPROCESSABLE_ENTITY,
+            "The body is not UTF-8 encoded JSON.",
+            errors=[FieldError(field="body", message="is not UTF-8 encoded JSON")],
         )
     if answer is None:
         return None
@@ -392,6 +415,24 @@ def refuse_body(event: dict[str, Any]) -> dict[str, Any] | None:
         "body": answer.body,
         "isBase64Encoded": False,
     }
+
+
+def _raw_body(body: str, encoded: bool) -> bytes | None:
+    """The body's bytes (None if its base64 is broken)."""
+    if not encoded:
+        return body.encode("utf-8", errors="surrogatepass")
+    try:
+        return base64.b64decode(body, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+
+
+def _is_utf8(raw: bytes) -> bool:
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _is_json(content_type: str) -> bool:

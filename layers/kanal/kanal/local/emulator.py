@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import socket
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -91,6 +92,9 @@ class Emulator:
     stack: Stack | None = None
     handlers: dict[str, Handler] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
+    #: One invocation at a time per function, as in one Lambda execution environment: handlers keep
+    #: per-invocation state in module globals (Powertools' resolver does).
+    locks: dict[str, threading.Lock] = field(default_factory=dict)
 
     @property
     def endpoint(self) -> str:
@@ -142,6 +146,7 @@ class Emulator:
         aws.client.cache_clear()
         root = self.template_path.parent
         self.handlers = {name: load_handler(root, f) for name, f in self.stack.functions.items()}
+        self.locks = {name: threading.Lock() for name in self.handlers}
         self.timings["handlers_s"] = time.perf_counter() - started
         return self.stack
 
@@ -150,7 +155,8 @@ class Emulator:
         assert self.stack is not None
         function = self.stack.functions[logical_id]
         context = LambdaContext(function_name=f"kanal-{logical_id}", timeout_seconds=function.timeout)
-        return self.handlers[logical_id](event, context)
+        with self.locks[logical_id]:
+            return self.handlers[logical_id](event, context)
 
     def stop(self) -> None:
         """Stop moto's server."""

@@ -227,9 +227,8 @@ def make_server(api: Api, invoke: Invoke, host: str, port: int, log: Log) -> Thr
                 except Exception:
                     return self._answer(*api.gateway_response("DEFAULT_5XX", 502), started, partner)
                 return self._answer(*_proxy_answer(result), started, partner)
-            _, headers, payload = api.gateway_response("DEFAULT_4XX", 404)
-            payload = payload.replace(b'"status": 400', b'"status": 404')
-            return self._answer(404, headers, payload, started, partner)
+            # API Gateway answers an unknown path or method with MISSING_AUTHENTICATION_TOKEN.
+            return self._answer(*api.gateway_response("MISSING_AUTHENTICATION_TOKEN", 403), started, partner)
 
         def _answer(self, status: int, headers: dict[str, str], body: bytes, started: float, partner: str) -> None:
             self.send_response(status)
@@ -241,7 +240,11 @@ def make_server(api: Api, invoke: Invoke, host: str, port: int, log: Log) -> Thr
             took = (time.perf_counter() - started) * 1000
             log(f"{self.command} {urlsplit(self.path).path} {status} {took:.0f}ms partner={partner}")
 
-        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
+        def __getattr__(self, name: str) -> Any:
+            # http.server dispatches to do_<METHOD>: every method reaches the routing (and its 404).
+            if name.startswith("do_"):
+                return self._serve
+            raise AttributeError(name)
 
     server = ThreadingHTTPServer((host, port), Gateway)
     server.daemon_threads = True
