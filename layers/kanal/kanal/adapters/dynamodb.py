@@ -11,7 +11,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -366,13 +366,11 @@ class DynamoTrail:
         """A case's events, oldest first."""
         return [
             CaseEvent.model_validate(i)
-            for i in all_pages(
-                lambda start: self._client.query(
-                    TableName=self._table,
-                    KeyConditionExpression="pk = :case AND begins_with(sk, :event)",
-                    ExpressionAttributeValues=to_item({":case": f"CASE#{case_id}", ":event": "EVENT#"}),
-                    **({"ExclusiveStartKey": start} if start else {}),
-                )
+            for i in query_all(
+                self._client,
+                TableName=self._table,
+                KeyConditionExpression="pk = :case AND begins_with(sk, :event)",
+                ExpressionAttributeValues=to_item({":case": f"CASE#{case_id}", ":event": "EVENT#"}),
             )
         ]
 
@@ -380,14 +378,12 @@ class DynamoTrail:
         """Every report of a case, oldest first."""
         return [
             Report.model_validate(i)
-            for i in all_pages(
-                lambda start: self._client.query(
-                    TableName=self._table,
-                    IndexName=CASE_INDEX,
-                    KeyConditionExpression="gsi2pk = :case",
-                    ExpressionAttributeValues=to_item({":case": f"CASE#{case_id}"}),
-                    **({"ExclusiveStartKey": start} if start else {}),
-                )
+            for i in query_all(
+                self._client,
+                TableName=self._table,
+                IndexName=CASE_INDEX,
+                KeyConditionExpression="gsi2pk = :case",
+                ExpressionAttributeValues=to_item({":case": f"CASE#{case_id}"}),
             )
         ]
 
@@ -408,10 +404,8 @@ class DynamoPartners:
             gsi1pk="PARTNERS",
             gsi1sk=f"{partner.name.lower()}#{partner.partner_id}",
         )
-        with unavailable_on_failure():
-            self._client.put_item(
-                TableName=self._table, Item=to_item(values), ConditionExpression="attribute_not_exists(pk)"
-            )
+        if not put_new(self._client, self._table, values):
+            raise StoreUnavailable("an id collided; retry")  # 64 random bits: practically never
 
     def get_partner(self, partner_id: str) -> Partner | None:
         """The partner, or None."""
@@ -435,10 +429,8 @@ class DynamoPartners:
             gsi1pk=f"PARTNER#{key.partner_id}",
             gsi1sk=f"KEY#{key.key_id}",
         )
-        with unavailable_on_failure():
-            self._client.put_item(
-                TableName=self._table, Item=to_item(values), ConditionExpression="attribute_not_exists(pk)"
-            )
+        if not put_new(self._client, self._table, values):
+            raise StoreUnavailable("an id collided; retry")  # 64 random bits: practically never
 
     def find_key(self, key_hash: str) -> ApiKey | None:
         """The key with this hash, or None."""
@@ -470,25 +462,35 @@ class DynamoPartners:
         condition = "gsi1pk = :owner" + (" AND begins_with(gsi1sk, :prefix)" if prefix else "")
         values = {":owner": owner, ":prefix": prefix} if prefix else {":owner": owner}
         return list(
-            all_pages(
-                lambda start: self._client.query(
-                    TableName=self._table,
-                    IndexName=OWNER_INDEX,
-                    KeyConditionExpression=condition,
-                    ExpressionAttributeValues=to_item(values),
-                    **({"ExclusiveStartKey": start} if start else {}),
-                )
+            query_all(
+                self._client,
+                TableName=self._table,
+                IndexName=OWNER_INDEX,
+                KeyConditionExpression=condition,
+                ExpressionAttributeValues=to_item(values),
             )
         )
 
 
-def all_pages(fetch: Callable[[dict[str, Any] | None], dict[str, Any]]) -> Iterator[dict[str, Any]]:
-    """Every item of a paginated query, unmarshalled."""
+def query_all(client: Any, **query: Any) -> Iterator[dict[str, Any]]:
+    """Every item a query matches, page after page, unmarshalled."""
     start: dict[str, Any] | None = None
     while True:
         with unavailable_on_failure():
-            answer = fetch(start)
+            answer = client.query(**query, **({"ExclusiveStartKey": start} if start else {}))
         yield from (from_item(i) for i in answer.get("Items", []))
         start = answer.get("LastEvaluatedKey")
         if not start:
             return
+
+
+def put_new(client: Any, table: str, values: dict[str, Any]) -> bool:
+    """Put an item unless one with its key exists; whether it was put."""
+    with unavailable_on_failure():
+        try:
+            client.put_item(TableName=table, Item=to_item(values), ConditionExpression="attribute_not_exists(pk)")
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return False
+            raise
+    return True

@@ -11,18 +11,17 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
-
-from botocore.exceptions import ClientError
 
 from kanal.adapters.dynamodb import (
     CASE_INDEX,
     OWNER_INDEX,
     DynamoCases,
     DynamoReports,
-    all_pages,
+    put_new,
+    query_all,
     stamp,
     to_item,
     unavailable_on_failure,
@@ -56,14 +55,7 @@ class DynamoReminders:
                 gsi1pk=f"DUE#{send_at[:10]}",
                 gsi1sk=f"{send_at}#{timer.kind}#{timer.subject}#{timer.offset}",
             )
-            with unavailable_on_failure():
-                try:
-                    self._client.put_item(
-                        TableName=self._table, Item=to_item(values), ConditionExpression="attribute_not_exists(pk)"
-                    )
-                except ClientError as error:
-                    if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
-                        raise
+            put_new(self._client, self._table, values)  # an existing (maybe finished) timer is kept
 
     def due_timers(self, now: datetime) -> list[Timer]:
         """Unfinished timers with send_at <= now: one query per day of the lookback, reading only due items."""
@@ -71,22 +63,18 @@ class DynamoReminders:
         day = (now - LOOKBACK).astimezone(UTC).date()
         last = now.astimezone(UTC).date()
         while day <= last:
-            found.extend(Timer.model_validate(item) for item in all_pages(self._due_query(f"DUE#{day}", now)))
+            found.extend(
+                Timer.model_validate(item)
+                for item in query_all(
+                    self._client,
+                    TableName=self._table,
+                    IndexName=OWNER_INDEX,
+                    KeyConditionExpression="gsi1pk = :bucket AND gsi1sk <= :now",
+                    ExpressionAttributeValues=to_item({":bucket": f"DUE#{day}", ":now": f"{stamp(now)}~"}),
+                )
+            )
             day += timedelta(days=1)
         return found
-
-    def _due_query(self, bucket: str, now: datetime) -> Callable[[dict[str, Any] | None], dict[str, Any]]:
-        def query(start: dict[str, Any] | None) -> dict[str, Any]:
-            answer: dict[str, Any] = self._client.query(
-                TableName=self._table,
-                IndexName=OWNER_INDEX,
-                KeyConditionExpression="gsi1pk = :bucket AND gsi1sk <= :now",
-                ExpressionAttributeValues=to_item({":bucket": bucket, ":now": f"{stamp(now)}~"}),
-                **({"ExclusiveStartKey": start} if start else {}),
-            )
-            return answer
-
-        return query
 
     def finish(self, timer: Timer, at: datetime) -> None:
         """Take the timer out of the index of due timers."""
@@ -112,16 +100,7 @@ class DynamoReminders:
             gsi2pk="REMINDERS",
             gsi2sk=f"{sent}#{key}",
         )
-        with unavailable_on_failure():
-            try:
-                self._client.put_item(
-                    TableName=self._table, Item=to_item(values), ConditionExpression="attribute_not_exists(pk)"
-                )
-            except ClientError as error:
-                if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-                    return False
-                raise
-        return True
+        return put_new(self._client, self._table, values)
 
     def sent(self, partner_id: str | None = None) -> list[Reminder]:
         """Reminders sent, newest first: one partner's (by_owner) or everyone's (by_case, key REMINDERS)."""
@@ -132,15 +111,13 @@ class DynamoReminders:
             values = {":owner": f"PARTNER#{partner_id}", ":kind": "REMINDER#"}
         return [
             Reminder.model_validate(item)
-            for item in all_pages(
-                lambda start: self._client.query(
-                    TableName=self._table,
-                    IndexName=index,
-                    KeyConditionExpression=condition,
-                    ExpressionAttributeValues=to_item(values),
-                    ScanIndexForward=False,
-                    **({"ExclusiveStartKey": start} if start else {}),
-                )
+            for item in query_all(
+                self._client,
+                TableName=self._table,
+                IndexName=index,
+                KeyConditionExpression=condition,
+                ExpressionAttributeValues=to_item(values),
+                ScanIndexForward=False,
             )
         ]
 
@@ -158,20 +135,14 @@ class DynamoDigests:
         """The digest text, or None when the partner had no activity and has no open question."""
         horizon = stamp(now - QUESTION_HORIZON)
         items = list(
-            all_pages(
-                lambda start: self._client.query(
-                    TableName=self._table,
-                    IndexName=OWNER_INDEX,
-                    KeyConditionExpression="gsi1pk = :owner AND gsi1sk BETWEEN :from AND :to",
-                    ExpressionAttributeValues=to_item(
-                        {
-                            ":owner": f"PARTNER#{partner_id}",
-                            ":from": f"REPORT#{horizon}",
-                            ":to": f"REPORT#{stamp(now)}~",
-                        }
-                    ),
-                    **({"ExclusiveStartKey": start} if start else {}),
-                )
+            query_all(
+                self._client,
+                TableName=self._table,
+                IndexName=OWNER_INDEX,
+                KeyConditionExpression="gsi1pk = :owner AND gsi1sk BETWEEN :from AND :to",
+                ExpressionAttributeValues=to_item(
+                    {":owner": f"PARTNER#{partner_id}", ":from": f"REPORT#{horizon}", ":to": f"REPORT#{stamp(now)}~"}
+                ),
             )
         )
         recent = [i for i in items if i["received_at"] >= stamp(since)]
