@@ -284,6 +284,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as error:
         _note(str(error))
         return 2
+    except RuntimeError as error:  # the stack lacks what the command needs (queues, topics)
+        _note(f"{error}: pass --stack-name, or export them (`kanal dev` writes them to {DEV_FILE})")
+        return 2
     except KanalError as error:
         _note(failures.get(type(error), "{}").format(error))
         return 1
