@@ -8,7 +8,7 @@ SAM_VENV := .venv-sam
 export AWS_DEFAULT_REGION ?= ap-southeast-3
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help install run test lint format typecheck template-lint unit validate build clean bench
+.PHONY: help install run test lint format typecheck template-lint unit validate build clean bench security
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -58,3 +58,13 @@ clean: ## Remove build and test leftovers (not .venv)
 
 bench: $(STAMP) ## Benchmarks: AWS requests per operation, reminder sweep reads, local stack startup; writes bench/results.json
 	$(BIN)/python bench/run.py
+
+SEC_VENV := .venv-security
+$(SEC_VENV)/bin/checkov:
+	$(PYTHON) -m venv $(SEC_VENV)
+	$(SEC_VENV)/bin/python -m pip install -q bandit pip-audit checkov
+
+security: $(SEC_VENV)/bin/checkov ## bandit on the code, checkov on the template, pip-audit on the layer's pins (own venv; not yet in make test)
+	$(SEC_VENV)/bin/bandit -q -r layers/kanal/kanal functions -x layers/kanal/kanal/local --severity-level medium
+	-$(SEC_VENV)/bin/checkov -f template.yaml --framework cloudformation --quiet --compact
+	-$(SEC_VENV)/bin/pip-audit -r layers/kanal/requirements.txt
