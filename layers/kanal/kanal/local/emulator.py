@@ -7,6 +7,7 @@ import os
 import socket
 import threading
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -139,6 +140,8 @@ class Emulator:
         self.timings["resources_s"] = time.perf_counter() - started
 
         started = time.perf_counter()
+        # Routes that publish no metric make Powertools warn at every request; on a console that is noise.
+        warnings.filterwarnings("ignore", message="No application metrics to publish")
         from kanal import wiring
         from kanal.adapters import aws
 
