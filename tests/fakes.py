@@ -14,6 +14,7 @@ class MemoryReports:
 
     def __init__(self) -> None:
         self.items: dict[str, Report] = {}
+        self.holds: dict[str, datetime] = {}
 
     def add(self, report: Report) -> Report | None:
         if report.report_id in self.items:
@@ -23,6 +24,16 @@ class MemoryReports:
 
     def get(self, report_id: str) -> Report | None:
         return self.items.get(report_id)
+
+    def begin(self, report_id: str, now: datetime, hold_until: datetime) -> bool:
+        held = self.holds.get(report_id)
+        if held is not None and held >= now:
+            return False
+        self.holds[report_id] = hold_until
+        return True
+
+    def release(self, report_id: str) -> None:
+        self.holds.pop(report_id, None)
 
     def page_for_partner(
         self, partner_id: str, limit: int, after: tuple[datetime, str] | None

@@ -201,6 +201,14 @@ def test_several_invalid_fields_get_one_entry_each(api: Invoke) -> None:
     assert fields == ["category", "content_url", "description", "extra", "region_code"]
 
 
+def test_unknown_query_parameters_are_refused(api: Invoke) -> None:
+    answer = api(get(new_partner(), "/v1/reports", {"limit": "5", "colour": "red", "": "x"}))
+    assert answer["statusCode"] == 422
+    assert [e["field"] for e in body_of(answer)["errors"]] == ["", "colour"]
+    one = api(get(new_partner(), "/v1/reports/r_x", {"limit": "5"}))
+    assert one["statusCode"] == 422
+
+
 def test_body_limits(api: Invoke, dynamodb: Any) -> None:
     partner = new_partner()
     too_big = api(post(partner, raw=json.dumps(report_body(description="x" * 70_000))))
@@ -227,6 +235,19 @@ def test_idempotency_key(api: Invoke, dynamodb: Any) -> None:
     too_long = api(post(partner, key="k" * 256))
     assert too_long["statusCode"] == 422
     assert count_items(dynamodb, "REPORT#") == 1
+
+
+def test_same_key_while_the_first_request_runs_is_409(api: Invoke, dynamodb: Any) -> None:
+    from kanal.intake import IN_FLIGHT, idempotent_report_id
+
+    partner = new_partner()
+    reports = wiring.services().reports
+    assert reports.begin(idempotent_report_id(partner, "bws-0009"), NOW, NOW + IN_FLIGHT)  # a request in flight
+    answer = api(post(partner, key="bws-0009"))
+    assert answer["statusCode"] == 409
+    assert header(answer, "Retry-After") == str(api_module.RETRY_AFTER_SECONDS)
+    assert body_of(answer)["status"] == 409
+    assert count_items(dynamodb, "REPORT#") == 0
 
 
 @pytest.mark.parametrize("code", ["ProvisionedThroughputExceededException", "InternalServerError"])

@@ -187,3 +187,20 @@ def test_queue_rules() -> None:
     assert queue_to_send(_case(queued="urgent", partners={"p_a", "p_b"}), now) is None
     assert queue_to_send(_case(status="decided"), now) is None
     assert queue_to_send(_case(status="needs_info"), now) is None
+
+
+def test_same_key_while_the_first_runs_is_in_progress(world) -> None:  # type: ignore[no-untyped-def]
+    from kanal.errors import IdempotencyInProgress
+    from kanal.intake import IN_FLIGHT, idempotent_report_id
+
+    intake, _, reports, *_ = world
+    running = idempotent_report_id("p_a", "key-9")
+    assert reports.begin(running, OUTSIDE, OUTSIDE + IN_FLIGHT)  # the first request holds the key...
+    with pytest.raises(IdempotencyInProgress):  # ...so a second one is told to come back
+        intake.submit("p_a", body(), OUTSIDE + timedelta(seconds=1), "key-9")
+    assert reports.items == {}
+    later = intake.submit("p_a", body(), OUTSIDE + IN_FLIGHT + timedelta(seconds=1), "key-9")
+    assert later.stored  # a first request that died lets go of the key after its hold
+    again = intake.submit("p_a", body(), OUTSIDE + IN_FLIGHT + timedelta(seconds=2), "key-9")
+    assert not again.stored
+    assert again.receipt == later.receipt

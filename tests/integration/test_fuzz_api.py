@@ -15,6 +15,8 @@ from tests.integration.test_local_stack import Running
 from tests.integration.test_local_stack import stack as _stack  # noqa: F401 - the module's running stack
 
 schema = schemathesis.openapi.from_dict(json.loads(app.get_openapi_json_schema()))
+# derandomize: the same examples on every run, so CI is repeatable; explore further by hand with
+# `schemathesis run http://127.0.0.1:3000/v1/openapi.json -H "Authorization: Bearer <key>"` against `make run`.
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +25,7 @@ def running(_stack: Running) -> Running:  # noqa: F811 - reuse the stack fixture
 
 
 @schema.parametrize()
-@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=25, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 def test_with_a_partner_key(case: schemathesis.Case, running: Running) -> None:
     # Left out: positive_data_acceptance, because the document cannot say which region codes exist or
     # that a content URL must be on a TikTok host, so some schema-valid bodies are rightly refused (422);
@@ -38,7 +40,7 @@ def test_with_a_partner_key(case: schemathesis.Case, running: Running) -> None:
 
 
 @schema.parametrize()
-@settings(max_examples=5, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=5, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 def test_without_a_key(case: schemathesis.Case, running: Running) -> None:
     answer = case.call(base_url=running.url, headers={"Authorization": "Bearer kanal_not-a-key"}, timeout=10)
     # 401 from the authorizer; 404 when the generated path matches no route (as API Gateway, before auth).

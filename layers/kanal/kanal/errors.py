@@ -26,6 +26,10 @@ class IdempotencyKeyReused(InvalidRequest):
         )
 
 
+class IdempotencyInProgress(KanalError):
+    """A request with the same Idempotency-Key is still running."""
+
+
 class ReportNotFound(KanalError):
     """No report with that id for this partner (another partner's report looks the same)."""
 

@@ -1,6 +1,6 @@
 """Receiving a report: the rules between a valid request body and a stored report.
 
-The request path makes two AWS requests at most: it reads the report's case
+The request path makes two AWS requests (three with an Idempotency-Key): it reads the report's case
 (to answer a decided case with its decision) and writes the report with one
 conditional put. Opening and updating the case happens after the answer, in
 the case builder, from the table's stream: contention on a viral video's case
@@ -18,12 +18,14 @@ from datetime import datetime, timedelta
 
 from kanal import content
 from kanal.calendar import Calendar, Phase
-from kanal.errors import IdempotencyKeyReused, InvalidRequest
+from kanal.errors import IdempotencyInProgress, IdempotencyKeyReused, InvalidRequest
 from kanal.models import Case, CaseStatus, Category, NewReport, PartnerKind, Report, ReportReceipt
 from kanal.ports import CaseRepository, ReportRepository
 
 #: Tolerated clock difference between a partner's system and ours for ``observed_at``.
 CLOCK_SKEW = timedelta(minutes=5)
+#: How long a request holds its Idempotency-Key while it runs (longer than the function's timeout).
+IN_FLIGHT = timedelta(seconds=30)
 
 _URGENT_PHASES = {Phase.QUIET: "quiet_period", Phase.VOTING: "voting_day"}
 
@@ -82,14 +84,38 @@ class Intake:
         """Store a report and tell the partner where it stands."""
         if body.observed_at is not None and body.observed_at > now + CLOCK_SKEW:
             raise InvalidRequest("observed_at", "must not be in the future")
+        fingerprint = body_hash(body)
+        report_id = idempotent_report_id(partner_id, idempotency_key) if idempotency_key else new_report_id()
+        if idempotency_key and not self.reports.begin(report_id, now, now + IN_FLIGHT):
+            # Another request with this key is running, or finished: the stored report tells which.
+            done = self.reports.get(report_id)
+            if done is None:
+                raise IdempotencyInProgress()
+            return self._replay(done, partner_id, fingerprint)
+        try:
+            return self._store(report_id, partner_id, body, now, fingerprint, partner_kind, idempotency_key)
+        except Exception:
+            if idempotency_key:
+                self.reports.release(report_id)  # a retry may run at once instead of waiting out the hold
+            raise
+
+    def _store(
+        self,
+        report_id: str,
+        partner_id: str,
+        body: NewReport,
+        now: datetime,
+        fingerprint: str,
+        partner_kind: PartnerKind | None,
+        idempotency_key: str | None,
+    ) -> Submission:
         key = content.content_key(body.content_url)
         case_id = content.case_id_for(key)
         case = self.cases.get(case_id)
         phase, election = self.calendar.phase_at(now, body.region_code, body.election)
         due = case.review_due_at if case else self.calendar.review_due(now, body.category, phase)
-        fingerprint = body_hash(body)
         report = Report(
-            report_id=idempotent_report_id(partner_id, idempotency_key) if idempotency_key else new_report_id(),
+            report_id=report_id,
             partner_id=partner_id,
             partner_kind=partner_kind,
             case_id=case_id,
@@ -104,10 +130,15 @@ class Intake:
         )
         existing = self.reports.add(report)
         if existing is not None:
-            if existing.body_hash != fingerprint or existing.partner_id != partner_id:
-                raise IdempotencyKeyReused()
-            return Submission(receipt(existing, case), stored=False, duplicate=case is not None)
+            return self._replay(existing, partner_id, fingerprint, case)
         return Submission(receipt(report, case), stored=True, duplicate=case is not None)
+
+    def _replay(self, existing: Report, partner_id: str, fingerprint: str, case: Case | None = None) -> Submission:
+        """The stored answer for a repeated Idempotency-Key, if the body is the same."""
+        if existing.body_hash != fingerprint or existing.partner_id != partner_id:
+            raise IdempotencyKeyReused()
+        case = case or self.cases.get(existing.case_id)
+        return Submission(receipt(existing, case), stored=False, duplicate=True)
 
 
 def receipt(report: Report, case: Case | None) -> ReportReceipt:

@@ -19,6 +19,12 @@ class ReportRepository(Protocol):
     def get(self, report_id: str) -> Report | None:
         """The report with this id, or None."""
 
+    def begin(self, report_id: str, now: datetime, hold_until: datetime) -> bool:
+        """Hold an idempotent report id while its request runs; False if another request holds it or held it."""
+
+    def release(self, report_id: str) -> None:
+        """Let go of a held id after a failure (best effort)."""
+
     def page_for_partner(
         self, partner_id: str, limit: int, after: tuple[datetime, str] | None
     ) -> tuple[list[Report], bool]:

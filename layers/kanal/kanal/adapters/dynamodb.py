@@ -118,6 +118,38 @@ class DynamoReports:
                 return report_from_item(old) if old else self.get(report.report_id)
         return None
 
+    def begin(self, report_id: str, now: datetime, hold_until: datetime) -> bool:
+        """A marker that the request for this idempotent id runs; an expired marker is taken over."""
+        with unavailable_on_failure():
+            try:
+                self._client.put_item(
+                    TableName=self._table,
+                    Item=to_item(
+                        {
+                            "pk": f"IDEMPOTENCY#{report_id}",
+                            "sk": "IDEMPOTENCY",
+                            "hold_until": stamp(hold_until),
+                            "expires_at": int(hold_until.timestamp()) + 86_400,
+                        }
+                    ),
+                    ConditionExpression="attribute_not_exists(pk) OR hold_until < :now",
+                    ExpressionAttributeValues=to_item({":now": stamp(now)}),
+                )
+            except ClientError as error:
+                if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                    return False
+                raise
+        return True
+
+    def release(self, report_id: str) -> None:
+        """Drop the marker; if even that fails, it expires after its hold."""
+        try:
+            self._client.delete_item(
+                TableName=self._table, Key=to_item({"pk": f"IDEMPOTENCY#{report_id}", "sk": "IDEMPOTENCY"})
+            )
+        except (ClientError, BotoCoreError):
+            return
+
     def get(self, report_id: str) -> Report | None:
         """The report, or None."""
         with unavailable_on_failure():

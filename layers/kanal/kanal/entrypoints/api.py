@@ -22,7 +22,7 @@ from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from kanal import __version__, clock, wiring
-from kanal.errors import CaseConflict, InvalidRequest, ReportNotFound, StoreUnavailable
+from kanal.errors import CaseConflict, IdempotencyInProgress, InvalidRequest, ReportNotFound, StoreUnavailable
 from kanal.intake import receipt
 from kanal.models import (
     Case,
@@ -44,6 +44,8 @@ from kanal.reminders import ReminderView
 from kanal.review import partner_history
 
 MAX_BODY_BYTES = 64 * 1024
+#: The query parameters each route takes (by API Gateway resource); any other is refused.
+QUERY_PARAMETERS = {"/v1/reports": {"status", "limit", "cursor"}}
 RETRY_AFTER_SECONDS = 2
 #: How many index pages one list request may read while filtering by status.
 MAX_PAGES_PER_LIST = 5
@@ -122,6 +124,7 @@ def partner_id() -> str:
         **problems(
             s413="Body over 64 KB",
             s415="Body is not JSON",
+            s409="A request with this Idempotency-Key is still running",
             s422="Invalid fields (one entry each), or an Idempotency-Key reused with another body",
         ),
     },
@@ -326,6 +329,16 @@ def report_not_found(_: ReportNotFound) -> Response[Any]:
     return problem(HTTPStatus.NOT_FOUND, "No report with this id among your reports.")
 
 
+@app.exception_handler(IdempotencyInProgress)
+def in_progress(_: IdempotencyInProgress) -> Response[Any]:
+    """409 while the first request with this Idempotency-Key is still running."""
+    return problem(
+        HTTPStatus.CONFLICT,
+        "A request with this Idempotency-Key is still being processed; retry in a moment for its answer.",
+        Retry_After=str(RETRY_AFTER_SECONDS),
+    )
+
+
 @app.exception_handler(CaseConflict)
 def case_conflict(error: CaseConflict) -> Response[Any]:
     """409: the case is not in a state that allows this."""
@@ -385,6 +398,27 @@ def message(error: dict[str, Any]) -> str:
         return "is not valid JSON"
     text = str(error.get("msg") or kind)
     return text.removeprefix("Value error, ")
+
+
+def refuse_unknown_query(event: dict[str, Any]) -> dict[str, Any] | None:
+    """422 for query parameters a route does not take: refused, like unknown body fields, not ignored."""
+    allowed = QUERY_PARAMETERS.get(str(event.get("resource")), set())
+    unknown = sorted(
+        set(event.get("multiValueQueryStringParameters") or event.get("queryStringParameters") or {}) - allowed
+    )
+    if not unknown:
+        return None
+    answer = problem(
+        HTTPStatus.UNPROCESSABLE_ENTITY,
+        "The request has query parameters this route does not take; see errors.",
+        errors=[FieldError(field=name, message="unknown query parameter") for name in unknown],
+    )
+    return {
+        "statusCode": answer.status_code,
+        "multiValueHeaders": {"Content-Type": ["application/problem+json"]},
+        "body": answer.body,
+        "isBase64Encoded": False,
+    }
 
 
 def refuse_body(event: dict[str, Any]) -> dict[str, Any] | None:
@@ -448,4 +482,4 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     authorizer = (event.get("requestContext") or {}).get("authorizer") or {}
     if authorizer.get("partner_id"):
         logger.append_keys(partner_id=authorizer["partner_id"])
-    return refuse_body(event) or app.resolve(event, context)
+    return refuse_unknown_query(event) or refuse_body(event) or app.resolve(event, context)
