@@ -400,6 +400,16 @@ def message(error: dict[str, Any]) -> str:
     return text.removeprefix("Value error, ")
 
 
+def as_proxy_result(answer: Response[Any]) -> dict[str, Any]:
+    """A problem answer given before the resolver runs, as the proxy result API Gateway expects."""
+    return {
+        "statusCode": answer.status_code,
+        "multiValueHeaders": {"Content-Type": ["application/problem+json"]},
+        "body": answer.body,
+        "isBase64Encoded": False,
+    }
+
+
 def refuse_unknown_query(event: dict[str, Any]) -> dict[str, Any] | None:
     """422 for query parameters a route does not take: refused, like unknown body fields, not ignored."""
     allowed = QUERY_PARAMETERS.get(str(event.get("resource")), set())
@@ -413,12 +423,7 @@ def refuse_unknown_query(event: dict[str, Any]) -> dict[str, Any] | None:
         "The request has query parameters this route does not take; see errors.",
         errors=[FieldError(field=name, message="unknown query parameter") for name in unknown],
     )
-    return {
-        "statusCode": answer.status_code,
-        "multiValueHeaders": {"Content-Type": ["application/problem+json"]},
-        "body": answer.body,
-        "isBase64Encoded": False,
-    }
+    return as_proxy_result(answer)
 
 
 def refuse_body(event: dict[str, Any]) -> dict[str, Any] | None:
@@ -443,12 +448,7 @@ def refuse_body(event: dict[str, Any]) -> dict[str, Any] | None:
         )
     if answer is None:
         return None
-    return {
-        "statusCode": answer.status_code,
-        "multiValueHeaders": {"Content-Type": ["application/problem+json"]},
-        "body": answer.body,
-        "isBase64Encoded": False,
-    }
+    return as_proxy_result(answer)
 
 
 def _raw_body(body: str, encoded: bool) -> bytes | None:
