@@ -214,6 +214,7 @@ def test_body_limits(api: Invoke, dynamodb: Any) -> None:
     too_big = api(post(partner, raw=json.dumps(report_body(description="x" * 70_000))))
     assert too_big["statusCode"] == 413
     assert header(too_big, "Content-Type") == "application/problem+json"
+    assert body_of(too_big)["type"] == "urn:kanal:problem:content-too-large"  # as the gateway's own 413
     not_json = api(post(partner, raw="content_url=x", **{"Content-Type": "application/x-www-form-urlencoded"}))
     assert not_json["statusCode"] == 415
     broken = api(post(partner, raw="{not json"))
