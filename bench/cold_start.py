@@ -29,6 +29,10 @@ ENV = {
     "PARTNER_TOPIC_ARN": "arn:aws:sns:ap-southeast-3:123456789012:partners",
     "LEADS_TOPIC_ARN": "arn:aws:sns:ap-southeast-3:123456789012:leads",
     "POWERTOOLS_SERVICE_NAME": "kanal",
+    # What Lambda sets: the X-Ray SDK, for one, takes its cheap Lambda path (no sampling client) when it sees them.
+    "LAMBDA_TASK_ROOT": str(ROOT / "functions"),
+    "AWS_LAMBDA_FUNCTION_NAME": "kanal-bench",
+    "AWS_EXECUTION_ENV": "AWS_Lambda_python3.13",
 }
 
 

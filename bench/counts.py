@@ -46,7 +46,7 @@ def aws_stack() -> Iterator[Any]:
             os.environ.update(function.environment)
         os.environ["POWERTOOLS_LOG_LEVEL"] = "ERROR"
         wiring.services.cache_clear()
-        aws.client.cache_clear()
+        aws.reset()
         root = default_template_path().parent
         handlers = {name: load_handler(root, f) for name, f in stack.functions.items()}
         yield lambda name, event: handlers[name](event, LambdaContext(function_name=name))

@@ -64,10 +64,10 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
     monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "Kanal")
     wiring.services.cache_clear()
-    aws.client.cache_clear()
+    aws.reset()
     yield
     wiring.services.cache_clear()
-    aws.client.cache_clear()
+    aws.reset()
 
 
 @pytest.fixture

@@ -16,6 +16,13 @@ from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, 
 from kanal import content, regions
 
 
+class Model(BaseModel):
+    """The base of every model: its validator is built on first use, so that a function pays at cold
+    start only for the models it uses (building all of them costs tens of milliseconds)."""
+
+    model_config = ConfigDict(defer_build=True)
+
+
 class PartnerKind(StrEnum):
     """Who a partner is: the supervisory body and commission, a civil-society group, a ministry."""
 
@@ -76,7 +83,7 @@ class Ground(StrEnum):
     NATIONAL_LAW = "national_law"
 
 
-class Partner(BaseModel):
+class Partner(Model):
     """A reporting partner (pelapor): an agency or group that holds API keys."""
 
     model_config = ConfigDict(frozen=True)
@@ -89,7 +96,7 @@ class Partner(BaseModel):
     region_code: str | None = None
 
 
-class ApiKey(BaseModel):
+class ApiKey(Model):
     """A partner's API key as stored: its hash, never the key itself."""
 
     model_config = ConfigDict(frozen=True)
@@ -147,7 +154,7 @@ RegionCode = Annotated[str, AfterValidator(_region)]
 ElectionId = Annotated[str, AfterValidator(_election)]
 
 
-class NewReport(BaseModel):
+class NewReport(Model):
     """The body of POST /v1/reports: what a partner flags and why."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
@@ -171,7 +178,7 @@ class NewReport(BaseModel):
     partner_reference: str | None = Field(default=None, max_length=128)
 
 
-class DecisionView(BaseModel):
+class DecisionView(Model):
     """What a partner sees of a decision: never the reviewer's name."""
 
     outcome: Outcome
@@ -181,7 +188,7 @@ class DecisionView(BaseModel):
     decided_at: datetime
 
 
-class Report(BaseModel):
+class Report(Model):
     """A stored report (laporan): one partner's flag of one piece of content."""
 
     report_id: str
@@ -205,7 +212,7 @@ class Report(BaseModel):
     idempotency_key: str | None = None
 
 
-class Decision(BaseModel):
+class Decision(Model):
     """A reviewer's decision on a case, with its statement of reasons."""
 
     outcome: Outcome
@@ -220,7 +227,7 @@ class Decision(BaseModel):
         return DecisionView(**self.model_dump(exclude={"reviewer"}))
 
 
-class Case(BaseModel):
+class Case(Model):
     """One review per piece of content: every report about the same video."""
 
     case_id: str
@@ -248,7 +255,7 @@ class Case(BaseModel):
         return self.claim is not None and self.claim.reviewer != reviewer and self.claim.expires_at > now
 
 
-class Claim(BaseModel):
+class Claim(Model):
     """A reviewer's lease on a case, tied to the queue message it came from."""
 
     reviewer: str
@@ -257,7 +264,7 @@ class Claim(BaseModel):
     receipt: str
 
 
-class Question(BaseModel):
+class Question(Model):
     """What a reviewer asked the reporting partners, and by when."""
 
     text: str
@@ -279,7 +286,7 @@ class CaseEventKind(StrEnum):
     DECIDED = "decided"
 
 
-class CaseEvent(BaseModel):
+class CaseEvent(Model):
     """One entry of a case's trail: what happened, who did it, when."""
 
     case_id: str
@@ -289,14 +296,14 @@ class CaseEvent(BaseModel):
     detail: dict[str, str] = Field(default_factory=dict)
 
 
-class PartnerEvent(BaseModel):
+class PartnerEvent(Model):
     """A trail entry as a partner sees it: no reviewer, no other partner."""
 
     kind: CaseEventKind
     at: datetime
 
 
-class ReportReceipt(BaseModel):
+class ReportReceipt(Model):
     """The 202 answer to a new report."""
 
     report_id: str
@@ -307,7 +314,7 @@ class ReportReceipt(BaseModel):
     decision: DecisionView | None = None
 
 
-class QuestionView(BaseModel):
+class QuestionView(Model):
     """A reviewer's question to the reporting partners."""
 
     question: str
@@ -331,7 +338,7 @@ class ReportView(ReportReceipt):
     partner_reference: str | None = None
 
 
-class InfoReply(BaseModel):
+class InfoReply(Model):
     """The body of POST /v1/reports/{id}/info: a partner's answer to a reviewer's question."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
@@ -340,21 +347,21 @@ class InfoReply(BaseModel):
     evidence_urls: list[HttpsUrl] = Field(default_factory=list, max_length=10)
 
 
-class ReportPage(BaseModel):
+class ReportPage(Model):
     """One page of a partner's reports, newest first."""
 
     items: list[ReportView]
     next_cursor: str | None = None
 
 
-class FieldError(BaseModel):
+class FieldError(Model):
     """One invalid field of a request."""
 
     field: str
     message: str
 
 
-class Problem(BaseModel):
+class Problem(Model):
     """An RFC 9457 problem document: every error the API answers."""
 
     type: str

@@ -22,7 +22,9 @@ metrics = Metrics(namespace="Kanal", service="kanal")
 def _tracer() -> Tracer:
     from aws_lambda_powertools import Tracer
 
-    return Tracer(service="kanal")
+    # Only botocore is patched: the default, every library the X-Ray SDK knows, imports requests and
+    # more at cold start for calls these functions never make.
+    return Tracer(service="kanal", patch_modules=["botocore"])
 
 
 def __getattr__(name: str) -> Any:

@@ -20,10 +20,10 @@ from importlib import resources
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel
+from pydantic import Field
 
 from kanal.calendar import Calendar
-from kanal.models import Case, CaseEvent, CaseEventKind, CaseStatus, Outcome, Partner, PartnerKind, Report
+from kanal.models import Case, CaseEvent, CaseEventKind, CaseStatus, Model, Outcome, Partner, PartnerKind, Report
 
 LEADS = "moderation-leads"
 #: A milestone reminder not sent within this time of its send time is skipped (the next offset follows).
@@ -43,7 +43,7 @@ class ReminderKind(StrEnum):
     DAILY_DIGEST = "daily_digest"
 
 
-class Timer(BaseModel):
+class Timer(Model):
     """A reminder to send at ``send_at`` about a deadline at ``due_at``."""
 
     kind: ReminderKind
@@ -52,10 +52,10 @@ class Timer(BaseModel):
     offset: str
     send_at: datetime
     due_at: datetime
-    partner_ids: list[str] = []
+    partner_ids: list[str] = Field(default_factory=list)
 
 
-class Reminder(BaseModel):
+class Reminder(Model):
     """A reminder as recorded when it is sent."""
 
     kind: ReminderKind
@@ -68,7 +68,7 @@ class Reminder(BaseModel):
     text: str
 
 
-class ReminderView(BaseModel):
+class ReminderView(Model):
     """A reminder as its partner reads it through the API."""
 
     kind: ReminderKind

@@ -16,17 +16,15 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 
+from kanal.adapters.attributes import from_attribute, to_attribute
 from kanal.errors import CaseConflict, KeyNotFound, StoreUnavailable
 from kanal.models import ApiKey, Case, CaseEvent, Claim, Decision, Partner, Priority, Question, Report
 
 OWNER_INDEX = "by_owner"
 CASE_INDEX = "by_case"
 
-_serializer = TypeSerializer()
-_deserializer = TypeDeserializer()
 _UNAVAILABLE = {
     "ProvisionedThroughputExceededException",
     "ThrottlingException",
@@ -45,12 +43,12 @@ def stamp(moment: datetime) -> str:
 
 def to_item(values: dict[str, Any]) -> dict[str, Any]:
     """Marshal plain values (None and empty collections dropped) into DynamoDB's typed form."""
-    return {k: _serializer.serialize(v) for k, v in values.items() if v is not None and v != [] and v != set()}
+    return {k: to_attribute(v) for k, v in values.items() if v is not None and v != [] and v != set()}
 
 
 def from_item(item: dict[str, Any]) -> dict[str, Any]:
     """Unmarshal a DynamoDB item into plain values."""
-    return {k: _deserializer.deserialize(v) for k, v in item.items()}
+    return {k: from_attribute(v) for k, v in item.items()}
 
 
 @contextmanager

@@ -146,7 +146,7 @@ class Emulator:
         from kanal.adapters import aws
 
         wiring.services.cache_clear()
-        aws.client.cache_clear()
+        aws.reset()
         root = self.template_path.parent
         self.handlers = {name: load_handler(root, f) for name, f in self.stack.functions.items()}
         self.locks = {name: threading.Lock() for name in self.handlers}
