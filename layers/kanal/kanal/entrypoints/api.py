@@ -9,19 +9,16 @@ import binascii
 import json
 from datetime import datetime
 from http import HTTPStatus
-from typing import Annotated, Any
+from typing import Any
 
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
-from aws_lambda_powertools.event_handler.exceptions import NotFoundError
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
-from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
-from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import Field
 
 from kanal import __version__, clock, wiring
+from kanal.entrypoints.routing import Documented, Reply, Request, Router, problem
 from kanal.errors import CaseConflict, IdempotencyInProgress, InvalidRequest, ReportNotFound, StoreUnavailable
 from kanal.intake import receipt
 from kanal.models import (
@@ -29,6 +26,7 @@ from kanal.models import (
     CaseStatus,
     FieldError,
     InfoReply,
+    Model,
     NewReport,
     PartnerEvent,
     PartnerKind,
@@ -43,55 +41,59 @@ from kanal.observability import logger, metrics, tracer
 from kanal.reminders import ReminderView
 from kanal.review import partner_history
 
-MAX_BODY_BYTES = 64 * 1024
-#: Titles fixed here where Python versions disagree (3.11 says "Request Entity Too Large"; RFC 9110 and
-#: the gateway's own 413 say "Content Too Large").
-TITLES = {HTTPStatus.REQUEST_ENTITY_TOO_LARGE: "Content Too Large"}
-#: The query parameters each route takes (by API Gateway resource); any other is refused.
-QUERY_PARAMETERS = {"/v1/reports": {"status", "limit", "cursor"}}
 RETRY_AFTER_SECONDS = 2
 #: How many index pages one list request may read while filtering by status.
 MAX_PAGES_PER_LIST = 5
 
-app = APIGatewayRestResolver(enable_validation=True)
-app.configure_openapi(
-    security_schemes={"partnerKey": HTTPBearer(description="A partner API key: `Authorization: Bearer kanal_...`")},
-    security=[{"partnerKey": []}],
-    title="kanal partner API",
-    version=__version__,
-    summary="The dedicated channel through which election partners report content.",
-    description=(
-        "Partners (Bawaslu, KPU, civil-society groups) report TikTok content that they suspect breaks "
-        "election rules. Every request but this document's needs `Authorization: Bearer <key>`. "
-        "Errors are RFC 9457 problem documents."
-    ),
+app = Router(
+    info={
+        "title": "kanal partner API",
+        "version": __version__,
+        "summary": "The dedicated channel through which election partners report content.",
+        "description": (
+            "Partners (Bawaslu, KPU, civil-society groups) report TikTok content that they suspect breaks "
+            "election rules. Every request but this document's needs `Authorization: Bearer <key>`. "
+            "Errors are RFC 9457 problem documents."
+        ),
+    },
+    security_schemes={
+        "partnerKey": {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "A partner API key: `Authorization: Bearer kanal_...`",
+        }
+    },
 )
 
 
-def problem(
-    status: HTTPStatus, detail: str, *, errors: list[FieldError] | None = None, **headers: str
-) -> Response[Any]:
-    """An RFC 9457 problem answer."""
-    title = TITLES.get(status, status.phrase)
-    slug = title.lower().replace(" ", "-")
-    body = Problem(type=f"urn:kanal:problem:{slug}", title=title, status=status.value, detail=detail, errors=errors)
-    return Response(
-        status_code=status.value,
-        content_type="application/problem+json",
-        body=json.dumps(body.body(), ensure_ascii=False),
-        headers={k.replace("_", "-"): v for k, v in headers.items()},
+class IdempotencyHeader(Model):
+    """The headers of POST /v1/reports."""
+
+    idempotency_key: str | None = Field(
+        default=None,
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        description="Retries with the same key and body within 24 h get the same answer and store nothing new.",
     )
 
 
-def partner_kind() -> PartnerKind | None:
-    """The partner's kind, as the authorizer put it on the request."""
-    authorizer = app.current_event.request_context.authorizer
-    kind = authorizer.get("partner_kind") if authorizer else None
-    return PartnerKind(kind) if kind in set(PartnerKind) else None
+class ReportPath(Model):
+    """A report's path parameter."""
+
+    report_id: str = Field(max_length=64)
 
 
-def problems(**described: str) -> dict[int, Any]:
-    """OpenAPI responses for problem answers, from {"s404": "why"} (plus 401, 500 and 503, which every route has)."""
+class ListQuery(Model):
+    """The query of GET /v1/reports."""
+
+    status: CaseStatus | None = Field(default=None, description="Only reports whose case has this status.")
+    limit: int = Field(default=25, ge=1, le=100)
+    cursor: str | None = Field(default=None, max_length=512, description="next_cursor of the previous page.")
+
+
+def problems(**described: str) -> dict[int, Documented]:
+    """Documented problem answers from {"s404": "why"} (plus 401, 500 and 503, which every route has)."""
     described = {
         "s401": "No valid partner key",
         "s500": "Unexpected error",
@@ -99,30 +101,35 @@ def problems(**described: str) -> dict[int, Any]:
         **described,
     }
     return {
-        int(code[1:]): {"description": text, "content": {"application/problem+json": {"model": Problem}}}
+        int(code[1:]): Documented(text, Problem, media_type="application/problem+json")
         for code, text in described.items()
     }
 
 
-def partner_id() -> str:
+def partner_id(request: Request) -> str:
     """The partner that the authorizer identified (API Gateway puts its context on the request)."""
-    authorizer = app.current_event.request_context.authorizer
-    found = authorizer.get("partner_id") if authorizer else None
+    found = request.authorizer.get("partner_id")
     if not found:
         # Only reachable if the authorizer is bypassed: refuse rather than guess.
         raise PermissionError("no partner identity on the request")
     return str(found)
 
 
-@app.post(
+def partner_kind(request: Request) -> PartnerKind | None:
+    """The partner's kind, as the authorizer put it on the request."""
+    kind = request.authorizer.get("partner_kind")
+    return PartnerKind(kind) if kind in set(PartnerKind) else None
+
+
+@app.route(
+    "POST",
     "/v1/reports",
-    status_code=202,
     summary="Report content",
+    status=202,
+    body=NewReport,
+    headers=IdempotencyHeader,
     responses={
-        202: {
-            "description": "Accepted: stored and on its way to review",
-            "content": {"application/json": {"model": ReportReceipt}},
-        },
+        202: Documented("Accepted: stored and on its way to review", ReportReceipt),
         **problems(
             s413="Body over 64 KB",
             s415="Body is not JSON",
@@ -131,21 +138,12 @@ def partner_id() -> str:
         ),
     },
 )
-def post_report(
-    report: Annotated[NewReport, Body()],
-    idempotency_key: Annotated[
-        str | None,
-        Header(
-            alias="Idempotency-Key",
-            min_length=1,
-            max_length=255,
-            description="Retries with the same key and body within 24 h get the same answer and store nothing new.",
-        ),
-    ] = None,
-) -> Response[ReportReceipt]:
+def post_report(request: Request) -> Reply:
     """Store a report and group it into the case of its content."""
-    who = partner_id()
-    submitted = wiring.services().intake.submit(who, report, clock.now(), idempotency_key, partner_kind())
+    report: NewReport = request.body
+    key = request.headers.idempotency_key
+    who = partner_id(request)
+    submitted = wiring.services().intake.submit(who, report, clock.now(), key, partner_kind(request))
     answer = submitted.receipt
     if submitted.stored:
         count_report(report, duplicate=submitted.duplicate)
@@ -155,8 +153,8 @@ def post_report(
         "report received",
         extra={"report_id": answer.report_id, "case_id": answer.case_id, "stored": submitted.stored},
     )
-    location = f"{app.current_event.request_context.path.rstrip('/')}/{answer.report_id}"
-    return Response(status_code=202, content_type="application/json", body=answer, headers={"Location": location})
+    location = f"{request.stage_path.rstrip('/')}/{answer.report_id}"
+    return Reply(status=202, body=answer, headers={"Location": location})
 
 
 def count_report(report: NewReport, *, duplicate: bool) -> None:
@@ -169,18 +167,22 @@ def count_report(report: NewReport, *, duplicate: bool) -> None:
             metric.add_dimension(name="category", value=str(report.category))
 
 
-@app.get(
-    "/v1/reports/<report_id>",
+@app.route(
+    "GET",
+    "/v1/reports/{report_id}",
     summary="Read one of your reports",
+    status=200,
+    path=ReportPath,
     responses={
-        200: {"description": "Your report", "content": {"application/json": {"model": ReportView}}},
+        200: Documented("Your report", ReportView),
         **problems(s404="No such report among yours", s422="Invalid report id"),
     },
 )
-def get_report(report_id: Annotated[str, Path(max_length=64)]) -> ReportView:
+def get_report(request: Request) -> ReportView:
     """A partner's own report with the status (and decision) of its case."""
+    report_id: str = request.path.report_id
     services = wiring.services()
-    owner = partner_id()
+    owner = partner_id(request)
     report = services.reports.get(report_id)
     if report is None or report.partner_id != owner:
         raise ReportNotFound(report_id)
@@ -188,83 +190,86 @@ def get_report(report_id: Annotated[str, Path(max_length=64)]) -> ReportView:
     return view(report, services.cases.get(report.case_id), history)
 
 
-@app.post(
-    "/v1/reports/<report_id>/info",
-    status_code=202,
+@app.route(
+    "POST",
+    "/v1/reports/{report_id}/info",
     summary="Answer a reviewer's question about your report",
+    status=202,
+    path=ReportPath,
+    body=InfoReply,
     responses={
-        202: {
-            "description": "Answer recorded; the case is back in review",
-            "content": {"application/json": {"model": ReportView}},
-        },
+        202: Documented("Answer recorded; the case is back in review", ReportView),
         **problems(
             s404="No such report among yours", s409="No question is waiting for an answer", s422="Invalid fields"
         ),
     },
 )
-def post_info(
-    report_id: Annotated[str, Path(max_length=64)], reply: Annotated[InfoReply, Body()]
-) -> Response[ReportView]:
+def post_info(request: Request) -> ReportView:
     """Answer the question of a case in needs_info; the case goes back to its review queue."""
+    report_id: str = request.path.report_id
     services = wiring.services()
-    owner = partner_id()
-    case = services.answers.provide(owner, report_id, reply, clock.now())
+    owner = partner_id(request)
+    case = services.answers.provide(owner, report_id, request.body, clock.now())
     report = services.reports.get(report_id)
     assert report is not None
     logger.info("information provided", extra={"report_id": report_id, "case_id": case.case_id})
-    return Response(status_code=202, content_type="application/json", body=view(report, case))
+    return view(report, case)
 
 
-@app.get(
+@app.route(
+    "GET",
     "/v1/reports",
     summary="List your reports, newest first",
-    responses={
-        200: {"description": "A page of your reports", "content": {"application/json": {"model": ReportPage}}},
-        **problems(s422="Invalid query parameter"),
-    },
+    status=200,
+    query=ListQuery,
+    responses={200: Documented("A page of your reports", ReportPage), **problems(s422="Invalid query parameter")},
 )
-def list_reports(
-    status: Annotated[CaseStatus | None, Query(description="Only reports whose case has this status.")] = None,
-    limit: Annotated[int, Query(ge=1, le=100)] = 25,
-    cursor: Annotated[str | None, Query(max_length=512, description="next_cursor of the previous page.")] = None,
-) -> ReportPage:
+def list_reports(request: Request) -> ReportPage:
     """A partner's own reports, a page at a time."""
+    query: ListQuery = request.query
     services = wiring.services()
-    owner = partner_id()
-    after = decode_cursor(cursor) if cursor else None
+    owner = partner_id(request)
+    after = decode_cursor(query.cursor) if query.cursor else None
     items: list[ReportView] = []
     more = True
     for _ in range(MAX_PAGES_PER_LIST):
-        page, more = services.reports.page_for_partner(owner, limit - len(items), after)
+        page, more = services.reports.page_for_partner(owner, query.limit - len(items), after)
         cases = services.cases.get_many(r.case_id for r in page)
         for report in page:
             shown = view(report, cases.get(report.case_id))
-            if status is None or shown.status is status:
+            if query.status is None or shown.status is query.status:
                 items.append(shown)
         if page:
             after = (page[-1].received_at, page[-1].report_id)
-        if not more or len(items) >= limit:
+        if not more or len(items) >= query.limit:
             break
     return ReportPage(items=items, next_cursor=encode_cursor(after) if more and after else None)
 
 
-@app.get(
+@app.route(
+    "GET",
     "/v1/reminders",
     summary="Reminders sent to you, newest first",
-    responses={
-        200: {"description": "Your reminders", "content": {"application/json": {"model": list[ReminderView]}}},
-        **problems(),
-    },
+    status=200,
+    responses={200: Documented("Your reminders", ReminderView, many=True), **problems()},
 )
-def list_reminders() -> list[ReminderView]:
+def list_reminders(request: Request) -> list[ReminderView]:
     """The partner's own reminders: deadlines of its reports and the election calendar."""
-    return [ReminderView.model_validate(r.model_dump()) for r in wiring.services().timers.sent(partner_id())]
+    return [ReminderView.model_validate(r.model_dump()) for r in wiring.services().timers.sent(partner_id(request))]
 
 
-@app.get("/v1/openapi.json", summary="This API's OpenAPI document", include_in_schema=False)
-def openapi_document() -> Response[str]:
+@app.route(
+    "GET",
+    "/v1/openapi.json",
+    summary="This API's OpenAPI document",
+    status=200,
+    responses={},
+    public=True,
+    documented=False,
+)
+def openapi_document(_: Request) -> Reply:
     """The OpenAPI 3.1 document generated from these routes."""
-    return Response(status_code=200, content_type="application/json", body=app.get_openapi_json_schema())
+    return Reply(status=200, body=json.dumps(app.openapi))
 
 
 def view(report: Report, case: Case | None, history: list[PartnerEvent] | None = None) -> ReportView:
@@ -305,34 +310,22 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
         raise InvalidRequest("cursor", "is not a cursor this API gave out") from error
 
 
-@app.exception_handler(RequestValidationError)
-def invalid_request(error: RequestValidationError) -> Response[Any]:
-    """422 with one entry per invalid field."""
-    errors = [
-        FieldError(
-            field="body" if e.get("type") == "json_invalid" else field_name(e.get("loc", ())), message=message(e)
-        )
-        for e in error.errors()
-    ]
-    return problem(HTTPStatus.UNPROCESSABLE_ENTITY, "The request has invalid fields; see errors.", errors=errors)
-
-
-@app.exception_handler(InvalidRequest)
-def broken_rule(error: InvalidRequest) -> Response[Any]:
+@app.on(InvalidRequest)
+def broken_rule(error: InvalidRequest) -> Reply:
     """422 for a rule that the schema cannot express."""
     return problem(
         HTTPStatus.UNPROCESSABLE_ENTITY, error.message, errors=[FieldError(field=error.field, message=error.message)]
     )
 
 
-@app.exception_handler(ReportNotFound)
-def report_not_found(_: ReportNotFound) -> Response[Any]:
+@app.on(ReportNotFound)
+def report_not_found(_: ReportNotFound) -> Reply:
     """404, the same for an unknown id and another partner's report."""
     return problem(HTTPStatus.NOT_FOUND, "No report with this id among your reports.")
 
 
-@app.exception_handler(IdempotencyInProgress)
-def in_progress(_: IdempotencyInProgress) -> Response[Any]:
+@app.on(IdempotencyInProgress)
+def in_progress(_: IdempotencyInProgress) -> Reply:
     """409 while the first request with this Idempotency-Key is still running."""
     return problem(
         HTTPStatus.CONFLICT,
@@ -341,14 +334,14 @@ def in_progress(_: IdempotencyInProgress) -> Response[Any]:
     )
 
 
-@app.exception_handler(CaseConflict)
-def case_conflict(error: CaseConflict) -> Response[Any]:
+@app.on(CaseConflict)
+def case_conflict(error: CaseConflict) -> Reply:
     """409: the case is not in a state that allows this."""
     return problem(HTTPStatus.CONFLICT, str(error))
 
 
-@app.exception_handler(StoreUnavailable)
-def store_unavailable(error: StoreUnavailable) -> Response[Any]:
+@app.on(StoreUnavailable)
+def store_unavailable(error: StoreUnavailable) -> Reply:
     """503: nothing was stored; the partner retries (with its Idempotency-Key) after a moment."""
     logger.warning("store unavailable", extra={"error": str(error)})
     metrics.add_metric(name="StoreUnavailable", unit=MetricUnit.Count, value=1)
@@ -359,121 +352,17 @@ def store_unavailable(error: StoreUnavailable) -> Response[Any]:
     )
 
 
-@app.exception_handler(PermissionError)
-def unauthenticated(_: PermissionError) -> Response[Any]:
+@app.on(PermissionError)
+def unauthenticated(_: PermissionError) -> Reply:
     """401 when the request carries no partner identity."""
     return problem(HTTPStatus.UNAUTHORIZED, "A valid partner API key is required: send Authorization: Bearer <key>.")
 
 
-@app.not_found
-def no_route(_: NotFoundError) -> Response[Any]:
-    """404 for a path the API does not have."""
-    return problem(HTTPStatus.NOT_FOUND, "No such resource.")
-
-
-@app.exception_handler(Exception)
-def unexpected(error: Exception) -> Response[Any]:
+@app.on(Exception)
+def unexpected(error: Exception) -> Reply:
     """500, logged with its trace; the partner learns only that it may retry."""
     logger.exception("unexpected error")
     return problem(HTTPStatus.INTERNAL_SERVER_ERROR, "Something went wrong on our side; retry later.")
-
-
-def field_name(loc: Any) -> str:
-    """'evidence_urls[2]' for ('body', 'evidence_urls', 2); the header or query parameter's name otherwise."""
-    parts = [p for p in loc if p not in ("body", "query", "header", "path")]
-    if not parts:
-        return "body"
-    name = str(parts[0])
-    for part in parts[1:]:
-        name += f"[{part}]" if isinstance(part, int) else f".{part}"
-    return name
-
-
-def message(error: dict[str, Any]) -> str:
-    """A readable message for one validation error."""
-    kind = error.get("type", "")
-    if kind == "extra_forbidden":
-        return "unknown field; see the OpenAPI document for the accepted fields"
-    if kind == "missing":
-        return "is required"
-    if kind == "json_invalid":
-        return "is not valid JSON"
-    text = str(error.get("msg") or kind)
-    return text.removeprefix("Value error, ")
-
-
-def as_proxy_result(answer: Response[Any]) -> dict[str, Any]:
-    """A problem answer given before the resolver runs, as the proxy result API Gateway expects."""
-    return {
-        "statusCode": answer.status_code,
-        "multiValueHeaders": {"Content-Type": ["application/problem+json"]},
-        "body": answer.body,
-        "isBase64Encoded": False,
-    }
-
-
-def refuse_unknown_query(event: dict[str, Any]) -> dict[str, Any] | None:
-    """422 for query parameters a route does not take: refused, like unknown body fields, not ignored."""
-    allowed = QUERY_PARAMETERS.get(str(event.get("resource")), set())
-    unknown = sorted(
-        set(event.get("multiValueQueryStringParameters") or event.get("queryStringParameters") or {}) - allowed
-    )
-    if not unknown:
-        return None
-    answer = problem(
-        HTTPStatus.UNPROCESSABLE_ENTITY,
-        "The request has query parameters this route does not take; see errors.",
-        errors=[FieldError(field=name, message="unknown query parameter") for name in unknown],
-    )
-    return as_proxy_result(answer)
-
-
-def refuse_body(event: dict[str, Any]) -> dict[str, Any] | None:
-    """413, 415 or 422 before anything parses the body: too large, not JSON, or not UTF-8."""
-    body = event.get("body")
-    if body is None or event.get("httpMethod") not in ("POST", "PUT", "PATCH"):
-        return None
-    raw = _raw_body(body, bool(event.get("isBase64Encoded")))
-    headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
-    answer: Response[Any] | None = None
-    if raw is not None and len(raw) > MAX_BODY_BYTES:
-        answer = problem(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"The body is over {MAX_BODY_BYTES // 1024} KB.")
-    elif not _is_json(headers.get("content-type", "")):
-        answer = problem(
-            HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "Send the body as JSON with Content-Type: application/json."
-        )
-    elif raw is None or not _is_utf8(raw):
-        answer = problem(
-            HTTPStatus.UNPROCESSABLE_ENTITY,
-            "The body is not UTF-8 encoded JSON.",
-            errors=[FieldError(field="body", message="is not UTF-8 encoded JSON")],
-        )
-    if answer is None:
-        return None
-    return as_proxy_result(answer)
-
-
-def _raw_body(body: str, encoded: bool) -> bytes | None:
-    """The body's bytes (None if its base64 is broken)."""
-    if not encoded:
-        return body.encode("utf-8", errors="surrogatepass")
-    try:
-        return base64.b64decode(body, validate=True)
-    except (binascii.Error, ValueError):
-        return None
-
-
-def _is_utf8(raw: bytes) -> bool:
-    try:
-        raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    return True
-
-
-def _is_json(content_type: str) -> bool:
-    media = content_type.split(";", 1)[0].strip().lower()
-    return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, log_event=False)
@@ -484,4 +373,4 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     authorizer = (event.get("requestContext") or {}).get("authorizer") or {}
     if authorizer.get("partner_id"):
         logger.append_keys(partner_id=authorizer["partner_id"])
-    return refuse_unknown_query(event) or refuse_body(event) or app.resolve(event, context)
+    return app.resolve(event)
