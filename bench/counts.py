@@ -52,12 +52,54 @@ def aws_stack() -> Iterator[Any]:
         yield lambda name, event: handlers[name](event, LambdaContext(function_name=name))
 
 
+#: Both indexes project every attribute, so an item written with an index's keys is written there too.
+INDEX_KEYS = {"by_owner": "gsi1pk", "by_case": "gsi2pk"}
+WRITE_UNIT, READ_UNIT = 1024, 4096
+
+
+def attribute_size(value: dict[str, Any]) -> int:
+    """Bytes of one attribute value, by DynamoDB's item size rules."""
+    ((kind, inner),) = value.items()
+    if kind == "S":
+        return len(inner.encode())
+    if kind == "N":
+        return len(inner.lstrip("-").replace(".", "").lstrip("0")) // 2 + 2
+    if kind == "B":
+        return len(inner)
+    if kind in ("SS", "NS", "BS"):
+        return sum(attribute_size({kind[0]: member}) for member in inner)
+    if kind == "L":
+        return 3 + sum(1 + attribute_size(member) for member in inner)
+    if kind == "M":
+        return 3 + sum(1 + len(name.encode()) + attribute_size(member) for name, member in inner.items())
+    return 1  # BOOL, NULL
+
+
+def item_size(item: dict[str, Any] | None) -> int:
+    """Bytes of an item: attribute names plus values."""
+    return sum(len(name.encode()) + attribute_size(value) for name, value in (item or {}).items())
+
+
+def units(size: int, unit: int) -> int:
+    """Capacity units for an item of ``size`` bytes (at least one)."""
+    return max(1, -(-size // unit))
+
+
 class Requests:
-    """Counts AWS requests (by service and operation) made through the shared clients."""
+    """Counts AWS requests (by service and operation) made through the shared clients, and the DynamoDB
+    write and read units they consume, computed from item sizes as DynamoDB bills them (moto reports no
+    real capacity): a write costs one unit per KB in the table and in each index the item is in
+    (doubled in a transaction); a read one unit per 4 KB (half for an eventually consistent read).
+    """
 
     def __init__(self) -> None:
         self.calls: Counter[str] = Counter()
         self.items_read = 0
+        self.write_units = 0
+        self.read_units = 0.0
+        self._consistency = 0.5
+        self._writes: list[tuple[str, dict[str, Any], dict[str, Any] | None, int]] = []
+        self._raw = boto3.client("dynamodb", region_name=REGION)  # looks at items without being counted
 
     def __call__(self, event_name: str, parsed: dict[str, Any], **_: Any) -> None:
         _, service, operation = event_name.split(".", 2)
@@ -65,6 +107,56 @@ class Requests:
         if service == "dynamodb":
             self.items_read += int(parsed.get("Count", 1 if "Item" in parsed else 0))
             self.items_read += sum(len(v) for v in parsed.get("Responses", {}).values())
+            self._count_reads(operation, parsed)
+            for table, key, before, factor in self._writes:
+                after = self._item(table, key)
+                self.write_units += factor * self._write_units(before, after)
+            self._writes.clear()
+
+    def _item(self, table: str, key: dict[str, Any]) -> dict[str, Any] | None:
+        found: dict[str, Any] | None = self._raw.get_item(TableName=table, Key=key, ConsistentRead=True).get("Item")
+        return found
+
+    def _write_units(self, before: dict[str, Any] | None, after: dict[str, Any] | None) -> int:
+        size = max(item_size(before), item_size(after))
+        written = units(size, WRITE_UNIT)
+        for key in INDEX_KEYS.values():
+            if any(image and key in image for image in (before, after)):
+                written += units(size, WRITE_UNIT)
+        return written
+
+    def _count_reads(self, operation: str, parsed: dict[str, Any]) -> None:
+        if operation == "GetItem":
+            self.read_units += units(item_size(parsed.get("Item")), READ_UNIT) * self._consistency
+        elif operation in ("Query", "Scan"):
+            total = sum(item_size(item) for item in parsed.get("Items", []))
+            self.read_units += units(total, READ_UNIT) * self._consistency
+        elif operation == "BatchGetItem":
+            for items in parsed.get("Responses", {}).values():
+                self.read_units += sum(units(item_size(i), READ_UNIT) for i in items) * self._consistency
+
+    def _before(self, params: dict[str, Any], model: Any, **_: Any) -> None:
+        """Note each item a write will touch, with its image before."""
+        self._consistency = 1.0 if params.get("ConsistentRead") else 0.5
+        operation = model.name
+        key_names = ("pk", "sk")
+
+        def note(table: str, key_or_item: dict[str, Any], factor: int) -> None:
+            key = {k: key_or_item[k] for k in key_names}
+            self._writes.append((table, key, self._item(table, key), factor))
+
+        if operation in ("PutItem", "UpdateItem", "DeleteItem"):
+            note(params["TableName"], params.get("Item") or params["Key"], 1)
+        elif operation == "BatchWriteItem":
+            for table, requests in params["RequestItems"].items():
+                for request in requests:
+                    put, delete = request.get("PutRequest"), request.get("DeleteRequest")
+                    note(table, put["Item"] if put else delete["Key"], 1)
+        elif operation == "TransactWriteItems":
+            for entry in params["TransactItems"]:
+                ((kind, action),) = entry.items()
+                if kind != "ConditionCheck":
+                    note(action["TableName"], action.get("Item") or action["Key"], 2)
 
     @contextmanager
     def counting(self) -> Iterator[Requests]:
@@ -73,19 +165,32 @@ class Requests:
         clients = [client("dynamodb", None), client("sqs", None), client("sns", None), client("cloudwatch", None)]
         for c in clients:
             c.meta.events.register("after-call.*.*", self)
+            c.meta.events.register("before-parameter-build.dynamodb.*", self._before)
         try:
             yield self
         finally:
             for c in clients:
                 c.meta.events.unregister("after-call.*.*", self)
+                c.meta.events.unregister("before-parameter-build.dynamodb.*", self._before)
+
+    def totals(self) -> dict[str, Any]:
+        """Calls by operation, with the total and the capacity units."""
+        return {
+            **dict(self.calls),
+            "total": sum(self.calls.values()),
+            "dynamodb_write_units": self.write_units,
+            "dynamodb_read_units": self.read_units,
+        }
 
 
-def api_event(partner_id: str, body: dict[str, Any]) -> dict[str, Any]:
-    """A POST /v1/reports event from events/."""
+def api_event(partner_id: str, body: dict[str, Any], key: str | None = None) -> dict[str, Any]:
+    """A POST /v1/reports event from events/ (with an Idempotency-Key if ``key``)."""
     from kanal.local.template import default_template_path
 
     event: dict[str, Any] = json.loads((default_template_path().parent / "events" / "post_report.json").read_text())
     event["headers"].pop("Idempotency-Key", None)
+    if key:
+        event["headers"]["Idempotency-Key"] = key
     event["requestContext"]["authorizer"] = {"principalId": partner_id, "partner_id": partner_id}
     event["body"] = json.dumps(body)
     return event
@@ -117,30 +222,38 @@ def request_counts() -> dict[str, Any]:
         "description": "Klaim palsu tentang TPS.",
     }
     results: dict[str, Any] = {}
+
+    def counted(name: str, work: Any) -> Any:
+        with Requests().counting() as requests:
+            answer = work()
+        results[name] = requests.totals()
+        return answer
+
     with aws_stack() as invoke:
         services = wiring.services()
-        first, second = (services.partners.create(n, PartnerKind.ELECTION_AGENCY, NOW).partner.partner_id for n in "AB")
-        with Requests().counting() as new:
-            invoke("IntakeFunction", api_event(first, body))
-        results["new_report_request_path"] = dict(new.calls)
-        with Requests().counting() as built:
-            invoke("CaseBuilderFunction", stream_batch())
-        results["new_report_after_answer"] = dict(built.calls)
-        with Requests().counting() as duplicate:
-            invoke("IntakeFunction", api_event(second, body))
-        results["duplicate_request_path"] = dict(duplicate.calls)
+        first, second, third = (
+            services.partners.create(n, PartnerKind.ELECTION_AGENCY, NOW).partner.partner_id for n in "ABC"
+        )
+        counted("new_report_request_path", lambda: invoke("IntakeFunction", api_event(first, body)))
+        counted("new_report_after_answer", lambda: invoke("CaseBuilderFunction", stream_batch()))
+        counted("duplicate_request_path", lambda: invoke("IntakeFunction", api_event(second, body)))
         invoke("CaseBuilderFunction", stream_batch())
-        with Requests().counting() as reminded:
-            sent = services.reminders().run(NOW + timedelta(hours=72), digest=False)
-        results["reminder_run_one_overdue_case"] = {**dict(reminded.calls), "reminders_sent": len(sent.sent)}
+        keyed = {**body, "content_url": "https://www.tiktok.com/@akun/video/7318309999999999999"}
+        counted("keyed_new_report_request_path", lambda: invoke("IntakeFunction", api_event(first, keyed, "k-1")))
+        counted("keyed_retry_request_path", lambda: invoke("IntakeFunction", api_event(first, keyed, "k-1")))
+        sent = counted(
+            "reminder_run_one_overdue_case", lambda: services.reminders().run(NOW + timedelta(hours=72), digest=False)
+        )
+        results["reminder_run_one_overdue_case"]["reminders_sent"] = len(sent.sent)
         review = services.review()
         claimed = review.next("ana", 0, NOW)
         assert claimed is not None
-        with Requests().counting() as decided:
-            review.decide(claimed.case.case_id, "ana", Outcome.REMOVED, Policy.MISINFORMATION, "Klaim palsu TPS.", NOW)
-        results["decision"] = dict(decided.calls)
-    for name in ("new_report_request_path", "duplicate_request_path"):
-        results[name]["total"] = sum(v for k, v in results[name].items() if k != "total")
+        case_id = claimed.case.case_id
+        counted(
+            "decision",
+            lambda: review.decide(case_id, "ana", Outcome.REMOVED, Policy.MISINFORMATION, "Klaim palsu TPS.", NOW),
+        )
+        counted("report_on_decided_case_request_path", lambda: invoke("IntakeFunction", api_event(third, body)))
     return results
 
 
