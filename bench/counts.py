@@ -45,6 +45,7 @@ def aws_stack() -> Iterator[Any]:
         for function in stack.functions.values():
             os.environ.update(function.environment)
         os.environ["POWERTOOLS_LOG_LEVEL"] = "ERROR"
+        os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"
         wiring.services.cache_clear()
         aws.reset()
         root = default_template_path().parent

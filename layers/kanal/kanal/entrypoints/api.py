@@ -37,7 +37,7 @@ from kanal.models import (
     ReportReceipt,
     ReportView,
 )
-from kanal.observability import logger, metrics, tracer
+from kanal.observability import log_metrics, logger, metrics, tracer
 from kanal.reminders import ReminderView
 from kanal.review import partner_history
 
@@ -367,7 +367,7 @@ def unexpected(error: Exception) -> Reply:
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, log_event=False)
 @tracer.capture_lambda_handler
-@metrics.log_metrics
+@log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """API Gateway proxy entry point."""
     authorizer = (event.get("requestContext") or {}).get("authorizer") or {}

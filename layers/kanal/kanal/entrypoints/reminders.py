@@ -12,11 +12,11 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from kanal import clock, wiring
-from kanal.observability import logger, metrics
+from kanal.observability import log_metrics, logger, metrics
 
 
 @logger.inject_lambda_context(log_event=True)
-@metrics.log_metrics
+@log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Run one job as of now; answer what was sent (the scheduler retries on an error)."""
     job = str(event.get("job", "sweep"))
