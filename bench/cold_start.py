@@ -63,6 +63,38 @@ def run(repeats: int = 15) -> dict[str, dict[str, float]]:
     return results
 
 
+#: What the functions import besides botocore, each measured alone in a fresh process (what it adds to
+#: a bare interpreter); the sum overstates, as modules share dependencies.
+IMPORTS = {
+    "boto3 (the floor's import; the functions use botocore alone)": "import boto3",
+    "botocore session and client": "import botocore.session, botocore.client",
+    "Powertools Logger and Metrics": "from aws_lambda_powertools import Logger, Metrics",
+    "Powertools Tracer with the X-Ray SDK (in Lambda)": "import aws_xray_sdk.core",
+    "pydantic": "import pydantic",
+    "kanal.models (validators built on first use)": "import kanal.models",
+    "kanal.entrypoints.routing (the intake's router)": "import kanal.entrypoints.routing",
+    "Powertools APIGatewayRestResolver (no longer used)": (
+        "from aws_lambda_powertools.event_handler import APIGatewayRestResolver"
+    ),
+    "Powertools resolver with validation (no longer used)": (
+        "from aws_lambda_powertools.event_handler import APIGatewayRestResolver\n"
+        "APIGatewayRestResolver(enable_validation=True)"
+    ),
+}
+
+
+def import_costs(repeats: int = 7) -> dict[str, float]:
+    """Median seconds each import adds to a bare interpreter (fresh processes, bytecode cached)."""
+    cwd = ROOT / "functions" / "intake"
+    _time("pass", cwd)
+    bare = statistics.median(_time("pass", cwd) for _ in range(repeats))
+    costs: dict[str, float] = {}
+    for name, code in IMPORTS.items():
+        _time(code, cwd)
+        costs[name] = round(max(0.0, statistics.median(_time(code, cwd) for _ in range(repeats)) - bare), 3)
+    return costs
+
+
 if __name__ == "__main__":
     import json
 

@@ -10,7 +10,10 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import cold_start
+import cost
 import counts
+import report
+import review
 import startup
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
@@ -27,18 +30,25 @@ def main() -> None:
     """Run, print, write."""
     print("measuring: cold start of each function against boto3 alone, 15 fresh processes each ...", flush=True)
     results: dict[str, Any] = {"cold_start": cold_start.run()}
+    print("measuring: what each import costs, 7 fresh processes each ...", flush=True)
+    results["import_costs"] = cold_start.import_costs()
     print("measuring: AWS requests per operation (counted on moto) ...", flush=True)
     results["aws_requests"] = counts.request_counts()
     print("measuring: reminder sweep over 100,000 open cases, 1,000 due (about a minute) ...", flush=True)
     results["reminder_sweep"] = counts.sweep_reads()
     print("measuring: local stack startup, 5 fresh processes ...", flush=True)
     results["startup"] = startup.run()
+    print("measuring: review on a Zipf mix of 10,000 reports over 2,000 videos (several minutes) ...", flush=True)
+    results["review"] = review.run()
+    results["cost_per_million_reports"] = cost.per_million_reports(
+        results["aws_requests"], results["review"]["cases_per_report"]
+    )
     RESULTS.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     print()
     for name, value in rows("", results):
         shown = f"{value:.3f}" if isinstance(value, float) else str(value)
         print(f"{name:<72} {shown:>10}")
-    print(f"\nwritten to {RESULTS}")
+    print(f"\nwritten to {RESULTS} and {report.write(results)}")
 
 
 if __name__ == "__main__":
