@@ -12,6 +12,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import cold_start
 import cost
 import counts
+import ingest
 import report
 import review
 import startup
@@ -38,6 +39,11 @@ def main() -> None:
     results["reminder_sweep"] = counts.sweep_reads()
     print("measuring: local stack startup, 5 fresh processes ...", flush=True)
     results["startup"] = startup.run()
+    print(
+        "measuring: ingest through the local API, 8 partners for 20 s, against moto's raw floor (about a minute) ...",
+        flush=True,
+    )
+    results.update(ingest.run())
     print("measuring: review on a Zipf mix of 10,000 reports over 2,000 videos (several minutes) ...", flush=True)
     results["review"] = review.run()
     results["cost_per_million_reports"] = cost.per_million_reports(
