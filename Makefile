@@ -8,7 +8,7 @@ SAM_VENV := .venv-sam
 export AWS_DEFAULT_REGION ?= ap-southeast-3
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help install run test lint format typecheck template-lint unit validate build clean bench security
+.PHONY: help install run test lint format typecheck template-lint unit validate build clean bench security load
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -58,6 +58,9 @@ clean: ## Remove build and test leftovers (not .venv)
 
 bench: $(STAMP) ## Benchmarks: AWS requests per operation, reminder sweep reads, local stack startup; writes bench/results.json
 	$(BIN)/python bench/run.py
+
+load: $(STAMP) ## 8 partners x 50 reports at once on a fresh local stack, then checks (ARGS="--partners N --reports M --timeout S")
+	$(BIN)/python bench/load.py $(ARGS)
 
 SEC_VENV := .venv-security
 $(SEC_VENV)/bin/checkov:
