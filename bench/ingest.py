@@ -3,17 +3,19 @@ the same moto server doing only what a report needs at the least (one put_item a
 the same run; then the stack's peak resident memory.
 
 One `kanal dev` process serves the API, the handlers, moto and the stream's case builder, as a user runs it.
-Each partner is a thread with its own key and a keep-alive connection, sending realistic reports (stack.draft:
-videos from a pool where a few are reported often, several categories and regions, half with an
-Idempotency-Key) back to back for ``duration`` seconds. The raw floor then runs 8 threads of boto3 clients
-against the stack's own table (report-sized items under a sort key the case builder's filter drops) and a
-queue of its own on the same server, for as long. After the load, the case builder's catch-up is timed
-(every answered report attached to its case, every case queued) and VmHWM read from /proc.
+First the raw floor: 8 threads of boto3 clients straight to the stack's moto, putting report-sized items in
+the stack's own table (under a sort key the case builder's filter drops) and sending a message each to a
+queue of its own on the same server. Then the API: each partner is a thread with its own key and a
+keep-alive connection, sending realistic reports (stack.draft: a video pool where a few are reported often,
+a video going viral every second, several categories and regions, half with an Idempotency-Key) back to
+back, as long. After the load, the case builder's catch-up is timed (every answered report attached to its
+case, every case queued) and VmHWM read from /proc.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import random
 import statistics
 import threading
@@ -198,6 +200,7 @@ def run(
 ) -> dict[str, Any]:
     """Raw floor, then the API under load, on one fresh stack; the figures and the stack's memory."""
     pool = Videos(videos)
+    busy_before = os.getloadavg()[0]
     with running() as stack:
         keys = [p["api_key"] for p in stack.ensure_partners(partners)]
         warm_up(stack, keys, pool)
@@ -227,8 +230,11 @@ def run(
             "ratio_vs_raw_moto": round(api_rate / raw_rate, 3) if raw_rate else None,
             "case_builder_catch_up_s": round(caught_up, 1) if caught_up is not None else None,
             "cases_pending_after_catch_up_timeout": pending,
+            # The load generator, the stack and moto share these CPUs; other work on them lowers every figure.
+            "cpus": os.cpu_count(),
+            "load_average_1m_before": round(busy_before, 2),
             **({"errors": (raw.errors + api.errors)[:5]} if raw.errors or api.errors else {}),
-            **({"stack_log_failures": logged[:5]} if logged else {}),
+            **({"stack_log_failures": [line[:200] for line in logged[:5]]} if logged else {}),
         },
         "memory": {
             "peak_rss_mib_after_load": round(after_load["VmHWM"] / 1024, 1),

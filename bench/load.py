@@ -47,6 +47,7 @@ class Sent:
     report_id: str | None = None
     case_id: str | None = None
     content_url: str | None = None
+    error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -103,7 +104,7 @@ def check(
     for s in sent:
         if s.status >= 500 or s.status == 0:
             out.server_errors += 1
-            out.fail("5xx", f"partner {s.partner} video {s.video}: {s.status or 'connection failed'}")
+            out.fail("5xx", f"partner {s.partner} video {s.video}: {s.status or 'connection failed'} {s.error or ''}")
         elif s.status != 202:
             out.refused[s.status] = out.refused.get(s.status, 0) + 1
             out.fail("accepted", f"partner {s.partner} video {s.video}: {s.status}")
@@ -202,7 +203,8 @@ def send_all(stack: Stack, keys: list[str], reports: int, videos: Videos, deadli
                     )
                 )
             else:
-                sent[index].append(Sent(index, report.video, status, took))
+                error = str(answer.get("error") or answer.get("detail") or "") if isinstance(answer, dict) else None
+                sent[index].append(Sent(index, report.video, status, took, error=error))
         api.close()
 
     threads = [threading.Thread(target=partner, args=(i,), daemon=True) for i in range(len(keys))]
