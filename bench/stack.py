@@ -173,28 +173,23 @@ class Api:
         self.connection: http.client.HTTPConnection | None = None
 
     def call(self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None) -> tuple[int, Any]:
-        """Status and parsed JSON body; status 0 when the connection failed (counted, never raised)."""
+        """Status and parsed JSON body; status 0 when the connection failed (counted, never retried or raised)."""
         payload = json.dumps(body).encode() if body is not None else None
-        for attempt in (1, 2):
-            if self.connection is None:
-                self.connection = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
-            try:
-                self.connection.request(method, path, body=payload, headers={**self.headers, **(headers or {})})
-                answer = self.connection.getresponse()
-                raw = answer.read()
-            except (OSError, http.client.HTTPException) as error:
-                self.close()
-                # A kept-alive connection the server closed meanwhile: once more on a new one, before any answer.
-                if attempt == 1 and isinstance(error, http.client.RemoteDisconnected | BrokenPipeError):
-                    continue
-                return 0, {"error": repr(error)}
-            if answer.getheader("Connection", "").lower() == "close":
-                self.close()
-            try:
-                return answer.status, json.loads(raw) if raw else None
-            except ValueError:
-                return answer.status, {"raw": raw[:200].decode(errors="replace")}
-        return 0, {"error": "unreachable"}
+        if self.connection is None:
+            self.connection = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+        try:
+            self.connection.request(method, path, body=payload, headers={**self.headers, **(headers or {})})
+            answer = self.connection.getresponse()
+            raw = answer.read()
+        except (OSError, http.client.HTTPException) as error:
+            self.close()
+            return 0, {"error": repr(error)}
+        if answer.getheader("Connection", "").lower() == "close":
+            self.close()
+        try:
+            return answer.status, json.loads(raw) if raw else None
+        except ValueError:
+            return answer.status, {"raw": raw[:200].decode(errors="replace")}
 
     def close(self) -> None:
         """Drop the connection."""
