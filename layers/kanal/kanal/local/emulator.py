@@ -68,6 +68,26 @@ class LambdaContext:
         return max(0, int((self.timeout_seconds - (time.monotonic() - self.started)) * 1000))
 
 
+def one_at_a_time(app: Any) -> Any:
+    """A WSGI app that answers one request at a time. moto's backends are not thread-safe: an UpdateItem
+    builds its new item in place, and a GetItem or Query served meanwhile can read it half-built (and fail).
+    DynamoDB never shows a partial item, so the emulator does not either.
+    """
+    lock = threading.Lock()
+
+    def serialized(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        with lock:
+            answer = app(environ, start_response)
+            try:
+                return list(answer)
+            finally:
+                close = getattr(answer, "close", None)
+                if close is not None:
+                    close()
+
+    return serialized
+
+
 def load_handler(root: Path, function: Function) -> Handler:
     """The handler that SAM would run: CodeUri's module, Handler's attribute."""
     module_name, _, attribute = function.handler.rpartition(".")
@@ -113,6 +133,7 @@ class Emulator:
         # moto's server logs every request it answers; the gateway logs the ones that matter.
         handler = self.server._server.RequestHandlerClass
         self.server._server.RequestHandlerClass = type("QuietMoto", (handler,), {"log_request": _quiet})
+        self.server._server.app = one_at_a_time(self.server._server.app)
         self.timings["moto_start_s"] = time.perf_counter() - started
 
         started = time.perf_counter()

@@ -246,9 +246,14 @@ def make_server(api: Api, invoke: Invoke, host: str, port: int, log: Log) -> Thr
                 return self._serve
             raise AttributeError(name)
 
-    server = ThreadingHTTPServer((host, port), Gateway)
+    server = _Server((host, port), Gateway)
     server.daemon_threads = True
     return server
+
+
+class _Server(ThreadingHTTPServer):
+    # socketserver's backlog of 5 refuses connections when many partners connect at once; API Gateway does not.
+    request_queue_size = 128
 
 
 def _proxy_answer(result: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:

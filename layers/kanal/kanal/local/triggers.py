@@ -35,10 +35,14 @@ def _matches_one(option: Any, value: Any) -> bool:
 
 
 class BackgroundLoop:
-    """A daemon thread that calls ``step`` until stopped, pausing ``interval`` seconds when there was nothing to do."""
+    """A daemon thread that calls ``step`` until stopped. When a round finds nothing to do it pauses ``interval``
+    seconds, doubling the pause while it stays idle, up to ``idle_interval``; ``wake`` ends a pause at once.
+    """
 
     interval: float = 1.0
+    idle_interval: float = 1.0
     stopping: threading.Event
+    waking: threading.Event
     thread: threading.Thread | None
 
     def step(self) -> bool:
@@ -51,15 +55,29 @@ class BackgroundLoop:
         self.thread.start()
 
     def stop(self) -> None:
-        """Stop within one interval."""
+        """Stop at once (a pause ends when woken)."""
         self.stopping.set()
+        self.waking.set()
         if self.thread is not None:
             self.thread.join(timeout=5)
 
+    def wake(self) -> None:
+        """Start the next round now (something may have arrived)."""
+        self.waking.set()
+
     def _run(self) -> None:
+        pause = self.interval
         while not self.stopping.is_set():
-            if not self.step():
-                self.stopping.wait(self.interval)
+            if self.step():
+                pause = self.interval
+                continue
+            self.waking.wait(pause)
+            self.waking.clear()
+            pause = self.next_pause(pause)
+
+    def next_pause(self, pause: float) -> float:
+        """The pause after another idle round: twice the last one, at most ``idle_interval``."""
+        return min(pause * 2, max(self.interval, self.idle_interval))
 
 
 @dataclass
@@ -71,8 +89,20 @@ class StreamTrigger:
     batch_size: int
     filters: list[dict[str, Any]]
     partial_failures: bool
+    #: MaximumBatchingWindowInSeconds: how long a batch smaller than batch_size may wait for more records.
+    window: float = 0.0
     pending: list[dict[str, Any]] = field(default_factory=list)
     iterators: dict[str, str] = field(default_factory=dict)
+    #: When the oldest pending record was read (monotonic seconds).
+    pending_since: float | None = None
+
+    def ready(self, now: float) -> bool:
+        """Whether a batch goes out now: the batch is full, or the window since its first record has passed."""
+        if not self.pending:
+            return False
+        if len(self.pending) >= self.batch_size or self.pending_since is None:
+            return True
+        return now - self.pending_since >= self.window
 
     def wanted(self, record: dict[str, Any]) -> bool:
         """Whether the record passes the mapping's filter criteria."""
@@ -87,9 +117,14 @@ class Triggers(BackgroundLoop):
     invoke: Invoke
     client: Any
     log: Log
-    interval: float = 0.2
+    #: Lambda polls a stream four times a second; idle, the local stack polls less, down to every 2 s (each
+    #: GetRecords leaves a shard iterator in moto's memory), and wake() polls at once when a function wrote.
+    interval: float = 0.25
+    idle_interval: float = 2.0
+    clock: Callable[[], float] = time.monotonic
     triggers: list[StreamTrigger] = field(default_factory=list)
     stopping: threading.Event = field(default_factory=threading.Event)
+    waking: threading.Event = field(default_factory=threading.Event)
     thread: threading.Thread | None = None
 
     def __post_init__(self) -> None:
@@ -106,6 +141,7 @@ class Triggers(BackgroundLoop):
                         batch_size=int(props.get("BatchSize", 100)),
                         filters=filters,
                         partial_failures="ReportBatchItemFailures" in props.get("FunctionResponseTypes", []),
+                        window=float(props.get("MaximumBatchingWindowInSeconds", 0)),
                     )
                 )
 
@@ -120,15 +156,17 @@ class Triggers(BackgroundLoop):
         return busy
 
     def drain(self, rounds: int = 50) -> None:
-        """Deliver everything pending now (for tests and benchmarks)."""
+        """Deliver everything pending now, batching windows or not (for tests and benchmarks)."""
         for _ in range(rounds):
-            if not any(self.poll(t) for t in self.triggers):
+            if not any(self.poll(t, flush=True) for t in self.triggers):
                 return
 
-    def poll(self, trigger: StreamTrigger) -> bool:
-        """Read new records, invoke the function on a batch; True if anything was delivered."""
+    def poll(self, trigger: StreamTrigger, flush: bool = False) -> bool:
+        """Read new records and invoke the function on a batch once it is ready (or ``flush``); True if anything
+        was delivered.
+        """
         self._read(trigger)
-        if not trigger.pending:
+        if not trigger.pending or not (flush or trigger.ready(self.clock())):
             return False
         batch = trigger.pending[: trigger.batch_size]
         answer = self.invoke(trigger.function, {"Records": batch})
@@ -139,6 +177,8 @@ class Triggers(BackgroundLoop):
         )
         if not failed:
             del trigger.pending[: len(batch)]
+            if not trigger.pending:
+                trigger.pending_since = None  # what is left has waited already: it goes out next round
             return True
         # Lambda retries from the first failed record, with the records after it.
         first = min(i for i, r in enumerate(batch) if r["dynamodb"]["SequenceNumber"] in failed)
@@ -160,6 +200,8 @@ class Triggers(BackgroundLoop):
             for record in answer.get("Records", []):
                 plain = json.loads(json.dumps(record, default=str))
                 if trigger.wanted(plain):
+                    if not trigger.pending:
+                        trigger.pending_since = self.clock()
                     trigger.pending.append(plain)
 
 
@@ -244,6 +286,7 @@ class Schedules(BackgroundLoop):
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     schedules: list[Schedule] = field(default_factory=list)
     stopping: threading.Event = field(default_factory=threading.Event)
+    waking: threading.Event = field(default_factory=threading.Event)
     thread: threading.Thread | None = None
 
     def __post_init__(self) -> None:
