@@ -14,8 +14,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 #: Function -> (its directory, the clients it makes, the wiring call that makes them).
 FUNCTIONS = {
-    "AuthorizerFunction": ("authorizer", ["dynamodb"], "wiring.services()"),
-    "IntakeFunction": ("intake", ["dynamodb"], "wiring.services()"),
+    "AuthorizerFunction": ("authorizer", ["dynamodb"], "wiring.services().partners"),
+    "IntakeFunction": ("intake", ["dynamodb"], "wiring.services().intake"),
     "CaseBuilderFunction": ("cases", ["dynamodb", "sqs"], "wiring.services().case_builder()"),
     "ReminderFunction": ("reminders", ["dynamodb", "sns"], "wiring.services().reminders()"),
 }

@@ -1,35 +1,87 @@
-"""Builds the rules with their AWS adapters, lazily and once per process; tests may replace them."""
+"""Builds the rules with their AWS adapters, lazily and once per process; tests may replace them.
+
+Each service, and the module it comes from, is made on first use: a function imports only what it
+calls (the authorizer, for one, never loads the calendar, the review or the reminder rules).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
+from typing import TYPE_CHECKING, Any
 
 from kanal.adapters.aws import client
-from kanal.adapters.dynamodb import DynamoCases, DynamoPartners, DynamoReports, DynamoTrail
-from kanal.adapters.reminders import DynamoDigests, DynamoReminders, SnsNotifier
-from kanal.adapters.sqs import SqsReviewInbox, SqsReviewQueue
-from kanal.calendar import default_calendar
-from kanal.cases import CaseBuilder
-from kanal.intake import Intake
-from kanal.partners import Partners
-from kanal.reminders import Reminders, default_rules
-from kanal.review import Answers, Review
 from kanal.settings import Settings
 
+if TYPE_CHECKING:
+    from kanal.adapters.dynamodb import DynamoCases, DynamoReports, DynamoTrail
+    from kanal.adapters.reminders import DynamoReminders
+    from kanal.cases import CaseBuilder
+    from kanal.intake import Intake
+    from kanal.partners import Partners
+    from kanal.reminders import Reminders
+    from kanal.review import Answers, Review
 
-@dataclass(frozen=True)
+
 class Services:
-    """Everything the entry points call."""
+    """Everything the entry points call, each made on first use."""
 
-    settings: Settings
-    reports: DynamoReports
-    cases: DynamoCases
-    trail: DynamoTrail
-    timers: DynamoReminders
-    intake: Intake
-    partners: Partners
-    answers: Answers
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    @cached_property
+    def _dynamodb(self) -> Any:
+        return client("dynamodb", self.settings.endpoint_url)
+
+    @cached_property
+    def reports(self) -> DynamoReports:
+        """Reports in the table."""
+        from kanal.adapters.dynamodb import DynamoReports
+
+        return DynamoReports(self._dynamodb, self.settings.table_name)
+
+    @cached_property
+    def cases(self) -> DynamoCases:
+        """Cases in the table."""
+        from kanal.adapters.dynamodb import DynamoCases
+
+        return DynamoCases(self._dynamodb, self.settings.table_name)
+
+    @cached_property
+    def trail(self) -> DynamoTrail:
+        """Cases' trails in the table."""
+        from kanal.adapters.dynamodb import DynamoTrail
+
+        return DynamoTrail(self._dynamodb, self.settings.table_name)
+
+    @cached_property
+    def timers(self) -> DynamoReminders:
+        """Reminder timers in the table."""
+        from kanal.adapters.reminders import DynamoReminders
+
+        return DynamoReminders(self._dynamodb, self.settings.table_name)
+
+    @cached_property
+    def intake(self) -> Intake:
+        """The intake rules."""
+        from kanal.calendar import default_calendar
+        from kanal.intake import Intake
+
+        return Intake(self.reports, self.cases, default_calendar())
+
+    @cached_property
+    def partners(self) -> Partners:
+        """Partners and their keys."""
+        from kanal.adapters.dynamodb import DynamoPartners
+        from kanal.partners import Partners
+
+        return Partners(DynamoPartners(self._dynamodb, self.settings.table_name))
+
+    @cached_property
+    def answers(self) -> Answers:
+        """Partners' answers to reviewers' questions."""
+        from kanal.review import Answers
+
+        return Answers(self.reports, self.cases, self.cases)
 
     def _queue_urls(self) -> tuple[str, str]:
         settings = self.settings
@@ -39,23 +91,33 @@ class Services:
 
     def case_builder(self) -> CaseBuilder:
         """The case builder, which sends to the queues."""
+        from kanal.adapters.sqs import SqsReviewQueue
+        from kanal.cases import CaseBuilder
+
         queue = SqsReviewQueue(client("sqs", self.settings.endpoint_url), *self._queue_urls())
         return CaseBuilder(self.cases, queue, self.trail, self.settings.retention, self.timers)
 
     def review(self) -> Review:
         """The reviewers' side, which receives from the queues."""
+        from kanal.adapters.sqs import SqsReviewInbox
+        from kanal.calendar import default_calendar
+        from kanal.review import Review
+
         inbox = SqsReviewInbox(client("sqs", self.settings.endpoint_url), *self._queue_urls())
         return Review(self.cases, self.cases, self.trail, inbox, timers=self.timers, calendar=default_calendar())
 
     def reminders(self) -> Reminders:
         """The reminder sweep, which publishes to the topics."""
+        from kanal.adapters.reminders import DynamoDigests, SnsNotifier
+        from kanal.calendar import default_calendar
+        from kanal.reminders import Reminders, default_rules
+
         settings = self.settings
         if not (settings.partner_topic_arn and settings.leads_topic_arn):
             raise RuntimeError("PARTNER_TOPIC_ARN and LEADS_TOPIC_ARN must be set")
         notifier = SnsNotifier(
             client("sns", settings.endpoint_url), settings.partner_topic_arn, settings.leads_topic_arn
         )
-        dynamodb = client("dynamodb", settings.endpoint_url)
         return Reminders(
             store=self.timers,
             notifier=notifier,
@@ -64,25 +126,13 @@ class Services:
             calendar=default_calendar(),
             rules=default_rules(),
             partners=self.partners.directory,
-            digests=DynamoDigests(self.reports, self.cases, dynamodb, settings.table_name),
+            digests=DynamoDigests(self.reports, self.cases, self._dynamodb, settings.table_name),
         )
 
 
 def build(settings: Settings) -> Services:
-    """Services over the AWS resources that ``settings`` name."""
-    dynamodb = client("dynamodb", settings.endpoint_url)
-    reports = DynamoReports(dynamodb, settings.table_name)
-    cases = DynamoCases(dynamodb, settings.table_name)
-    return Services(
-        settings=settings,
-        reports=reports,
-        cases=cases,
-        trail=DynamoTrail(dynamodb, settings.table_name),
-        timers=DynamoReminders(dynamodb, settings.table_name),
-        intake=Intake(reports, cases, default_calendar()),
-        partners=Partners(DynamoPartners(dynamodb, settings.table_name)),
-        answers=Answers(reports, cases, cases),
-    )
+    """Services over the AWS resources that ``settings`` name (each made on first use)."""
+    return Services(settings)
 
 
 @cache
