@@ -93,10 +93,17 @@ computed from item sizes and the indexes an item is in, as DynamoDB bills them (
 The goal was at most 2 requests on a new report's request path (met: one read of the case, one
 conditional put of the report) and 1 for a duplicate (**not met: 2**). The case read stays because the
 202 answer must carry the case's state: a report on a decided case is answered with that decision at
-once, and a duplicate shares its case's `review_due_at`. No single DynamoDB request writes one item and
-returns another; answering without the read would meet the count and break that rule, so the choice is
-left to the product owner (see the issue's notes). A new report's three write units are the report and
-its two index entries (by partner, by case); the read is eventually consistent (half a unit).
+once (the intake issue asks for it), and a duplicate shares its case's `review_due_at`. No single
+DynamoDB request writes one item and returns another. The one-request alternative that keeps the
+decided-case answer, a `TransactWriteItems` of the report's put with a `ConditionCheck` that the case is
+undecided (the case comes back only when the check fails), was considered and not built: a transactional
+write bills two write units per KB where a plain put bills one, and the check bills on top (at least
+$0.6 more per million reports, against the $0.06 the read costs), and every report on a viral video
+would check the one case item that the case builder keeps updating, so on exactly the videos that draw
+thousands of reports, partners would get transaction conflicts (503s to retry) instead of 202s. Dropping
+the read altogether meets the count but breaks the decided-case answer; that choice is left to the
+product owner. A new report's three write units are the report and its two index entries (by partner, by
+case); the read is eventually consistent (half a unit).
 
 Reminder sweep: {sweep.get("due", "?")} due among {sweep.get("open_cases", "?")} open cases read
 {sweep.get("dynamodb_items_read", "?")} items in {sweep.get("dynamodb_requests", "?")} DynamoDB requests
