@@ -30,7 +30,11 @@ def _session() -> Any:
     """One botocore session per process: its loaded service models are shared by every client."""
     from botocore.session import get_session
 
-    return get_session()
+    from kanal.adapters import loader
+
+    session = get_session()
+    loader.install(session)
+    return session
 
 
 def reset() -> None:
