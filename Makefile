@@ -8,7 +8,7 @@ SAM_VENV := .venv-sam
 export AWS_DEFAULT_REGION ?= ap-southeast-3
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help install run test lint format typecheck template-lint unit validate build clean bench security load
+.PHONY: help install run test lint format typecheck template-lint unit validate build clean bench security load lock
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -72,9 +72,10 @@ SEC_STAMP := $(SEC_VENV)/.installed-$(shell echo '$(SEC_TOOLS)' | sha1sum | cut 
 # kanal/local is the development stack's emulator (`kanal dev`, moto); no Lambda handler imports it. Its own
 # bandit run also accepts B105 (moto's fake "testing" credentials) and B506 (yaml.load with a SafeLoader subclass).
 BANDIT_LOCAL_SKIPS := B105,B506
-# The layer's dependencies as sam build installs them for its runtime (CPython 3.13, arm64 Linux), pinned with
-# hashes: what pip-audit audits. Written by `make security`, never committed.
-LAYER_LOCK := $(SEC_VENV)/layer-requirements.lock
+# The layer's direct dependencies (requirements.in) and its lock (requirements.txt: every package, pinned with
+# its wheel's hash for CPython 3.13 on arm64 Linux), which sam build installs and pip-audit audits.
+LAYER_IN := layers/kanal/requirements.in
+LAYER_LOCK := layers/kanal/requirements.txt
 # pip-audit asks PyPI's JSON API, else an OSV API: this one, or a mirror of it (make security OSV_URL=...).
 OSV_URL ?= https://api.osv.dev/v1/query
 # AUDIT_REQUIRED=1: fail when no vulnerability service answers, instead of saying so and going on.
@@ -91,10 +92,7 @@ security: $(SEC_STAMP) ## bandit, checkov and pip-audit (own venv); fails on any
 	@echo "bandit: no findings beyond those accepted in pyproject.toml and BANDIT_LOCAL_SKIPS"
 	$(SEC_BIN)/checkov -f template.yaml --framework cloudformation --skip-download -o json > $(SEC_VENV)/checkov.json; \
 	status=$$?; $(SEC_BIN)/python .ci/security_gate.py checkov $(SEC_VENV)/checkov.json && exit $$status
-	$(SEC_BIN)/python -m pip install -q --dry-run --ignore-installed --target $(SEC_VENV)/layer-dry-run \
-		--only-binary=:all: --implementation cp --python-version 3.13 --platform manylinux2014_aarch64 \
-		--report $(SEC_VENV)/layer-report.json -r layers/kanal/requirements.txt
-	@service=$$($(SEC_BIN)/python .ci/security_gate.py lock $(SEC_VENV)/layer-report.json $(LAYER_LOCK) $(OSV_URL)) \
+	@service=$$($(SEC_BIN)/python .ci/security_gate.py audit-service $(LAYER_IN) $(LAYER_LOCK) $(OSV_URL)) \
 		|| exit 1; \
 	if [ -n "$$service" ]; then \
 		echo "pip-audit -s $$service on $(LAYER_LOCK)"; \
@@ -103,3 +101,9 @@ security: $(SEC_STAMP) ## bandit, checkov and pip-audit (own venv); fails on any
 	elif [ "$(AUDIT_REQUIRED)" = 1 ]; then \
 		exit 1; \
 	fi
+
+lock: $(SEC_STAMP) ## Rewrite the layer's hashed lock (layers/kanal/requirements.txt) from requirements.in
+	$(SEC_BIN)/python -m pip install -q --dry-run --ignore-installed --target $(SEC_VENV)/layer-dry-run \
+		--only-binary=:all: --implementation cp --python-version 3.13 --platform manylinux2014_aarch64 \
+		--report $(SEC_VENV)/layer-report.json -r $(LAYER_IN)
+	$(SEC_BIN)/python .ci/security_gate.py lock $(SEC_VENV)/layer-report.json $(LAYER_LOCK)

@@ -2,9 +2,12 @@
 
 security_gate.py checkov REPORT.json
     Fails on any checkov finding not skipped in template.yaml, and on any skip written without its reason.
-security_gate.py lock PIP_REPORT.json LOCK OSV_URL
-    Writes the layer's hashed lock from pip's resolution report, then prints the vulnerability service that
-    answers for its first package ("pypi" or "osv"), or nothing, explaining on stderr why neither can be used.
+security_gate.py lock PIP_REPORT.json LOCK
+    Writes the layer's hashed lock (layers/kanal/requirements.txt) from pip's resolution report (make lock).
+security_gate.py audit-service REQUIREMENTS.in LOCK OSV_URL
+    Fails if the lock lacks a pin of requirements.in; then prints the vulnerability service that answers
+    for the lock's first package ("pypi" or "osv"), or nothing, explaining on stderr why neither can be
+    used, after a partial check of what PyPI's project pages say (latest_release_advisories).
 """
 
 from __future__ import annotations
@@ -42,10 +45,10 @@ def checkov(report_path: str) -> int:
 
 
 def _fetch(request: urllib.request.Request) -> tuple[Any, str]:
-    if request.type != "https":
-        return None, "not an https URL"
+    if request.type not in ("https", "http"):  # an OSV mirror may be plain http on a private network
+        return None, f"not an http(s) URL: {request.full_url}"
     try:
-        with urllib.request.urlopen(request, timeout=15) as response:  # noqa: S310 # nosec B310 - https only, checked above
+        with urllib.request.urlopen(request, timeout=15) as response:  # noqa: S310 # nosec B310 - http(s) only, checked above
             return json.load(response), ""
     except urllib.error.HTTPError as error:
         return None, f"HTTP {error.code}"
@@ -60,12 +63,12 @@ def _answers(request: urllib.request.Request) -> tuple[bool, str]:
     return isinstance(answer, dict), error
 
 
-def latest_release_advisories(pins: list[tuple[str, str, str]]) -> int:
+def latest_release_advisories(pins: list[tuple[str, str]]) -> int:
     """PyPI's project JSON lists the advisories (from OSV) of the project's latest release only; for each pin
     that is its project's latest release, those are the pin's advisories. Fails on any that is not withdrawn.
     """
     found, checked, unchecked = [], [], []
-    for name, version, _ in pins:
+    for name, version in pins:
         project, error = _fetch(urllib.request.Request(f"https://pypi.org/pypi/{name}/json"))
         if not isinstance(project, dict) or project.get("info", {}).get("version") != version:
             latest = project.get("info", {}).get("version") if isinstance(project, dict) else error
@@ -86,21 +89,95 @@ def latest_release_advisories(pins: list[tuple[str, str, str]]) -> int:
     return 1 if found else 0
 
 
-def lock(pip_report: str, lock_path: str, osv_url: str) -> int:
-    pins = []
-    for item in json.loads(Path(pip_report).read_text())["install"]:
-        name = item["metadata"]["name"].lower().replace("_", "-").replace(".", "-")
-        sha256 = item["download_info"].get("archive_info", {}).get("hashes", {}).get("sha256")
-        if not sha256:
-            print(f"pip reported no sha256 for {name}; cannot write a hashed lock", file=sys.stderr)
-            return 1
-        pins.append((name, item["metadata"]["version"], sha256))
-    pins.sort()
-    lines = ["# layers/kanal/requirements.txt resolved for CPython 3.13 on arm64 Linux by make security."]
-    lines += [f"{name}=={version} --hash=sha256:{sha256}" for name, version, sha256 in pins]
-    Path(lock_path).write_text("\n".join(lines) + "\n")
+LOCK_HEADER = """\
+# The Lambda layer's dependencies as pip resolves them for its runtime (CPython 3.13, arm64 Linux), each pinned
+# with the sha256 of every release file CPython 3.13 may install: what `sam build` installs and `make security` audits.
+# Written by `make lock` from requirements.in; edit that file, then run `make lock`.
+"""
 
-    name, version, _ = pins[0]
+
+def _for_cp313(filename: str, version: str) -> bool:
+    """Whether a release file of ``version`` may be what pip installs on CPython 3.13 (any platform)."""
+    if filename.endswith((f"-{version}.tar.gz", f"-{version}.zip")):
+        return True
+    if not filename.endswith(".whl") or f"-{version}-" not in filename:
+        return False
+    python, abi = filename[: -len(".whl")].split("-")[-3:-1]
+    return abi == "abi3" or any(tag in ("cp313", "py3") for tag in python.split("."))
+
+
+def release_hashes(name: str, version: str) -> list[str]:
+    """The sha256 of every file of the release that CPython 3.13 may install, from PyPI's simple index
+    (JSON, PEP 691): sam build downloads a package for the build machine first, and for arm64 after, so
+    a lock with one wheel's hash fails there.
+    """
+    index = urllib.request.Request(
+        f"https://pypi.org/simple/{name}/", headers={"Accept": "application/vnd.pypi.simple.v1+json"}
+    )
+    answer, error = _fetch(index)
+    if not isinstance(answer, dict):
+        raise RuntimeError(f"PyPI's simple index for {name}: {error}")
+    return sorted(
+        f["hashes"]["sha256"]
+        for f in answer.get("files", [])
+        if "sha256" in f.get("hashes", {}) and _for_cp313(f["filename"], version)
+    )
+
+
+def lock(pip_report: str, lock_path: str) -> int:
+    """Write the hashed lock from pip's resolution report: every package pip chose, with the hashes of
+    each of its release's files that CPython 3.13 may install.
+    """
+    lines = []
+    for item in sorted(json.loads(Path(pip_report).read_text())["install"], key=lambda i: _name(i["metadata"]["name"])):
+        name, version = _name(item["metadata"]["name"]), item["metadata"]["version"]
+        chosen = item["download_info"].get("archive_info", {}).get("hashes", {}).get("sha256")
+        hashes = release_hashes(name, version)
+        if chosen not in hashes:
+            print(f"{name} {version}: the wheel pip chose is not on PyPI's index; no lock written", file=sys.stderr)
+            return 1
+        lines.append(" \\\n".join([f"{name}=={version}"] + [f"    --hash=sha256:{h}" for h in hashes]))
+    Path(lock_path).write_text(LOCK_HEADER + "\n".join(lines) + "\n")
+    print(f"{lock_path}: {len(lines)} packages pinned with the hashes of their files")
+    return 0
+
+
+def _name(requirement: str) -> str:
+    return requirement.split("[")[0].split("=")[0].strip().lower().replace("_", "-").replace(".", "-")
+
+
+def read_lock(lock_path: str) -> list[tuple[str, str]]:
+    """(name, version) of each pin in the lock."""
+    text = Path(lock_path).read_text().replace("\\\n", " ")
+    pins = []
+    for line in text.splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, _, version = line.split()[0].partition("==")
+            pins.append((_name(name), version))
+    return pins
+
+
+def stale(requirements_in: str, pins: list[tuple[str, str]]) -> list[str]:
+    """The direct requirements whose pin the lock does not hold (requirements.in changed, lock not rewritten)."""
+    locked = set(pins)
+    wanted = []
+    for line in Path(requirements_in).read_text().splitlines():
+        requirement = line.split("#")[0].strip()
+        if requirement:
+            wanted.append((_name(requirement), requirement.partition("==")[2].strip(), requirement))
+    return [text for name, version, text in wanted if (name, version) not in locked]
+
+
+def audit_service(requirements_in: str, lock_path: str, osv_url: str) -> int:
+    """Check the lock holds requirements.in's pins, then print the vulnerability service that answers for
+    the lock's first package ("pypi" or "osv"), or nothing (explained on stderr) after the partial check.
+    """
+    pins = read_lock(lock_path)
+    missing = stale(requirements_in, pins)
+    if missing:
+        print(f"{lock_path} does not hold {', '.join(missing)} from {requirements_in}: run make lock", file=sys.stderr)
+        return 1
+    name, version = pins[0]
     pypi_url = f"https://pypi.org/pypi/{name}/{version}/json"
     ok, pypi_error = _answers(urllib.request.Request(pypi_url))
     if ok:
@@ -108,7 +185,7 @@ def lock(pip_report: str, lock_path: str, osv_url: str) -> int:
         return 0
     query = json.dumps({"package": {"name": name, "ecosystem": "PyPI"}, "version": version}).encode()
     headers = {"Content-Type": "application/json"}
-    osv_request = urllib.request.Request(osv_url, data=query, headers=headers)  # noqa: S310 - _answers takes https only
+    osv_request = urllib.request.Request(osv_url, data=query, headers=headers)  # noqa: S310 - _answers takes http(s) only
     ok, osv_error = _answers(osv_request)
     if ok:
         print("osv")
@@ -124,4 +201,6 @@ def lock(pip_report: str, lock_path: str, osv_url: str) -> int:
 
 if __name__ == "__main__":
     command, *args = sys.argv[1:]
-    sys.exit(checkov(*args) if command == "checkov" else lock(*args))
+    if command == "checkov":
+        sys.exit(checkov(*args))
+    sys.exit(lock(*args) if command == "lock" else audit_service(*args))
