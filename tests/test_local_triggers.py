@@ -177,7 +177,7 @@ def test_idle_polling_slows_down_and_a_write_wakes_it() -> None:
     assert not triggers.thread.is_alive()
 
 
-def test_moto_answers_one_request_at_a_time() -> None:
+def test_moto_answers_dynamodb_one_request_at_a_time() -> None:
     inside, most = [0], [0]
     guard = threading.Lock()
     started = threading.Barrier(8)
@@ -197,7 +197,8 @@ def test_moto_answers_one_request_at_a_time() -> None:
 
     def call(path: str) -> None:
         started.wait()
-        answers.append(serial({"PATH_INFO": path}, lambda *_: None))
+        environ = {"PATH_INFO": path, "HTTP_X_AMZ_TARGET": "DynamoDB_20120810.GetItem"}
+        answers.append(serial(environ, lambda *_: None))
 
     threads = [threading.Thread(target=call, args=(f"/{n}",)) for n in range(8)]
     for thread in threads:
@@ -206,6 +207,26 @@ def test_moto_answers_one_request_at_a_time() -> None:
         thread.join()
     assert most[0] == 1
     assert sorted(answers) == sorted([[f"/{n}".encode()] for n in range(8)])
+
+
+def test_an_sqs_long_poll_does_not_hold_dynamodb_up() -> None:
+    polling, release = threading.Event(), threading.Event()
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        if environ["HTTP_X_AMZ_TARGET"] == "AmazonSQS.ReceiveMessage":
+            polling.set()
+            assert release.wait(30)  # the long poll ends only when DynamoDB has answered meanwhile
+        start_response("200 OK", [])
+        return [environ["HTTP_X_AMZ_TARGET"].encode()]
+
+    serial = one_at_a_time(app)
+    poll = threading.Thread(target=serial, args=({"HTTP_X_AMZ_TARGET": "AmazonSQS.ReceiveMessage"}, lambda *_: None))
+    poll.start()
+    assert polling.wait(30)
+    assert serial({"HTTP_X_AMZ_TARGET": "DynamoDB_20120810.PutItem"}, lambda *_: None) == [b"DynamoDB_20120810.PutItem"]
+    release.set()
+    poll.join(30)
+    assert not poll.is_alive()
 
 
 def test_the_gateway_queues_many_connections() -> None:

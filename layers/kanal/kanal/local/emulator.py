@@ -68,24 +68,33 @@ class LambdaContext:
         return max(0, int((self.timeout_seconds - (time.monotonic() - self.started)) * 1000))
 
 
-def one_at_a_time(app: Any) -> Any:
-    """A WSGI app that answers one request at a time. moto's backends are not thread-safe: an UpdateItem
-    builds its new item in place, and a GetItem or Query served meanwhile can read it half-built (and fail).
-    DynamoDB never shows a partial item, so the emulator does not either.
+def is_dynamodb(environ: dict[str, Any]) -> bool:
+    """Whether a request to moto is a DynamoDB (or DynamoDB Streams) call: their targets name the service."""
+    return str(environ.get("HTTP_X_AMZ_TARGET", "")).startswith("DynamoDB")
+
+
+def one_at_a_time(app: Any, serialized: Callable[[dict[str, Any]], bool] = is_dynamodb) -> Any:
+    """A WSGI app that answers the requests ``serialized`` picks one at a time. moto's DynamoDB backend is
+    not thread-safe: an UpdateItem builds its new item in place, and a GetItem or Query served meanwhile
+    can read it half-built (and fail); DynamoDB never shows a partial item, so the emulator does not either.
+    Other services go on in parallel: an SQS long poll holds its request for up to 20 s, and holding
+    everything else that long would stall the stack (and the very message it waits for).
     """
     lock = threading.Lock()
 
-    def serialized(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+    def answer(environ: dict[str, Any], start_response: Any) -> Any:
+        if not serialized(environ):
+            return app(environ, start_response)
         with lock:
-            answer = app(environ, start_response)
+            answered = app(environ, start_response)
             try:
-                return list(answer)
+                return list(answered)
             finally:
-                close = getattr(answer, "close", None)
+                close = getattr(answered, "close", None)
                 if close is not None:
                     close()
 
-    return serialized
+    return answer
 
 
 def load_handler(root: Path, function: Function) -> Handler:
