@@ -56,7 +56,7 @@ build: $(SAM_VENV)/bin/sam ## sam build for arm64 (needs python3.13 on PATH; pye
 clean: ## Remove build and test leftovers (not .venv)
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov
 
-bench: $(STAMP) ## Benchmarks: AWS requests per operation, reminder sweep reads, local stack startup; writes bench/results.json
+bench: $(STAMP) ## Benchmarks (cold start, AWS requests, ingest, review, memory, cost); bench/results.json, docs/performance.md
 	$(BIN)/python bench/run.py
 
 load: $(STAMP) ## 8 partners x 50 reports at once on a fresh local stack, then checks (ARGS="--partners N --reports M --timeout S")

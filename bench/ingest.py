@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from stack import Api, Stack, Videos, draft, percentiles, read_cases, running, seeded
+from stack import Api, Stack, Videos, draft, incomplete, percentiles, running, seeded, wait_for_cases
 
 PARTNERS = 8
 
@@ -150,24 +150,13 @@ def raw_load(stack: Stack, threads: int, duration: float, videos: Videos) -> tup
 
 
 def catch_up(stack: Stack, accepted: list[tuple[str, str]], timeout: float) -> tuple[float | None, int]:
-    """Seconds until every answered report is on its case and every case queued (None if not within timeout)."""
+    """Seconds until every answered report is on its case and every case queued (None if not within timeout),
+    and how many cases were still incomplete then."""
     expected: dict[str, set[str]] = {}
     for case_id, report_id in accepted:
         expected.setdefault(case_id, set()).add(report_id)
-    dynamodb = stack.client("dynamodb")
-    started = time.perf_counter()
-    pending = len(expected)
-    while time.perf_counter() - started < timeout:
-        cases = read_cases(dynamodb, stack.env["KANAL_TABLE_NAME"], list(expected))
-        pending = sum(
-            1
-            for case_id, reports in expected.items()
-            if case_id not in cases or not reports <= cases[case_id]["report_ids"] or not cases[case_id]["queued"]
-        )
-        if not pending:
-            return time.perf_counter() - started, 0
-        time.sleep(0.5)
-    return None, pending
+    cases, waited = wait_for_cases(stack, expected, time.monotonic() + timeout)
+    return waited, len(incomplete(cases, expected))
 
 
 def merged(samples: list[Sample]) -> Sample:

@@ -25,15 +25,16 @@ import time
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from kanal.cases import priority_of
+from kanal.models import Case, Priority
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from stack import Api, Stack, StackFailed, Videos, draft, drain_queue, percentiles, read_cases, running, seeded
-
-#: What the case builder's priority rule calls a second partner: a reason for urgency of its own.
-MANY_PARTNERS = 2
+from stack import Api, Stack, StackFailed, Videos, draft, drain_queue, percentiles, running, seeded, wait_for_cases
 
 
 @dataclass(frozen=True)
@@ -92,10 +93,12 @@ def check(
     sent: Sequence[Sent],
     planned: int,
     reads: dict[str, Read],
-    cases: dict[str, dict[str, Any]],
+    cases: dict[str, Case],
     messages: dict[str, list[dict[str, Any]]],
+    now: datetime,
 ) -> Outcome:
-    """Every check on what was sent, read back, stored as cases and found in the queues (by queue name)."""
+    """Every check on what was sent, read back, stored as cases and found in the queues (by queue name); a
+    case's queue is the one the case builder's rule (``priority_of``) gives it at ``now``."""
     out = Outcome(sent=len(sent))
     if len(sent) < planned:
         out.fail("sent", f"{planned - len(sent)} of {planned} reports not sent before the timeout")
@@ -142,18 +145,17 @@ def check(
         if case is None:
             out.fail("queued", f"case {case_id} was never built")
             continue
-        missing = report_ids - case["report_ids"]
+        missing = report_ids - case.report_ids
         if missing:
             out.fail("queued", f"case {case_id} lacks {len(missing)} of its {len(report_ids)} reports")
             continue
-        marked = case.get("queued")
-        urgent = len(case["partners"]) >= MANY_PARTNERS or bool(case["urgent_reasons"])
-        if not marked:
+        marked = case.queued
+        if marked is None:
             out.fail("queued", f"case {case_id} is not marked queued")
         elif marked not in in_queue[case_id]:
             out.fail("queued", f"case {case_id} marked {marked} but no {marked} message names it")
-        elif urgent and marked != "urgent":
-            out.fail("queued", f"case {case_id} ({len(case['partners'])} partners) is in the {marked} queue")
+        elif priority_of(case, now) is Priority.URGENT and marked is not Priority.URGENT:
+            out.fail("queued", f"case {case_id} ({len(case.partners)} partners) is in the {marked} queue")
         else:
             out.queued += 1
     return out
@@ -245,27 +247,6 @@ def read_back(stack: Stack, keys: list[str], sent: list[Sent], deadline: float) 
     return reads
 
 
-def wait_for_cases(stack: Stack, sent: list[Sent], deadline: float) -> tuple[dict[str, dict[str, Any]], float | None]:
-    """The cases once every accepted report is on its case and every case is queued, or as they are at
-    ``deadline``; and how long the wait took (None: not complete by then)."""
-    expected: dict[str, set[str]] = defaultdict(set)
-    for s in sent:
-        if s.status == 202:
-            expected[str(s.case_id)].add(str(s.report_id))
-    dynamodb = stack.client("dynamodb")
-    started = time.perf_counter()
-    while True:
-        cases = read_cases(dynamodb, stack.env["KANAL_TABLE_NAME"], list(expected))
-        done = all(
-            c in cases and reports <= cases[c]["report_ids"] and cases[c]["queued"] for c, reports in expected.items()
-        )
-        if done:
-            return cases, time.perf_counter() - started
-        if time.monotonic() > deadline:
-            return cases, None
-        time.sleep(0.25)
-
-
 def queue_messages(stack: Stack) -> dict[str, list[dict[str, Any]]]:
     """Every message in the review queues, by queue (urgent, normal)."""
     sqs = stack.client("sqs")
@@ -300,13 +281,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             reading = time.perf_counter()
             reads = read_back(stack, keys, sent, deadline)
             read_seconds = time.perf_counter() - reading
-            cases, waited = wait_for_cases(stack, sent, deadline)
+            expected: dict[str, set[str]] = defaultdict(set)
+            for s in sent:
+                if s.status == 202:
+                    expected[str(s.case_id)].add(str(s.report_id))
+            cases, waited = wait_for_cases(stack, expected, deadline)
             messages = queue_messages(stack)
             logged = stack.failures_logged()
     except (StackFailed, OSError, TimeoutError) as error:
         print(f"load: the local stack failed: {error}", file=sys.stderr)
         return 1
-    out = check(sent, args.partners * args.reports, reads, cases, messages)
+    out = check(sent, args.partners * args.reports, reads, cases, messages, datetime.now(UTC))
     latency = percentiles([s.took for s in sent])
     print(
         summary(

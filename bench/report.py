@@ -22,6 +22,11 @@ def table(header: list[str], rows: list[list[Any]]) -> str:
     return "\n".join(lines)
 
 
+def figures(values: dict[str, Any], header: tuple[str, str] = ("figure", "value")) -> str:
+    """A two-column Markdown table of named figures."""
+    return table(list(header), [[name, value] for name, value in values.items()])
+
+
 def cold_start(results: dict[str, Any]) -> str:
     rows = [
         [name, f"{r['median_s']:.3f}", f"{r['boto3_floor_s']:.3f}", f"**{r['ratio_vs_boto3']:.2f}**"]
@@ -118,9 +123,6 @@ def ingest(results: dict[str, Any]) -> str:
     found = results.get("ingest")
     if not found:
         return "## Ingest through the local API\n\nNot measured in this run.\n"
-    rows = [[k, v] for k, v in found.items()]
-    memory = results.get("memory", {})
-    memory_rows = [[k, v] for k, v in memory.items()]
     return f"""## Ingest through the local API
 
 Partners, each with its own key, send reports at once through the local API (`kanal dev`: the
@@ -128,11 +130,11 @@ template's gateway, authorizer, intake, stream and case builder on one moto serv
 the same moto server doing only one `put_item` and one `send_message` per report, from as many
 threads, in the same run. Goal: `ratio_vs_raw_moto` 0.5 or more.
 
-{table(["figure", "value"], rows)}
+{figures(found)}
 
 Memory of the local stack (`kanal dev`) under that load:
 
-{table(["figure", "value"], memory_rows)}
+{figures(results.get("memory", {}))}
 """
 
 
@@ -140,17 +142,17 @@ def review(results: dict[str, Any]) -> str:
     found = results.get("review")
     if not found:
         return "## Review on a realistic mix\n\nNot measured in this run.\n"
-    rows = [[k, v] for k, v in found.items()]
     return f"""## Review on a realistic mix
 
-{found["reports"]:,} reports over 2,000 videos drawn from a Zipf distribution (exponent 1.1) by six
-partners, through the intake and case builder handlers on moto; then a worker with a scripted decider
-claims and decides cases through `Review` and the queues. Its floor does, per case, only what any worker
-must: receive the message, read the case and its reports, one conditional write, delete the message.
+{found["reports"]:,} reports over {found["videos"]:,} videos drawn from a Zipf distribution (exponent
+{found["zipf_exponent"]}) by {found["partners"]} partners, through the intake and case builder handlers on
+moto; then a worker with a scripted decider claims and decides cases through `Review` and the queues.
+Its floor does, per case, only what any worker must: receive the message, read the case and its
+reports, one conditional write, delete the message.
 moto answers an index query by scanning the whole table, so with {found["reports"]:,} reports both the
 worker and its floor are bound by those queries; on DynamoDB a query reads only its case's items.
 
-{table(["figure", "value"], rows)}
+{figures(found)}
 """
 
 
@@ -158,9 +160,6 @@ def cost(results: dict[str, Any]) -> str:
     found = results.get("cost_per_million_reports")
     if not found:
         return ""
-    rows = [[k, v] for k, v in found.items()]
-    prices = [[k, v] for k, v in PRICES.items()]
-    assumptions = [[k, v] for k, v in ASSUMPTIONS.items()]
     return f"""## Cost per million reports on AWS
 
 From the counts above and the case mix of the review run, at list prices (US East; Jakarta,
@@ -168,15 +167,15 @@ ap-southeast-3, lists higher prices for most services: scale before budgeting). 
 Lambda cost nothing; the authorizer runs once per key per cache period (`AuthorizerCacheTtl`), not per
 report. Storage, partners' reads and reminders are left out (small next to this).
 
-{table(["USD per million reports", "value"], rows)}
+{figures(found, ("USD per million reports", "value"))}
 
 Prices used (USD):
 
-{table(["price", "USD"], prices)}
+{figures(PRICES, ("price", "USD"))}
 
 Assumptions (what moto cannot show):
 
-{table(["assumption", "value"], assumptions)}
+{figures(ASSUMPTIONS, ("assumption", "value"))}
 
 **Why a REST API and not an HTTP API**, though HTTP APIs cost $1.00 a million requests against $3.50:
 the difference is {found["total_usd"] - found["total_usd_with_http_api"]:.2f} USD per million reports.

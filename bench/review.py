@@ -49,13 +49,15 @@ def stream_records() -> list[dict[str, Any]]:
     return [r for r in records if r["eventName"] == "INSERT" and r["dynamodb"]["NewImage"]["sk"]["S"] == "REPORT"]
 
 
-def run(reports: int = 10_000, videos: int = 2_000, decisions: int = 200, seed: int = 2024) -> dict[str, Any]:
+def run(
+    reports: int = 10_000, videos: int = 2_000, decisions: int = 200, seed: int = 2024, exponent: float = 1.1
+) -> dict[str, Any]:
     """Cases per report on the mix, then decisions per second against the raw floor."""
     from kanal import wiring
     from kanal.models import Outcome, PartnerKind, Policy
 
     rng = random.Random(seed)  # noqa: S311 - a reproducible mix, not a secret
-    drawn = zipf_videos(reports, videos, 1.1, seed)
+    drawn = zipf_videos(reports, videos, exponent, seed)
     with aws_stack() as invoke:
         services = wiring.services()
         partners = [services.partners.create(n, PartnerKind.ELECTION_AGENCY, NOW).partner.partner_id for n in PARTNERS]
@@ -98,6 +100,9 @@ def run(reports: int = 10_000, videos: int = 2_000, decisions: int = 200, seed: 
     worker_per_s = decided / worker_s
     return {
         "reports": reports,
+        "videos": videos,
+        "zipf_exponent": exponent,
+        "partners": len(PARTNERS),
         "accepted": accepted,
         "videos_reported": len(set(drawn)),
         "cases": len(case_ids),

@@ -22,7 +22,9 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+from kanal.adapters.dynamodb import DynamoCases
 from kanal.local.emulator import free_port
+from kanal.models import Case
 
 KANAL = str(Path(sys.executable).with_name("kanal"))
 
@@ -336,27 +338,29 @@ def percentiles(samples: list[float]) -> dict[str, float]:
 # --- Reading the stack's state -------------------------------------------------------------------------------
 
 
-def read_cases(dynamodb: Any, table: str, case_ids: list[str]) -> dict[str, dict[str, Any]]:
-    """The case items among ``case_ids`` as plain values (sets stay sets; absent attributes are None)."""
-    from boto3.dynamodb.types import TypeDeserializer
+def incomplete(cases: dict[str, Case], expected: dict[str, set[str]]) -> list[str]:
+    """The expected cases not built yet, lacking some of their reports, or not queued."""
+    return [
+        case_id
+        for case_id, reports in expected.items()
+        if case_id not in cases or not reports <= cases[case_id].report_ids or cases[case_id].queued is None
+    ]
 
-    plain = TypeDeserializer()
-    found: dict[str, dict[str, Any]] = {}
-    wanted = sorted(set(case_ids))
-    for start in range(0, len(wanted), 100):
-        request: dict[str, Any] = {
-            table: {"Keys": [{"pk": {"S": f"CASE#{c}"}, "sk": {"S": "CASE"}} for c in wanted[start : start + 100]]}
-        }
-        while request:
-            answer = dynamodb.batch_get_item(RequestItems=request)
-            for item in answer.get("Responses", {}).get(table, []):
-                case = {k: plain.deserialize(v) for k, v in item.items()}
-                for name in ("report_ids", "partners", "urgent_reasons"):
-                    case[name] = set(case.get(name) or ())
-                case.setdefault("queued", None)
-                found[str(case["case_id"])] = case
-            request = answer.get("UnprocessedKeys") or {}
-    return found
+
+def wait_for_cases(
+    stack: Stack, expected: dict[str, set[str]], deadline: float
+) -> tuple[dict[str, Case], float | None]:
+    """The cases (by id) once each holds its expected report ids and is queued, or as they are at ``deadline``
+    (monotonic); and how long the wait took (None: not complete by then)."""
+    stored = DynamoCases(stack.client("dynamodb"), stack.env["KANAL_TABLE_NAME"])
+    started = time.perf_counter()
+    while True:
+        cases = stored.get_many(expected)
+        if not incomplete(cases, expected):
+            return cases, time.perf_counter() - started
+        if time.monotonic() > deadline:
+            return cases, None
+        time.sleep(0.25)
 
 
 def drain_queue(sqs: Any, url: str, hide_for: int = 600) -> list[dict[str, Any]]:

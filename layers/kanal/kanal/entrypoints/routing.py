@@ -194,10 +194,10 @@ class Router:
         route = self.routes.get((str(event.get("httpMethod")), str(event.get("resource"))))
         if route is None:
             return problem(HTTPStatus.NOT_FOUND, "No such resource.")
-        refused = refuse_unknown_query(route, event) or (refuse_body(event) if route.body else None)
+        raw_body = _raw_body(event.get("body"), bool(event.get("isBase64Encoded"))) if route.body else None
+        refused = refuse_unknown_query(route, event) or (refuse_body(event, raw_body) if route.body else None)
         if refused is not None:
             return refused
-        raw_body = _raw_body(event.get("body"), bool(event.get("isBase64Encoded"))) if route.body else None
         answer = route.handler(route.validate(event, raw_body))
         return answer if isinstance(answer, Reply) else Reply(status=route.status, body=answer)
 
@@ -238,12 +238,10 @@ def refuse_unknown_query(route: Route, event: dict[str, Any]) -> Reply | None:
     )
 
 
-def refuse_body(event: dict[str, Any]) -> Reply | None:
-    """413, 415 or 422 before anything parses the body: too large, not JSON, or not UTF-8."""
-    body = event.get("body")
-    if body is None:
+def refuse_body(event: dict[str, Any], raw: bytes | None) -> Reply | None:
+    """413, 415 or 422 before anything parses the body (``raw``, its bytes): too large, not JSON, or not UTF-8."""
+    if event.get("body") is None:
         return None
-    raw = _raw_body(body, bool(event.get("isBase64Encoded")))
     headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
     if raw is not None and len(raw) > MAX_BODY_BYTES:
         return problem(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"The body is over {MAX_BODY_BYTES // 1024} KB.")

@@ -123,7 +123,7 @@ class Emulator:
     handlers: dict[str, Handler] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
     #: One invocation at a time per function, as in one Lambda execution environment: handlers keep
-    #: per-invocation state in module globals (Powertools' resolver does).
+    #: per-invocation state in module globals (Powertools' Logger keys and metric set do).
     locks: dict[str, threading.Lock] = field(default_factory=dict)
 
     @property
