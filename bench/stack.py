@@ -343,7 +343,7 @@ def incomplete(cases: dict[str, Case], expected: dict[str, set[str]]) -> list[st
     return [
         case_id
         for case_id, reports in expected.items()
-        if case_id not in cases or not reports <= cases[case_id].report_ids or cases[case_id].queued is None
+        if case_id not in cases or cases[case_id].report_count < len(reports) or cases[case_id].queued is None
     ]
 
 

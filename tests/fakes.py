@@ -49,10 +49,11 @@ class MemoryReports:
 
 
 class MemoryCases:
-    """CaseRepository in a dict."""
+    """CaseRepository in a dict; a report is counted once (the adapter's trail-entry condition)."""
 
     def __init__(self) -> None:
         self.items: dict[str, Case] = {}
+        self.attached: set[str] = set()
 
     def get(self, case_id: str) -> Case | None:
         return self.items.get(case_id)
@@ -61,6 +62,8 @@ class MemoryCases:
         return {c: self.items[c] for c in case_ids if c in self.items}
 
     def attach(self, case_id: str, reports: Sequence[Report], expires_at: datetime) -> Case:
+        fresh = [r for r in reports if r.report_id not in self.attached]
+        self.attached.update(r.report_id for r in fresh)
         first = min(reports, key=lambda r: r.received_at)
         case = self.items.get(case_id) or Case(
             case_id=case_id,
@@ -71,19 +74,20 @@ class MemoryCases:
         )
         case = case.model_copy(
             update={
-                "report_ids": case.report_ids | {r.report_id for r in reports},
-                "partners": case.partners | {r.partner_id for r in reports},
-                "categories": case.categories | {str(r.category) for r in reports},
-                "urgent_reasons": case.urgent_reasons | {x for r in reports for x in r.urgent_reasons},
+                "report_count": case.report_count + len(fresh),
+                "partners": case.partners | {r.partner_id for r in fresh},
+                "categories": case.categories | {str(r.category) for r in fresh},
+                "urgent_reasons": case.urgent_reasons | {x for r in fresh for x in r.urgent_reasons},
+                "expires_at": max(expires_at, case.expires_at or expires_at),
             }
         )
         self.items[case_id] = case
         return case
 
-    def mark_queued(self, case_id: str, priority: Priority, at: datetime) -> None:
+    def mark_queued(self, case_id: str, priority: Priority, ticket: int, at: datetime) -> None:
         case = self.items[case_id]
-        if case.queued is None or case.queued is Priority.NORMAL:
-            self.items[case_id] = case.model_copy(update={"queued": priority})
+        if ticket > case.ticket:
+            self.items[case_id] = case.model_copy(update={"queued": priority, "ticket": ticket})
 
 
 class MemoryQueue:
@@ -93,10 +97,11 @@ class MemoryQueue:
         self.sent: list[tuple[str, Priority]] = []
         self.failing = False
 
-    def publish(self, case: Case, priority: Priority, at: datetime) -> None:
+    def publish(self, case: Case, priority: Priority, ticket: int, at: datetime, delay_seconds: int = 0) -> str:
         if self.failing:
             raise ConnectionError("SQS unavailable")
         self.sent.append((case.case_id, priority))
+        return f"m{len(self.sent)}"
 
 
 class MemoryPartners:

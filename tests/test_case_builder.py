@@ -8,8 +8,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 from kanal import wiring
 from kanal.adapters import aws
+from kanal.cli import main
 from kanal.models import PartnerKind
 
 from tests.conftest import Invoke, env, event, stream_event
@@ -46,7 +48,7 @@ def test_event_file_builds_one_urgent_case(case_builder: Invoke, sqs: Any, dynam
     (message,) = messages(sqs, "URGENT_QUEUE_URL")
     assert messages(sqs, "NORMAL_QUEUE_URL") == []
     case = case_item(dynamodb, message["case_id"])
-    assert len(case["report_ids"]["SS"]) == 2
+    assert case["report_count"]["N"] == "2"
     assert set(case["partners"]["SS"]) == {"p_3f9a1c2b4d5e6f70", "p_8e7d6c5b4a392817"}
 
 
@@ -68,7 +70,7 @@ def test_many_concurrent_reports_of_one_video_make_one_case(
         assert case_builder({"Records": batch["Records"][start : start + 7]}) == {"batchItemFailures": []}
     case_id = body_of(answers[0])["case_id"]
     case = case_item(dynamodb, case_id)
-    assert len(case["report_ids"]["SS"]) == 40
+    assert case["report_count"]["N"] == "40"
     assert len(case["partners"]["SS"]) == 4
     assert [m["case_id"] for m in messages(sqs, "NORMAL_QUEUE_URL")] == [case_id]
     assert [m["case_id"] for m in messages(sqs, "URGENT_QUEUE_URL")] == [case_id]
@@ -78,8 +80,9 @@ def test_many_concurrent_reports_of_one_video_make_one_case(
     ("service", "operation", "code"),
     [
         ("sqs", "SendMessage", "ServiceUnavailable"),
-        ("dynamodb", "UpdateItem", "TransactionConflictException"),
-        ("dynamodb", "UpdateItem", "ThrottlingException"),
+        ("dynamodb", "TransactWriteItems", "TransactionConflictException"),
+        ("dynamodb", "TransactWriteItems", "ThrottlingException"),
+        ("dynamodb", "UpdateItem", "ThrottlingException"),  # recording the queue mark, after the message went
     ],
 )
 def test_failures_after_the_answer_are_retried_not_lost(
@@ -92,17 +95,52 @@ def test_failures_after_the_answer_are_retried_not_lost(
     with failing(builder_client, operation, code):
         failed = case_builder(batch)
     assert len(failed["batchItemFailures"]) == 3
-    assert messages(sqs, "NORMAL_QUEUE_URL") == []
+    if operation != "UpdateItem":
+        assert messages(sqs, "NORMAL_QUEUE_URL") == []
     assert case_builder(batch) == {"batchItemFailures": []}  # Lambda's redelivery
-    queued = sorted(m["case_id"] for m in messages(sqs, "NORMAL_QUEUE_URL"))
-    assert queued == sorted(r["case_id"] for r in receipts)
+    queued = {m["case_id"] for m in messages(sqs, "NORMAL_QUEUE_URL")}
+    assert queued == {r["case_id"] for r in receipts}
+    for receipt in receipts:  # counted once, however often delivered
+        assert case_item(dynamodb, receipt["case_id"])["report_count"]["N"] == "1"
 
 
-def test_one_failing_case_does_not_fail_the_others(api: Invoke, case_builder: Invoke, dynamodb: Any) -> None:
+def failure_queue(sqs: Any) -> list[dict[str, Any]]:
+    answer = sqs.receive_message(
+        QueueUrl=env("CASE_BUILDER_FAILURE_QUEUE_URL"), MaxNumberOfMessages=10, VisibilityTimeout=0
+    )
+    return [json.loads(m["Body"]) for m in answer.get("Messages", [])]
+
+
+def test_a_poison_record_is_parked_and_never_holds_the_good_ones(
+    api: Invoke, case_builder: Invoke, sqs: Any, dynamodb: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
     (partner,) = partners(1)
-    for i in range(2):
-        api(post(partner, report_body(content_url=f"{VIDEO[:-1]}{i}")))
+    receipts = [body_of(api(post(partner, report_body(content_url=f"{VIDEO[:-1]}{i}")))) for i in range(4)]
     batch = stream_event(dynamodb, env("TABLE_NAME"))
-    batch["Records"].append({"dynamodb": {"SequenceNumber": "999", "NewImage": {"pk": {"S": "REPORT#x"}}}})
-    answer = case_builder(batch)
-    assert answer == {"batchItemFailures": [{"itemIdentifier": "999"}]}
+    unreadable = {"dynamodb": {"SequenceNumber": "999", "NewImage": {"pk": {"S": "REPORT#x"}, "sk": {"S": "REPORT"}}}}
+    batch["Records"].insert(1, unreadable)
+    capsys.readouterr()
+    builder_client = aws.client("dynamodb", None)
+    poisoned = receipts[2]["case_id"]
+
+    def refuse(**kwargs: Any) -> None:  # DynamoDB refusing one case's write as invalid (as for a too-large item)
+        if poisoned in json.dumps(kwargs.get("params", {}), default=str):
+            raise ClientError({"Error": {"Code": "ValidationException", "Message": "Item size too large"}}, "Tx")
+
+    builder_client.meta.events.register("before-call.dynamodb.TransactWriteItems", refuse)
+    try:
+        answer = case_builder(batch)
+    finally:
+        builder_client.meta.events.unregister("before-call.dynamodb.TransactWriteItems", refuse)
+    assert answer == {"batchItemFailures": []}  # nothing holds the shard
+    queued = {m["case_id"] for m in messages(sqs, "NORMAL_QUEUE_URL")}
+    assert queued == {r["case_id"] for r in receipts} - {poisoned}  # every good one reached its queue, this run
+    parked = failure_queue(sqs)
+    assert sorted(p["reason"] for p in parked) == ["refused", "unreadable"]
+    assert {p["record"]["dynamodb"]["SequenceNumber"] for p in parked} >= {"999"}
+    assert "RecordsParked" in capsys.readouterr().out  # counted (the alarm's metric)
+    # After the fix, `kanal cases replay` attaches what can be attached; the unreadable record stays, said so.
+    assert main(["--table-name", env("TABLE_NAME"), "cases", "replay"]) == 1
+    assert poisoned in {m["case_id"] for m in messages(sqs, "NORMAL_QUEUE_URL")}
+    left = sqs.get_queue_attributes(QueueUrl=env("CASE_BUILDER_FAILURE_QUEUE_URL"), AttributeNames=["All"])
+    assert left["Attributes"]["ApproximateNumberOfMessagesNotVisible"] == "1"  # kept, hidden a minute

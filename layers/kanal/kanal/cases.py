@@ -43,6 +43,20 @@ def queue_to_send(case: Case, now: datetime) -> Priority | None:
     return None
 
 
+def send_to_review(
+    case: Case, priority: Priority, queue: ReviewQueue, cases: CaseRepository, now: datetime, delay_seconds: int = 0
+) -> int:
+    """Send the case's next message (its ticket one above the case's) to ``priority``'s queue, then record it.
+
+    The message goes first: if recording fails, the message is there anyway and its ticket (above the
+    recorded one) counts as current; a retry sends one more copy, never none.
+    """
+    ticket = case.ticket + 1
+    queue.publish(case, priority, ticket, now, delay_seconds)
+    cases.mark_queued(case.case_id, priority, ticket, now)
+    return ticket
+
+
 @dataclass(frozen=True)
 class CaseBuilder:
     """Attaches new reports to their cases and queues the cases for review."""
@@ -64,18 +78,6 @@ class CaseBuilder:
         """Attach one case's reports and queue it if needed; raises if any step fails (the batch is retried)."""
         latest = max(r.received_at for r in reports)
         case = self.cases.attach(case_id, reports, expires_at=latest + self.retention)
-        self.trail.record(
-            [
-                CaseEvent(
-                    case_id=case_id,
-                    kind=CaseEventKind.REPORT_ATTACHED,
-                    actor=r.partner_id,
-                    at=r.received_at,
-                    detail={"report_id": r.report_id, "category": str(r.category)},
-                )
-                for r in reports
-            ]
-        )
         return self.queue_if_needed(case, now)
 
     def requeue(self, case_id: str, now: datetime) -> Case | None:
@@ -89,11 +91,10 @@ class CaseBuilder:
         if priority is None:
             return case
         kind = CaseEventKind.ESCALATED if case.queued is Priority.NORMAL else CaseEventKind.RECEIVED
-        self.queue.publish(case, priority, now)
-        self.cases.mark_queued(case.case_id, priority, now)
+        ticket = send_to_review(case, priority, self.queue, self.cases, now)
         self.trail.record(
             [CaseEvent(case_id=case.case_id, kind=kind, actor="kanal", at=now, detail={"queue": str(priority)})]
         )
         if self.timers is not None:
             self.timers.add_timers([overdue_timer(case)])  # once per case: an existing timer is kept
-        return case.model_copy(update={"queued": priority})
+        return case.model_copy(update={"queued": priority, "ticket": ticket})

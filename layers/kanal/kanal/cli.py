@@ -52,7 +52,15 @@ def resolve_settings(args: argparse.Namespace) -> Settings:
     """Which stack to talk to: flags and environment, then the local stack of ``kanal dev``, then a deployed stack."""
     endpoint = args.endpoint_url or os.environ.get("AWS_ENDPOINT_URL")
     table = args.table_name or os.environ.get("KANAL_TABLE_NAME") or os.environ.get("TABLE_NAME")
-    names = ("URGENT_QUEUE_URL", "NORMAL_QUEUE_URL", "PARTNER_TOPIC_ARN", "LEADS_TOPIC_ARN")
+    names = (
+        "URGENT_QUEUE_URL",
+        "NORMAL_QUEUE_URL",
+        "PARTNER_TOPIC_ARN",
+        "LEADS_TOPIC_ARN",
+        "CASE_BUILDER_FAILURE_QUEUE_URL",
+        "URGENT_DLQ_URL",
+        "NORMAL_DLQ_URL",
+    )
     found = {name: os.environ.get(name) for name in names}
     dev = dev_settings()
     if not table and dev and not args.stack_name:
@@ -73,6 +81,9 @@ def resolve_settings(args: argparse.Namespace) -> Settings:
             "NORMAL_QUEUE_URL": outputs.get("NormalQueueUrl"),
             "PARTNER_TOPIC_ARN": outputs.get("PartnerTopicArn"),
             "LEADS_TOPIC_ARN": outputs.get("ModerationLeadsTopicArn"),
+            "CASE_BUILDER_FAILURE_QUEUE_URL": outputs.get("CaseBuilderFailureQueueUrl"),
+            "URGENT_DLQ_URL": outputs.get("UrgentDLQUrl"),
+            "NORMAL_DLQ_URL": outputs.get("NormalDLQUrl"),
         }
     return Settings(
         table_name=table,
@@ -80,6 +91,9 @@ def resolve_settings(args: argparse.Namespace) -> Settings:
         normal_queue_url=found["NORMAL_QUEUE_URL"],
         partner_topic_arn=found["PARTNER_TOPIC_ARN"],
         leads_topic_arn=found["LEADS_TOPIC_ARN"],
+        failure_queue_url=found["CASE_BUILDER_FAILURE_QUEUE_URL"],
+        urgent_dlq_url=found["URGENT_DLQ_URL"],
+        normal_dlq_url=found["NORMAL_DLQ_URL"],
         endpoint_url=endpoint,
     )
 

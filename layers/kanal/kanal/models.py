@@ -7,7 +7,8 @@ typo in a partner's integration is an error, not silently lost data.
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime
+from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -142,6 +143,13 @@ def _election(value: str) -> str:
     return value
 
 
+def _epoch(value: Any) -> Any:
+    """A stored TTL (Unix seconds, as DynamoDB's numbers come back) as an aware datetime."""
+    if isinstance(value, int | float | Decimal) and not isinstance(value, bool):
+        return datetime.fromtimestamp(int(value), UTC)
+    return value
+
+
 def _rfc3339_text(value: Any) -> Any:
     if not isinstance(value, str | datetime):
         raise ValueError("must be an RFC 3339 date-time string with a UTC offset, e.g. 2024-02-12T09:40:00+07:00")
@@ -234,21 +242,32 @@ class Case(Model):
     content_key: str
     content_url: str
     status: CaseStatus = CaseStatus.RECEIVED
-    report_ids: set[str] = Field(default_factory=set)
+    #: How many reports the case holds. The case item keeps counts and bounded sets only (its size never grows
+    #: with its reports: DynamoDB's items stop at 400 KB); the reports themselves come from the by_case index.
+    report_count: int = 0
     partners: set[str] = Field(default_factory=set)
     categories: set[str] = Field(default_factory=set)
     urgent_reasons: set[str] = Field(default_factory=set)
     first_reported_at: datetime
     review_due_at: datetime
+    #: The queue of the case's newest review message, and that message's ticket: every message sent for the case
+    #: carries the next ticket, so a worker tells a superseded copy (a lower ticket) from the current one.
     queued: Priority | None = None
+    ticket: int = 0
     decision: Decision | None = None
     claim: Claim | None = None
     question: Question | None = None
+    #: When the case and everything about it are deleted (the table's TTL); only ever moved later.
+    expires_at: Annotated[datetime | None, BeforeValidator(_epoch)] = None
 
     @property
-    def report_count(self) -> int:
-        """How many reports the case holds."""
-        return len(self.report_ids)
+    def awaiting_review(self) -> bool:
+        """Whether the case needs a reviewer: received and undecided (needs_info waits for a partner instead)."""
+        return self.status is CaseStatus.RECEIVED and self.decision is None
+
+    def held(self, now: datetime) -> bool:
+        """Whether a reviewer holds an unexpired claim on the case."""
+        return self.claim is not None and self.claim.expires_at > now
 
     def held_by_other(self, reviewer: str, now: datetime) -> bool:
         """Whether another reviewer holds an unexpired claim on the case."""
@@ -262,6 +281,9 @@ class Claim(Model):
     expires_at: datetime
     queue: Priority
     receipt: str
+    #: The ticket of the claimed message, and its SQS message id (to tell it from other copies).
+    ticket: int = 0
+    message_id: str = ""
 
 
 class Question(Model):
@@ -284,6 +306,8 @@ class CaseEventKind(StrEnum):
     INFO_PROVIDED = "info_provided"
     INFO_NOT_PROVIDED = "info_not_provided"
     DECIDED = "decided"
+    #: The reconciler put a case back on its queue after finding it on none (the reason is in the detail).
+    REQUEUED = "requeued"
 
 
 class CaseEvent(Model):
@@ -294,6 +318,17 @@ class CaseEvent(Model):
     actor: str
     at: datetime
     detail: dict[str, str] = Field(default_factory=dict)
+
+
+def attached_event(report: Report) -> CaseEvent:
+    """The trail entry of a report attached to its case (also the record that the report was counted once)."""
+    return CaseEvent(
+        case_id=report.case_id,
+        kind=CaseEventKind.REPORT_ATTACHED,
+        actor=report.partner_id,
+        at=report.received_at,
+        detail={"report_id": report.report_id, "category": str(report.category)},
+    )
 
 
 class PartnerEvent(Model):

@@ -41,17 +41,20 @@ class CaseRepository(Protocol):
         """The cases that exist among ``case_ids``, by id."""
 
     def attach(self, case_id: str, reports: Sequence[Report], expires_at: datetime) -> Case:
-        """Open the case if needed and attach the reports; idempotent. Returns the case as stored."""
+        """Open the case if needed and attach the reports, each counted once and put on the trail once (a
+        redelivered report changes nothing); the case's expiry only moves later. Returns the case as stored."""
 
-    def mark_queued(self, case_id: str, priority: Priority, at: datetime) -> None:
-        """Record that the case was sent to the ``priority`` queue (never downgrades urgent)."""
+    def mark_queued(self, case_id: str, priority: Priority, ticket: int, at: datetime) -> None:
+        """Record that message ``ticket`` for the case went to the ``priority`` queue (a lower ticket never
+        overwrites a higher one)."""
 
 
 class ReviewQueue(Protocol):
     """The review queues: urgent and normal."""
 
-    def publish(self, case: Case, priority: Priority, at: datetime) -> None:
-        """Send the case to the queue for ``priority``."""
+    def publish(self, case: Case, priority: Priority, ticket: int, at: datetime, delay_seconds: int = 0) -> str:
+        """Send message ``ticket`` of the case to the queue for ``priority`` (visible after ``delay_seconds``);
+        the message's id."""
 
 
 class PartnerDirectory(Protocol):
@@ -119,6 +122,9 @@ class Delivery:
     queue: Priority
     receipt: str
     receive_count: int
+    #: The message's ticket (None in a message sent before tickets existed: taken as current).
+    ticket: int | None = None
+    message_id: str = ""
 
 
 class ReviewInbox(Protocol):

@@ -8,11 +8,14 @@ so a crash at any point leaves the case either decided or back in its queue.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 
 from kanal.calendar import Calendar
+from kanal.cases import priority_of, send_to_review
 from kanal.errors import CaseConflict, CaseNotFound, ReportNotFound, ReviewRefused
 from kanal.models import (
     Case,
@@ -29,7 +32,7 @@ from kanal.models import (
     Question,
     Report,
 )
-from kanal.ports import CaseRepository, CaseWrite, Delivery, ReportRepository, ReviewInbox, Trail
+from kanal.ports import CaseRepository, CaseWrite, Delivery, ReportRepository, ReviewInbox, ReviewQueue, Trail
 from kanal.reminders import ReminderStore, default_rules, question_timers, statutory_timers
 
 LEASE = timedelta(minutes=15)
@@ -50,14 +53,75 @@ def ground_for(policy: Policy) -> Ground:
     return Ground.NATIONAL_LAW if policy is Policy.NATIONAL_LAW else Ground.COMMUNITY_GUIDELINES
 
 
-def is_stale(case: Case | None, delivery: Delivery, reviewer: str, now: datetime) -> bool:
-    """Whether a message no longer asks for review: decided, waiting for a partner, or held by someone else."""
-    if case is None:
-        return False  # unknown case: a poison message, left to the redrive policy
-    if case.status is not CaseStatus.RECEIVED or case.held_by_other(reviewer, now):
+def in_review(case: Case, live_tickets: Iterable[int | None], now: datetime) -> bool:
+    """kanal's first promise, for one case: an undecided case whose status is ``received`` is held by an
+    unexpired claim or has a message on a review queue that a worker will not drop as superseded.
+
+    ``live_tickets`` are the tickets of the case's messages that are still on a review queue (visible or in
+    flight); None is a message from before tickets, taken as current. Used by the stateful tests over every
+    interleaving, and by the reconciler, which knows the queues only through what the case records.
+    """
+    if not case.awaiting_review or case.held(now):
         return True
-    # Escalation queues a case twice; the normal message is stale once the urgent one was sent.
-    return case.queued is not None and case.queued is not delivery.queue
+    return any(ticket is None or ticket >= case.ticket for ticket in live_tickets)
+
+
+class Verdict(StrEnum):
+    """What a worker does with a message it received."""
+
+    CLAIM = "claim"
+    #: Delete: the case needs no review (decided, or waiting for a partner), or the message is a superseded copy.
+    DROP = "drop"
+    #: Keep it hidden until the holder's claim ends: it is what brings the case back if the holder goes.
+    HIDE = "hide"
+    #: As HIDE, but as a fresh copy: the message was received often and would reach the dead-letter queue.
+    REFRESH = "refresh"
+    #: No such case: hidden longer at each receive, then dead-lettered by the queue's redrive policy.
+    POISON = "poison"
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """A verdict on a message, why, and for how long to hide it."""
+
+    verdict: Verdict
+    reason: str
+    hide_seconds: int = 0
+
+
+#: A message kept hidden (or claimed) this many times is replaced by a fresh copy before the queue's
+#: maxReceiveCount (5) could dead-letter it.
+REFRESH_AT = 3
+
+
+def judge(case: Case | None, delivery: Delivery, reviewer: str, now: datetime) -> Judgement:
+    """What to do with a delivered message. A message is deleted only when that cannot take the case out of
+    review: the case is decided or waits for a partner (whose answer, or its deadline, queues it again), the
+    message's ticket is older than the case's newest, or it is another copy of the message the holder holds.
+    """
+    if case is None:
+        return Judgement(Verdict.POISON, "no such case")
+    if case.status is CaseStatus.DECIDED or case.decision is not None:
+        return Judgement(Verdict.DROP, "decided")
+    if case.status is CaseStatus.NEEDS_INFO:
+        return Judgement(Verdict.DROP, "waiting for the partners' information")
+    ticket = case.ticket if delivery.ticket is None else delivery.ticket
+    if ticket < case.ticket:
+        return Judgement(Verdict.DROP, "superseded by a newer message")
+    claim = case.claim
+    if claim is None or claim.expires_at <= now or claim.reviewer == reviewer:
+        return Judgement(Verdict.CLAIM, "needs review")
+    remaining = max(1, math.ceil((claim.expires_at - now).total_seconds()) + 1)
+    same = bool(claim.message_id) and delivery.message_id == claim.message_id
+    if not same and claim.message_id and claim.ticket >= ticket:
+        return Judgement(Verdict.DROP, "another copy of the held message")
+    if not same and delivery.receive_count >= REFRESH_AT:
+        return Judgement(Verdict.REFRESH, "held by another reviewer", min(remaining, MAX_DELAY_SECONDS))
+    return Judgement(Verdict.HIDE, "held by another reviewer", remaining)
+
+
+#: SQS's longest DelaySeconds, and so the longest a fresh copy can wait to become visible.
+MAX_DELAY_SECONDS = 900
 
 
 @dataclass(frozen=True)
@@ -68,6 +132,8 @@ class Review:
     writes: CaseWrite
     trail: Trail
     inbox: ReviewInbox
+    #: Where a released case's fresh message goes.
+    queue: ReviewQueue
     lease: timedelta = LEASE
     #: How long a message naming no known case stays hidden per receive; after the queue's
     #: maxReceiveCount it moves to the dead-letter queue instead of blocking reviewers.
@@ -77,30 +143,70 @@ class Review:
     calendar: Calendar | None = None
 
     def next(self, reviewer: str, wait_seconds: int, now: datetime) -> ClaimedCase | None:
-        """Claim the next case that needs review, acknowledging stale messages on the way; None if none came."""
+        """Claim the next case that needs review, settling other messages on the way; None if none came."""
         while True:
             delivery = self.inbox.receive(wait_seconds)
             if delivery is None:
                 return None
-            case = self.cases.get(delivery.case_id) if delivery.case_id else None
-            if case is None:
-                backoff = self.poison_backoff * delivery.receive_count
-                self.inbox.extend(delivery.queue, delivery.receipt, int(backoff.total_seconds()))
-                continue
-            if is_stale(case, delivery, reviewer, now):
-                self.inbox.acknowledge(delivery.queue, delivery.receipt)
-                continue
-            claim = Claim(
-                reviewer=reviewer, expires_at=now + self.lease, queue=delivery.queue, receipt=delivery.receipt
-            )
-            try:
-                held = self.writes.claim(case.case_id, claim, now)
-            except CaseConflict:
-                self.inbox.acknowledge(delivery.queue, delivery.receipt)
-                continue
+            claimed = self._settle(delivery, reviewer, now)
+            if claimed is not None:
+                return claimed
+
+    def _settle(self, delivery: Delivery, reviewer: str, now: datetime) -> ClaimedCase | None:
+        """Claim the delivered case, or do what its verdict says with the message."""
+        case = self.cases.get(delivery.case_id) if delivery.case_id else None
+        for _ in range(3):  # a claim lost to a racing reviewer is judged again on the case as it is now
+            judgement = judge(case, delivery, reviewer, now)
+            if judgement.verdict is not Verdict.CLAIM:
+                break
+            assert case is not None
+            claimed = self._claim(case, delivery, reviewer, now)
+            if claimed is not None:
+                return claimed
+            case = self.cases.get(case.case_id)
+        else:
+            judgement = Judgement(Verdict.HIDE, "claim contended", int(self.poison_backoff.total_seconds()) or 1)
+        if judgement.verdict is Verdict.POISON:
+            backoff = self.poison_backoff * delivery.receive_count
+            self.inbox.extend(delivery.queue, delivery.receipt, int(backoff.total_seconds()))
+        elif judgement.verdict is Verdict.DROP:
+            self.inbox.acknowledge(delivery.queue, delivery.receipt)
+        elif judgement.verdict is Verdict.HIDE:
+            self.inbox.extend(delivery.queue, delivery.receipt, judgement.hide_seconds)
+        elif judgement.verdict is Verdict.REFRESH:
+            assert case is not None
+            ticket = case.ticket if delivery.ticket is None else delivery.ticket
+            self.queue.publish(case, delivery.queue, ticket, now, judgement.hide_seconds)
+            self.inbox.acknowledge(delivery.queue, delivery.receipt)
+        return None
+
+    def _claim(self, case: Case, delivery: Delivery, reviewer: str, now: datetime) -> ClaimedCase | None:
+        """Hold the case for the lease; None if another reviewer's claim won the race."""
+        ticket = case.ticket if delivery.ticket is None else delivery.ticket
+        fresh = delivery.receive_count >= REFRESH_AT
+        message_id, receipt = delivery.message_id, delivery.receipt
+        if fresh:
+            # Often received (lapsed claims): hold a fresh copy that shows up when the lease would lapse, so
+            # the queue never dead-letters the case's message. The claim holds the copy, not this receipt.
+            message_id, receipt = self.queue.publish(case, delivery.queue, ticket, now, MAX_DELAY_SECONDS), ""
+        claim = Claim(
+            reviewer=reviewer,
+            expires_at=now + self.lease,
+            queue=delivery.queue,
+            receipt=receipt,
+            ticket=ticket,
+            message_id=message_id,
+        )
+        try:
+            held = self.writes.claim(case.case_id, claim, now)
+        except CaseConflict:
+            return None
+        if fresh:
+            self.inbox.acknowledge(delivery.queue, delivery.receipt)
+        else:
             self.inbox.extend(delivery.queue, delivery.receipt, int(self.lease.total_seconds()))
-            self.trail.record([CaseEvent(case_id=case.case_id, kind=CaseEventKind.CLAIMED, actor=reviewer, at=now)])
-            return ClaimedCase(held, self.trail.reports_of(case.case_id), delivery)
+        self.trail.record([CaseEvent(case_id=case.case_id, kind=CaseEventKind.CLAIMED, actor=reviewer, at=now)])
+        return ClaimedCase(held, self.trail.reports_of(case.case_id), delivery)
 
     def keep(self, case_id: str, reviewer: str, now: datetime) -> Case:
         """Extend the lease of a case the reviewer is still working on."""
@@ -108,7 +214,8 @@ class Review:
         assert case.claim is not None
         claim = case.claim.model_copy(update={"expires_at": now + self.lease})
         held = self.writes.claim(case_id, claim, now)
-        self.inbox.extend(claim.queue, claim.receipt, int(self.lease.total_seconds()))
+        if claim.receipt:
+            self.inbox.extend(claim.queue, claim.receipt, int(self.lease.total_seconds()))
         return held
 
     def decide(self, case_id: str, reviewer: str, outcome: Outcome, policy: Policy, reason: str, now: datetime) -> Case:
@@ -163,8 +270,11 @@ class Review:
         except CaseConflict as conflict:
             raise self._refusal(case_id, reviewer, now) from conflict
         self.trail.record([CaseEvent(case_id=case_id, kind=CaseEventKind.RELEASED, actor=reviewer, at=now)])
-        if case.claim is not None:
-            self.inbox.extend(case.claim.queue, case.claim.receipt, 0)
+        # A fresh message on the queue the case belongs in now (it may have become urgent while held), with a
+        # new ticket that supersedes every older copy; only then does the held message go.
+        send_to_review(released, priority_of(released, now), self.queue, self.cases, now)
+        if case.claim is not None and case.claim.receipt:
+            self.inbox.acknowledge(case.claim.queue, case.claim.receipt)
         return released
 
     def _leave_queue(
@@ -176,7 +286,7 @@ class Review:
         except CaseConflict as conflict:
             raise self._refusal(case.case_id, reviewer, now) from conflict
         self.trail.record([event])
-        if case.claim is not None:
+        if case.claim is not None and case.claim.receipt:
             self.inbox.acknowledge(case.claim.queue, case.claim.receipt)
         return changed
 

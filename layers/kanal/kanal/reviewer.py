@@ -129,6 +129,25 @@ def cmd_show(args: argparse.Namespace, services: Services) -> None:
     _print(document)
 
 
+def cmd_replay(args: argparse.Namespace, services: Services) -> None:
+    """Send the case builder's parked and failed stream records through again (after a fix)."""
+    from kanal.adapters.aws import client
+    from kanal.entrypoints.case_builder import replay
+
+    url = services.settings.failure_queue_url
+    if not url:
+        raise RuntimeError("CASE_BUILDER_FAILURE_QUEUE_URL must be set")
+    endpoint = services.settings.endpoint_url
+    done = replay(
+        client("sqs", endpoint), client("dynamodbstreams", endpoint), url, services.case_builder(), clock.now()
+    )
+    _print({"attached": done.attached, "still_failing": done.still_failing, "expired": done.expired})
+    for problem in done.problems:
+        print(f"kanal: {problem}", file=sys.stderr)
+    if done.still_failing or done.expired:
+        raise ReviewRefused(f"{done.still_failing + done.expired} record(s) could not be replayed; see above")
+
+
 def _publish_metrics(services: Services, case: Case) -> None:
     from kanal.adapters.aws import client
     from kanal.adapters.cloudwatch import publish_decision
@@ -277,3 +296,7 @@ def add_commands(
     show = case_actions.add_parser("show", help="a case with its reports and history")
     show.add_argument("case_id")
     show.set_defaults(func=run(cmd_show))
+    replay = case_actions.add_parser(
+        "replay", help="send parked and failed stream records through the case builder again (after a fix)"
+    )
+    replay.set_defaults(func=run(cmd_replay))

@@ -15,6 +15,11 @@ class Settings(BaseModel):
     table_name: str = Field(description="The DynamoDB table (TABLE_NAME).")
     urgent_queue_url: str | None = Field(default=None, description="URGENT_QUEUE_URL")
     normal_queue_url: str | None = Field(default=None, description="NORMAL_QUEUE_URL")
+    failure_queue_url: str | None = Field(
+        default=None, description="CASE_BUILDER_FAILURE_QUEUE_URL: where stream records that cannot succeed are parked."
+    )
+    urgent_dlq_url: str | None = Field(default=None, description="URGENT_DLQ_URL: the urgent queue's dead letters.")
+    normal_dlq_url: str | None = Field(default=None, description="NORMAL_DLQ_URL: the normal queue's dead letters.")
     partner_topic_arn: str | None = Field(default=None, description="PARTNER_TOPIC_ARN: partners' reminders.")
     leads_topic_arn: str | None = Field(default=None, description="LEADS_TOPIC_ARN: moderation leads' escalations.")
     stage: str = Field(default="prod", description="KANAL_STAGE")
@@ -34,6 +39,9 @@ class Settings(BaseModel):
             "table_name": env.get("TABLE_NAME"),
             "urgent_queue_url": env.get("URGENT_QUEUE_URL"),
             "normal_queue_url": env.get("NORMAL_QUEUE_URL"),
+            "failure_queue_url": env.get("CASE_BUILDER_FAILURE_QUEUE_URL"),
+            "urgent_dlq_url": env.get("URGENT_DLQ_URL"),
+            "normal_dlq_url": env.get("NORMAL_DLQ_URL"),
             "partner_topic_arn": env.get("PARTNER_TOPIC_ARN"),
             "leads_topic_arn": env.get("LEADS_TOPIC_ARN"),
             "stage": env.get("KANAL_STAGE"),

@@ -15,6 +15,7 @@ from kanal.settings import Settings
 if TYPE_CHECKING:
     from kanal.adapters.dynamodb import DynamoCases, DynamoReports, DynamoTrail
     from kanal.adapters.reminders import DynamoReminders
+    from kanal.adapters.sqs import SqsParking
     from kanal.cases import CaseBuilder
     from kanal.intake import Intake
     from kanal.partners import Partners
@@ -97,14 +98,24 @@ class Services:
         queue = SqsReviewQueue(client("sqs", self.settings.endpoint_url), *self._queue_urls())
         return CaseBuilder(self.cases, queue, self.trail, self.settings.retention, self.timers)
 
+    def parking(self) -> SqsParking:
+        """The case builder's failure queue, for records that no retry can fix."""
+        from kanal.adapters.sqs import SqsParking
+
+        if not self.settings.failure_queue_url:
+            raise RuntimeError("CASE_BUILDER_FAILURE_QUEUE_URL must be set")
+        return SqsParking(client("sqs", self.settings.endpoint_url), self.settings.failure_queue_url)
+
     def review(self) -> Review:
         """The reviewers' side, which receives from the queues."""
-        from kanal.adapters.sqs import SqsReviewInbox
+        from kanal.adapters.sqs import SqsReviewInbox, SqsReviewQueue
         from kanal.calendar import default_calendar
         from kanal.review import Review
 
-        inbox = SqsReviewInbox(client("sqs", self.settings.endpoint_url), *self._queue_urls())
-        return Review(self.cases, self.cases, self.trail, inbox, timers=self.timers, calendar=default_calendar())
+        sqs = client("sqs", self.settings.endpoint_url)
+        inbox = SqsReviewInbox(sqs, *self._queue_urls())
+        queue = SqsReviewQueue(sqs, *self._queue_urls())
+        return Review(self.cases, self.cases, self.trail, inbox, queue, timers=self.timers, calendar=default_calendar())
 
     def reminders(self) -> Reminders:
         """The reminder sweep, which publishes to the topics."""

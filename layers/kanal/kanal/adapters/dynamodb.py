@@ -13,15 +13,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from kanal.adapters.attributes import from_attribute, to_attribute
 from kanal.errors import CaseConflict, KeyNotFound, StoreUnavailable
-from kanal.models import ApiKey, Case, CaseEvent, Claim, Decision, Partner, Priority, Question, Report
+from kanal.models import ApiKey, Case, CaseEvent, Claim, Decision, Partner, Priority, Question, Report, attached_event
 
+#: Reports per attach transaction: with the case's update, 100 items, DynamoDB's limit for one transaction.
+ATTACH_CHUNK = 99
 OWNER_INDEX = "by_owner"
 CASE_INDEX = "by_case"
 
@@ -194,10 +196,10 @@ class DynamoCases:
     def _key(case_id: str) -> dict[str, Any]:
         return to_item({"pk": f"CASE#{case_id}", "sk": "CASE"})
 
-    def get(self, case_id: str) -> Case | None:
-        """The case, or None (an eventually consistent read is enough: the stream lags anyway)."""
+    def get(self, case_id: str, consistent: bool = False) -> Case | None:
+        """The case, or None (an eventually consistent read is enough where the stream lags anyway)."""
         with unavailable_on_failure():
-            answer = self._client.get_item(TableName=self._table, Key=self._key(case_id))
+            answer = self._client.get_item(TableName=self._table, Key=self._key(case_id), ConsistentRead=consistent)
         return case_from_item(answer["Item"]) if "Item" in answer else None
 
     def get_many(self, case_ids: Iterable[str]) -> dict[str, Case]:
@@ -217,9 +219,30 @@ class DynamoCases:
         return found
 
     def attach(self, case_id: str, reports: Sequence[Report], expires_at: datetime) -> Case:
-        """One update per case: set-ADDs make a repeated delivery change nothing."""
-        first = min(reports, key=lambda r: r.received_at)
-        names = {"#status": "status"}
+        """Counts and bounded sets on the case, each report's trail entry beside it, in one transaction per
+        99 reports; a report whose entry exists was counted before (a redelivery) and is left out. The case
+        item's size does not grow with its reports. The expiry is set when the case opens and after that only
+        moved later, to the next whole day (so an extension costs one write a day at most)."""
+        expiry = _whole_day(expires_at)
+        pending = sorted(reports, key=lambda r: (r.received_at, r.report_id))
+        while pending:
+            chunk, pending = pending[:ATTACH_CHUNK], pending[ATTACH_CHUNK:]
+            while chunk:
+                left_out = self._attach_chunk(case_id, chunk, expiry)
+                if left_out is None:
+                    break
+                chunk = [r for i, r in enumerate(chunk) if i not in left_out]
+        case = self.get(case_id, consistent=True)
+        if case is None:  # every report was attached before to a case that has expired since
+            raise StoreUnavailable(f"case {case_id} vanished while attaching")
+        if case.expires_at is None or case.expires_at < expiry:
+            self._extend(case_id, expiry)
+            case = case.model_copy(update={"expires_at": expiry})
+        return case
+
+    def _attach_chunk(self, case_id: str, reports: Sequence[Report], expiry: datetime) -> set[int] | None:
+        """One transaction; None when it wrote, else the positions of the reports attached before."""
+        first = reports[0]
         values: dict[str, Any] = {
             ":case_id": case_id,
             ":key": first.content_key,
@@ -227,44 +250,82 @@ class DynamoCases:
             ":received": "received",
             ":first": stamp(first.received_at),
             ":due": stamp(min(r.review_due_at for r in reports)),
-            ":expires": int(expires_at.timestamp()),
-            ":reports": {r.report_id for r in reports},
+            ":expires": int(expiry.timestamp()),
+            ":count": len(reports),
             ":partners": {r.partner_id for r in reports},
             ":categories": {str(r.category) for r in reports},
         }
-        adds = "report_ids :reports, partners :partners, categories :categories"
+        adds = "report_count :count, partners :partners, categories :categories"
         reasons = {reason for r in reports for reason in r.urgent_reasons}
         if reasons:
             values[":reasons"] = reasons
             adds += ", urgent_reasons :reasons"
-        with unavailable_on_failure():
-            answer = self._client.update_item(
-                TableName=self._table,
-                Key=self._key(case_id),
-                UpdateExpression=(
+        update = {
+            "Update": {
+                "TableName": self._table,
+                "Key": self._key(case_id),
+                "UpdateExpression": (
                     "SET case_id = :case_id, content_key = if_not_exists(content_key, :key), "
                     "content_url = if_not_exists(content_url, :url), #status = if_not_exists(#status, :received), "
                     "first_reported_at = if_not_exists(first_reported_at, :first), "
-                    "review_due_at = if_not_exists(review_due_at, :due), expires_at = :expires "
-                    f"ADD {adds}"
+                    "review_due_at = if_not_exists(review_due_at, :due), "
+                    f"expires_at = if_not_exists(expires_at, :expires) ADD {adds}"
                 ),
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=to_item(values),
-                ReturnValues="ALL_NEW",
-            )
-        return case_from_item(answer["Attributes"])
+                "ExpressionAttributeNames": {"#status": "status"},
+                "ExpressionAttributeValues": to_item(values),
+            }
+        }
+        entries = [
+            {
+                "Put": {
+                    "TableName": self._table,
+                    "Item": event_item(attached_event(r), expiry),
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            }
+            for r in reports
+        ]
+        with unavailable_on_failure():
+            try:
+                self._client.transact_write_items(TransactItems=[update, *entries])
+            except ClientError as error:
+                if error.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+                    raise
+                codes = [r.get("Code") for r in error.response.get("CancellationReasons", [])]  # type: ignore[attr-defined]
+                seen = {i - 1 for i, code in enumerate(codes) if i > 0 and code == "ConditionalCheckFailed"}
+                if not seen or any(code not in (None, "None", "ConditionalCheckFailed") for code in codes):
+                    raise StoreUnavailable(f"attaching to case {case_id} was cancelled: {codes}") from error
+                return seen
+        return None
 
-    def mark_queued(self, case_id: str, priority: Priority, at: datetime) -> None:
-        """Record the queue; a concurrent urgent mark wins over a normal one."""
+    def _extend(self, case_id: str, expiry: datetime) -> None:
+        """Move the case's expiry later (never earlier: a late batch of old reports cannot shorten it)."""
         with unavailable_on_failure():
             try:
                 self._client.update_item(
                     TableName=self._table,
                     Key=self._key(case_id),
-                    UpdateExpression="SET queued = :priority, queued_at = :at",
-                    ConditionExpression="attribute_not_exists(queued) OR queued = :normal",
+                    UpdateExpression="SET expires_at = :expires",
+                    ConditionExpression=(
+                        "attribute_exists(pk) AND (attribute_not_exists(expires_at) OR expires_at < :expires)"
+                    ),
+                    ExpressionAttributeValues=to_item({":expires": int(expiry.timestamp())}),
+                )
+            except ClientError as error:
+                if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                    raise
+
+    def mark_queued(self, case_id: str, priority: Priority, ticket: int, at: datetime) -> None:
+        """Record the queue and ticket of the newest message; a lower ticket never overwrites a higher one."""
+        with unavailable_on_failure():
+            try:
+                self._client.update_item(
+                    TableName=self._table,
+                    Key=self._key(case_id),
+                    UpdateExpression="SET queued = :priority, queued_at = :at, ticket = :ticket",
+                    ConditionExpression="attribute_exists(pk) AND (attribute_not_exists(ticket) OR ticket < :ticket)",
                     ExpressionAttributeValues=to_item(
-                        {":priority": str(priority), ":at": stamp(at), ":normal": str(Priority.NORMAL)}
+                        {":priority": str(priority), ":at": stamp(at), ":ticket": ticket}
                     ),
                 )
             except ClientError as error:
@@ -367,12 +428,23 @@ class DynamoCases:
         return case_from_item(answer["Attributes"])
 
 
-def event_item(event: CaseEvent) -> dict[str, Any]:
+def event_item(event: CaseEvent, expires_at: datetime | None = None) -> dict[str, Any]:
     """A trail entry as a table item; the key makes recording the same event twice harmless."""
     suffix = f"#{event.detail['report_id']}" if "report_id" in event.detail else ""
     values = event.model_dump(mode="json")
-    values.update(pk=f"CASE#{event.case_id}", sk=f"EVENT#{stamp(event.at)}#{event.kind}{suffix}", at=stamp(event.at))
+    values.update(
+        pk=f"CASE#{event.case_id}",
+        sk=f"EVENT#{stamp(event.at)}#{event.kind}{suffix}",
+        at=stamp(event.at),
+        expires_at=int(expires_at.timestamp()) if expires_at else None,
+    )
     return to_item(values)
+
+
+def _whole_day(moment: datetime) -> datetime:
+    """The next UTC midnight at or after ``moment``."""
+    day = moment.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    return day if day == moment.astimezone(UTC) else day + timedelta(days=1)
 
 
 class DynamoTrail:

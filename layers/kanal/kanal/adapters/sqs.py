@@ -18,16 +18,30 @@ class SqsReviewQueue:
         self._client = client
         self._urls = {Priority.URGENT: urgent_url, Priority.NORMAL: normal_url}
 
-    def publish(self, case: Case, priority: Priority, at: datetime) -> None:
-        """One message per (case, priority); the body names the case, consumers read its current state."""
-        body = {"case_id": case.case_id, "priority": str(priority), "queued_at": stamp(at)}
-        self._client.send_message(QueueUrl=self._urls[priority], MessageBody=json.dumps(body))
+    def publish(self, case: Case, priority: Priority, ticket: int, at: datetime, delay_seconds: int = 0) -> str:
+        """The body names the case and the message's ticket; consumers read the case's current state."""
+        body = {"case_id": case.case_id, "priority": str(priority), "ticket": ticket, "queued_at": stamp(at)}
+        answer = self._client.send_message(
+            QueueUrl=self._urls[priority], MessageBody=json.dumps(body), DelaySeconds=max(0, min(delay_seconds, 900))
+        )
+        return str(answer["MessageId"])
+
+
+def read_body(body: str) -> tuple[str | None, int | None]:
+    """The case id and ticket a review message names (None, None for a body that is not one)."""
+    try:
+        parsed = json.loads(body)
+        case_id = str(parsed["case_id"])
+    except (ValueError, KeyError, TypeError):
+        return None, None
+    ticket = parsed.get("ticket")
+    return case_id, ticket if isinstance(ticket, int) and not isinstance(ticket, bool) else None
 
 
 class SqsReviewInbox:
     """Receives from the review queues, urgent before normal (implements ReviewInbox)."""
 
-    #: Long-poll slices: the urgent queue is asked again at least this often while waiting on the normal one.
+    #: Long-poll slices on the urgent queue; the normal queue is asked (without waiting) between slices.
     SLICE_SECONDS = 2
 
     def __init__(self, client: Any, urgent_url: str, normal_url: str) -> None:
@@ -35,10 +49,12 @@ class SqsReviewInbox:
         self._urls = {Priority.URGENT: urgent_url, Priority.NORMAL: normal_url}
 
     def receive(self, wait_seconds: int) -> Delivery | None:
-        """Poll urgent (without waiting) then normal (waiting a slice), until a message comes or time is up."""
+        """Long-poll the urgent queue a slice at a time and ask the normal one between slices, until a message
+        comes or time is up: a worker already waiting gets an urgent case before a normal one of the same moment
+        (a normal message waits at most a slice)."""
         remaining = max(wait_seconds, 0)
         while True:
-            for queue, wait in ((Priority.URGENT, 0), (Priority.NORMAL, min(self.SLICE_SECONDS, remaining))):
+            for queue, wait in ((Priority.URGENT, min(self.SLICE_SECONDS, remaining)), (Priority.NORMAL, 0)):
                 delivery = self._receive_one(queue, wait)
                 if delivery is not None:
                     return delivery
@@ -54,12 +70,16 @@ class SqsReviewInbox:
             MessageSystemAttributeNames=["ApproximateReceiveCount"],
         )
         for message in answer.get("Messages", []):
-            try:
-                case_id = str(json.loads(message["Body"])["case_id"])
-            except (ValueError, KeyError, TypeError):
-                case_id = None
+            case_id, ticket = read_body(message.get("Body", ""))
             count = int(message.get("Attributes", {}).get("ApproximateReceiveCount", "1"))
-            return Delivery(case_id=case_id, queue=queue, receipt=message["ReceiptHandle"], receive_count=count)
+            return Delivery(
+                case_id=case_id,
+                queue=queue,
+                receipt=message["ReceiptHandle"],
+                receive_count=count,
+                ticket=ticket,
+                message_id=str(message.get("MessageId", "")),
+            )
         return None
 
     def acknowledge(self, queue: Priority, receipt: str) -> None:
@@ -74,3 +94,20 @@ class SqsReviewInbox:
         self._client.change_message_visibility(
             QueueUrl=self._urls[queue], ReceiptHandle=receipt, VisibilityTimeout=seconds
         )
+
+
+#: The body's ``kind`` of a record parked by the case builder (Lambda's own failure records carry none).
+PARKED = "kanal.parked_record"
+
+
+class SqsParking:
+    """The case builder's failure queue: stream records that no retry can fix, with the reason."""
+
+    def __init__(self, client: Any, url: str) -> None:
+        self._client = client
+        self._url = url
+
+    def park(self, record: dict[str, Any], reason: str, detail: str) -> None:
+        """Put the whole record on the queue (it holds the report: the queue is encrypted like the table)."""
+        body = {"kind": PARKED, "reason": reason, "detail": detail, "record": record}
+        self._client.send_message(QueueUrl=self._url, MessageBody=json.dumps(body, default=str))
