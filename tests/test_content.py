@@ -1,7 +1,11 @@
-"""Content keys: one key per video whatever the URL's spelling."""
+"""Content keys: one key per video whatever the URL's form and spelling; short codes kept exactly."""
+
+import contextlib
+import time
+from datetime import timedelta
 
 import pytest
-from hypothesis import given
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from kanal.content import MAX_VIDEO_ID, case_id_for, content_key
 
@@ -120,6 +124,9 @@ def test_short_codes_keep_their_case(url: str, key: str) -> None:
         ("https://www.tiktok.com//@Relawan.Digital//live;x", "https://tiktok.com/@relawan.digital/live"),
         ("https://www.tiktok.com/tag/%50emilu2024", "https://tiktok.com/tag/pemilu2024"),
         ("https://www.tiktok.com/@a%2Fb", "https://tiktok.com/@a%2fb"),  # not /@a/b: no segment from %2F
+        ("https://www.tiktok.com/@a%2Fvideo%2F7318", "https://tiktok.com/@a%2fvideo%2f7318"),  # no video either
+        ("https://www.tiktok.com/tag/a%3Bb;c", "https://tiktok.com/tag/a%3bb"),  # an encoded ";" is no parameter
+        ("https://www.tiktok.com/tag/%E2%9c%93%21", "https://tiktok.com/tag/%e2%9c%93%21"),  # reserved: kept encoded
         ("https://www.tiktok.com/@a/video", "https://tiktok.com/@a/video"),
         ("https://www.tiktok.com/@a/video/7318/extra", "https://tiktok.com/@a/video/7318/extra"),
         ("https://www.tiktok.com/t/ZT/extra", "https://tiktok.com/t/zt/extra"),
@@ -173,29 +180,150 @@ def test_refuses_what_is_not_tiktok(url: str, complaint: str) -> None:
         content_key(url)
 
 
-video_ids = st.integers(min_value=1, max_value=MAX_VIDEO_ID).map(str)
-spellings = st.tuples(
-    st.sampled_from(["tiktok.com", "www.tiktok.com", "m.tiktok.com", "WWW.TIKTOK.COM"]),
-    st.sampled_from(["", "/"]),
-    st.sampled_from(["", "?lang=id", "?is_from_webapp=1&sender_device=pc"]),
-    st.sampled_from(["", "#top"]),
-    st.from_regex(r"[a-z0-9._]{1,24}", fullmatch=True),
-    st.booleans(),
+# Property tests over every spelling: a URL built from an id, then spelled any way that still names the video.
+
+# Characters a path segment may hold as they are (besides escapes): none of them delimits a segment or a parameter.
+SEGMENT_CHARS = st.characters(codec="utf-8", exclude_characters="/;?#%\t\r\n", exclude_categories=["Cs", "Cc"])
+
+
+def _mixed_case(draw: st.DrawFn, text: str) -> str:
+    flips = draw(st.lists(st.booleans(), min_size=len(text), max_size=len(text)))
+    return "".join(c.swapcase() if flip else c for c, flip in zip(text, flips, strict=True))
+
+
+def _escaped(draw: st.DrawFn, text: str) -> str:
+    """``text`` with any of its characters percent-encoded (UTF-8, either hex case)."""
+    out = []
+    for char in text:
+        if draw(st.booleans()):
+            hexes = [f"{byte:02X}" for byte in char.encode()]
+            out.append("".join("%" + _mixed_case(draw, h) for h in hexes))
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+@st.composite
+def video_urls(draw: st.DrawFn, video: str) -> str:
+    """Any URL naming the video ``video``: host case, m./www./bare, any @user, any form of the path, keyword case,
+    escapes of any path characters, doubled slashes, dot segments, ;params, leading zeros, trailing slash, query
+    and fragment."""
+    host = _mixed_case(draw, draw(st.sampled_from(["tiktok.com", "www.tiktok.com", "m.tiktok.com"])))
+    video = "0" * draw(st.integers(0, 5)) + video
+    user = "@" + draw(st.text(SEGMENT_CHARS, max_size=24))
+    kind = draw(st.sampled_from(["video", "photo"]))
+    form = draw(
+        st.sampled_from(
+            [
+                [user, kind, video],
+                ["v", video + ".html"],
+                ["embed", video],
+                ["embed", "v2", video],
+                ["player", "v1", video],
+            ]
+        )
+    )
+    segments = []
+    for segment in form:
+        segment = _escaped(draw, _mixed_case(draw, segment))
+        if draw(st.booleans()):
+            segment += ";" + draw(st.text(st.characters(codec="utf-8", exclude_characters="/?#\t\r\n"), max_size=8))
+        segments.append(segment)
+        segments.extend(draw(st.lists(st.sampled_from([".", "%2e", "x/..", "%2E;y"]), max_size=2)))
+    slashes = st.integers(1, 3).map(lambda n: "/" * n)
+    path = "".join(draw(slashes) + segment for segment in segments) + draw(st.sampled_from(["", "/", "//"]))
+    query = draw(st.sampled_from(["", "?", "?lang=id", "?is_from_webapp=1&sender_device=pc", "?u=/@b/video/1"]))
+    fragment = draw(st.sampled_from(["", "#", "#comments", "#/@b/video/1"]))
+    return f"https://{host}{path}{query}{fragment}"
+
+
+ids = st.integers(min_value=1, max_value=MAX_VIDEO_ID).map(str)
+
+
+@given(ids.flatmap(lambda video: st.tuples(st.just(video), video_urls(video))))
+def test_property_every_url_naming_a_video_gives_its_key(case: tuple[str, str]) -> None:
+    video, url = case
+    assert content_key(url) == f"tiktok:video:{video}"
+
+
+@given(
+    ids.flatmap(lambda a: st.tuples(st.just(a), video_urls(a))),
+    ids.flatmap(lambda b: st.tuples(st.just(b), video_urls(b))),
 )
+def test_property_distinct_videos_never_share_a_key_or_case(a: tuple[str, str], b: tuple[str, str]) -> None:
+    (id_a, url_a), (id_b, url_b) = a, b
+    key_a, key_b = content_key(url_a), content_key(url_b)
+    assert (key_a == key_b) == (id_a == id_b)
+    assert (case_id_for(key_a) == case_id_for(key_b)) == (id_a == id_b)
 
 
-@given(video_ids, spellings)
-def test_property_any_spelling_of_a_video_gives_its_key(
-    video: str, spelling: tuple[str, str, str, str, str, bool]
-) -> None:
-    host, slash, query, fragment, user, long_form = spelling
-    path = f"/@{user}/video/{video}" if long_form else f"/v/{video}.html"
-    assert content_key(f"https://{host}{path}{slash}{query}{fragment}") == f"tiktok:video:{video}"
+SHORT_LINKS = [
+    "https://vt.tiktok.com/{}",
+    "https://vm.tiktok.com/{}",
+    "https://www.tiktok.com/t/{}",
+    "https://tiktok.com/t/{}",
+    "https://m.tiktok.com/t/{}",
+]
+codes = st.from_regex(r"[A-Za-z0-9_-]{0,11}[A-Za-z][A-Za-z0-9_-]{0,11}", fullmatch=True)
 
 
-@given(video_ids, video_ids)
-def test_property_different_videos_never_share_a_key_or_case(a: str, b: str) -> None:
-    key_a = content_key(f"https://www.tiktok.com/@x/video/{a}")
-    key_b = content_key(f"https://www.tiktok.com/@x/video/{b}")
-    assert (key_a == key_b) == (a == b)
-    assert (case_id_for(key_a) == case_id_for(key_b)) == (a == b)
+@given(st.sampled_from(SHORT_LINKS), codes, st.data())
+def test_property_short_codes_differing_in_case_are_different_links(link: str, code: str, data: st.DataObject) -> None:
+    other = _mixed_case(data.draw, code)
+    assume(other != code)
+    assert content_key(link.format(code)) != content_key(link.format(other))
+
+
+@given(st.sampled_from(SHORT_LINKS), codes, st.data())
+def test_property_a_short_code_is_kept_exactly(link: str, code: str, data: st.DataObject) -> None:
+    spelled = _escaped(data.draw, code) + data.draw(st.sampled_from(["", "/", "?_r=1&_t=8", "/#x", ";p"]))
+    assert content_key(link.format(spelled)) == content_key(link.format(code))
+    assert content_key(link.format(code)).endswith("/" + code)
+
+
+non_ascii_digit = st.characters(categories=["Nd"]).filter(lambda c: not c.isascii())
+ascii_digit = st.sampled_from("0123456789")
+
+
+@given(
+    st.lists(non_ascii_digit | ascii_digit, min_size=1, max_size=25).filter(lambda d: not "".join(d).isascii()),
+    st.data(),
+)
+def test_property_non_ascii_digits_are_no_video_id(digits: list[str], data: st.DataObject) -> None:
+    """Video ids are ASCII: \\d and str.isdigit() would take any script's digits (and int() would read them)."""
+    spelled = "".join(digits)
+    url = data.draw(video_urls(spelled))
+    with pytest.raises(ValueError, match="digits 0-9"):
+        content_key(url)
+
+
+# Pieces an attacker would repeat to make a backtracking pattern explode; every one is cheap here.
+DELIMITERS = ["/", "//", "%", "%3", "%37", "%2F", ";", ";;/", "/.", "/..", "@", "%E2%9C%93"]
+ADVERSARIAL = [*DELIMITERS, "@a/video/", "0", "7", "\u0667", "/v/", ".html", "/embed/v2", "/t/", "a", "\u00e9"]
+
+
+@settings(deadline=timedelta(milliseconds=200))
+@given(
+    st.lists(st.sampled_from(ADVERSARIAL), max_size=40).flatmap(
+        lambda pieces: st.integers(1, 2000 // max(1, sum(map(len, pieces)))).map(lambda n: "".join(pieces) * n)
+    ),
+    st.sampled_from(["https://www.tiktok.com/", "https://vt.tiktok.com/", "https://tiktok.com/@a/video/"]),
+)
+def test_property_any_path_of_up_to_2_kb_is_cheap(path: str, prefix: str) -> None:
+    """The hypothesis deadline fails a slow key; inputs are bounded, so a slow pattern cannot hang the suite."""
+    with contextlib.suppress(ValueError):
+        content_key(prefix + path)
+
+
+@pytest.mark.parametrize("piece", ADVERSARIAL)
+def test_cost_grows_no_faster_than_the_path(piece: str) -> None:
+    """Doubling the path: a pattern that backtracks exponentially fails at a small size, before it could hang."""
+    for size in (16, 32, 64, 128, 256, 512, 1024, 2048):
+        url = "https://www.tiktok.com/@a/video/" + piece * (size // len(piece))
+        best = float("inf")
+        for _ in range(3):
+            start = time.perf_counter()
+            with contextlib.suppress(ValueError):
+                content_key(url)
+            best = min(best, time.perf_counter() - start)
+        assert best < 0.05, f"{size} characters of {piece!r} took {best:.3f} s"
