@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from kanal.errors import KeyNotFound
-from kanal.models import ApiKey, Case, CaseEvent, Partner, Priority, Report
+from kanal.errors import CaseConflict, KeyNotFound
+from kanal.models import ApiKey, Case, CaseEvent, CaseStatus, Claim, Decision, Partner, Priority, Question, Report
 
 
 class MemoryReports:
@@ -152,3 +152,61 @@ class MemoryTrail:
 
     def reports_of(self, case_id: str) -> list[Report]:
         return sorted((r for r in self._reports.items.values() if r.case_id == case_id), key=lambda r: r.received_at)
+
+
+class MemoryCaseWrites:
+    """CaseWrite on a MemoryCases, with the DynamoDB adapter's conditions (each raises CaseConflict)."""
+
+    def __init__(self, cases: MemoryCases, trail: MemoryTrail) -> None:
+        self._cases = cases
+        self._trail = trail
+
+    def _case(self, case_id: str) -> Case:
+        case = self._cases.items.get(case_id)
+        if case is None:
+            raise CaseConflict(case_id)
+        return case
+
+    def _put(self, case: Case) -> Case:
+        self._cases.items[case.case_id] = case
+        return case
+
+    def claim(self, case_id: str, claim: Claim, now: datetime) -> Case:
+        case = self._case(case_id)
+        held = case.claim is not None and case.claim.expires_at >= now and case.claim.reviewer != claim.reviewer
+        if case.status is not CaseStatus.RECEIVED or held:
+            raise CaseConflict(case_id)
+        return self._put(case.model_copy(update={"claim": claim}))
+
+    def decide(self, case_id: str, decision: Decision) -> Case:
+        case = self._case(case_id)
+        if (
+            case.status is not CaseStatus.RECEIVED
+            or case.claim is None
+            or case.claim.reviewer != decision.reviewer
+            or case.decision is not None
+        ):
+            raise CaseConflict(case_id)
+        return self._put(case.model_copy(update={"decision": decision, "status": CaseStatus.DECIDED, "claim": None}))
+
+    def ask(self, case_id: str, reviewer: str, question: Question) -> Case:
+        case = self._case(case_id)
+        if case.status is not CaseStatus.RECEIVED or case.claim is None or case.claim.reviewer != reviewer:
+            raise CaseConflict(case_id)
+        update = {"question": question, "status": CaseStatus.NEEDS_INFO, "claim": None, "queued": None}
+        return self._put(case.model_copy(update=update))
+
+    def release(self, case_id: str, reviewer: str) -> Case:
+        case = self._case(case_id)
+        if case.claim is None or case.claim.reviewer != reviewer:
+            raise CaseConflict(case_id)
+        return self._put(case.model_copy(update={"claim": None}))
+
+    def reopen(self, case_id: str, event: CaseEvent, question_due: datetime | None = None) -> Case:
+        case = self._case(case_id)
+        if case.status is not CaseStatus.NEEDS_INFO:
+            raise CaseConflict(case_id)
+        if question_due is not None and (case.question is None or case.question.due_at != question_due):
+            raise CaseConflict(case_id)
+        self._trail.record([event])
+        return self._put(case.model_copy(update={"status": CaseStatus.RECEIVED, "question": None, "queued": None}))

@@ -138,3 +138,34 @@ class ReviewInbox(Protocol):
 
     def extend(self, queue: Priority, receipt: str, seconds: int) -> None:
         """Keep a message hidden ``seconds`` longer (the claim's lease); 0 returns it to the queue now."""
+
+
+@dataclass(frozen=True)
+class Suspect:
+    """A case that was reopened and should be back on a queue by now."""
+
+    case_id: str
+    key: tuple[str, str]
+
+
+class Suspects(Protocol):
+    """Cases reopened and not yet checked."""
+
+    def reopened(self, until: datetime) -> list[Suspect]:
+        """The reopenings up to ``until`` that no run has checked yet."""
+
+    def checked(self, suspect: Suspect) -> None:
+        """Take a reopening out of the index of suspects."""
+
+
+class DeadLetters(Protocol):
+    """The review queues' dead-letter queues."""
+
+    def receive(self) -> list[Delivery]:
+        """A batch of dead letters (empty when none are left)."""
+
+    def acknowledge(self, delivery: Delivery) -> None:
+        """Delete a dead letter that is dealt with."""
+
+    def set_aside(self, delivery: Delivery, seconds: int) -> None:
+        """Leave a dead letter in its queue, hidden for ``seconds``."""

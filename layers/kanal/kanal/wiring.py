@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from kanal.cases import CaseBuilder
     from kanal.intake import Intake
     from kanal.partners import Partners
+    from kanal.reconciler import Reconciler
     from kanal.reminders import Reminders
     from kanal.review import Answers, Review
 
@@ -105,6 +106,24 @@ class Services:
         if not self.settings.failure_queue_url:
             raise RuntimeError("CASE_BUILDER_FAILURE_QUEUE_URL must be set")
         return SqsParking(client("sqs", self.settings.endpoint_url), self.settings.failure_queue_url)
+
+    def reconciler(self) -> Reconciler:
+        """The reconciler, which reads the suspects and the dead-letter queues and sends to the review queues."""
+        from kanal.adapters.dynamodb import DynamoSuspects
+        from kanal.adapters.sqs import SqsDeadLetters, SqsReviewQueue
+        from kanal.reconciler import Reconciler
+
+        settings = self.settings
+        if not (settings.urgent_dlq_url and settings.normal_dlq_url):
+            raise RuntimeError("URGENT_DLQ_URL and NORMAL_DLQ_URL must be set")
+        sqs = client("sqs", settings.endpoint_url)
+        return Reconciler(
+            cases=self.cases,
+            queue=SqsReviewQueue(sqs, *self._queue_urls()),
+            trail=self.trail,
+            suspects=DynamoSuspects(self._dynamodb, settings.table_name),
+            dead_letters=SqsDeadLetters(sqs, settings.urgent_dlq_url, settings.normal_dlq_url),
+        )
 
     def review(self) -> Review:
         """The reviewers' side, which receives from the queues."""

@@ -20,6 +20,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from kanal.adapters.attributes import from_attribute, to_attribute
 from kanal.errors import CaseConflict, KeyNotFound, StoreUnavailable
+from kanal.ports import Suspect
 from kanal.models import ApiKey, Case, CaseEvent, Claim, Decision, Partner, Priority, Question, Report, attached_event
 
 #: Reports per attach transaction: with the case's update, 100 items, DynamoDB's limit for one transaction.
@@ -396,7 +397,7 @@ class DynamoCases:
                                 "ExpressionAttributeValues": to_item(values),
                             }
                         },
-                        {"Put": {"TableName": self._table, "Item": event_item(event)}},
+                        {"Put": {"TableName": self._table, "Item": reopened_item(event)}},
                     ]
                 )
             except ClientError as error:
@@ -439,6 +440,56 @@ def event_item(event: CaseEvent, expires_at: datetime | None = None) -> dict[str
         expires_at=int(expires_at.timestamp()) if expires_at else None,
     )
     return to_item(values)
+
+
+#: The index partition (by_owner, one per UTC day) of reopenings the reconciler has not checked yet.
+REOPENED = "REOPENED#"
+
+
+def reopened_item(event: CaseEvent) -> dict[str, Any]:
+    """The trail entry of a reopening, also listed for the reconciler until it has checked the case."""
+    item = event_item(event)
+    at = stamp(event.at)
+    item.update(to_item({"gsi1pk": f"{REOPENED}{at[:10]}", "gsi1sk": f"{at}#{event.case_id}"}))
+    return item
+
+
+class DynamoSuspects:
+    """Reopenings not yet checked by the reconciler (implements reconciler.Suspects)."""
+
+    #: How far back a run looks (a missed run, a long outage).
+    LOOKBACK = timedelta(days=8)
+
+    def __init__(self, client: Any, table: str) -> None:
+        self._client = client
+        self._table = table
+
+    def reopened(self, until: datetime) -> list[Suspect]:
+        """One query per UTC day of the lookback, reading only the reopenings up to ``until``."""
+        found: list[Suspect] = []
+        day = (until - self.LOOKBACK).astimezone(UTC).date()
+        while day <= until.astimezone(UTC).date():
+            found.extend(
+                Suspect(case_id=str(item["case_id"]), key=(str(item["pk"]), str(item["sk"])))
+                for item in query_all(
+                    self._client,
+                    TableName=self._table,
+                    IndexName=OWNER_INDEX,
+                    KeyConditionExpression="gsi1pk = :day AND gsi1sk <= :until",
+                    ExpressionAttributeValues=to_item({":day": f"{REOPENED}{day}", ":until": f"{stamp(until)}~"}),
+                )
+            )
+            day += timedelta(days=1)
+        return found
+
+    def checked(self, suspect: Suspect) -> None:
+        """The reopening leaves the index; its trail entry stays."""
+        with unavailable_on_failure():
+            self._client.update_item(
+                TableName=self._table,
+                Key=to_item({"pk": suspect.key[0], "sk": suspect.key[1]}),
+                UpdateExpression="REMOVE gsi1pk, gsi1sk",
+            )
 
 
 def _whole_day(moment: datetime) -> datetime:

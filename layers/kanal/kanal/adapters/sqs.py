@@ -111,3 +111,42 @@ class SqsParking:
         """Put the whole record on the queue (it holds the report: the queue is encrypted like the table)."""
         body = {"kind": PARKED, "reason": reason, "detail": detail, "record": record}
         self._client.send_message(QueueUrl=self._url, MessageBody=json.dumps(body, default=str))
+
+
+class SqsDeadLetters:
+    """The review queues' dead-letter queues (implements reconciler.DeadLetters)."""
+
+    def __init__(self, client: Any, urgent_dlq_url: str, normal_dlq_url: str) -> None:
+        self._client = client
+        self._urls = {Priority.URGENT: urgent_dlq_url, Priority.NORMAL: normal_dlq_url}
+
+    def receive(self) -> list[Delivery]:
+        """Up to ten from each dead-letter queue, hidden five minutes while the run deals with them."""
+        found = []
+        for queue, url in self._urls.items():
+            answer = self._client.receive_message(
+                QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=300, WaitTimeSeconds=0
+            )
+            for message in answer.get("Messages", []):
+                case_id, ticket = read_body(message.get("Body", ""))
+                found.append(
+                    Delivery(
+                        case_id=case_id,
+                        queue=queue,
+                        receipt=message["ReceiptHandle"],
+                        receive_count=1,
+                        ticket=ticket,
+                        message_id=str(message.get("MessageId", "")),
+                    )
+                )
+        return found
+
+    def acknowledge(self, delivery: Delivery) -> None:
+        """Delete the dead letter."""
+        self._client.delete_message(QueueUrl=self._urls[delivery.queue], ReceiptHandle=delivery.receipt)
+
+    def set_aside(self, delivery: Delivery, seconds: int) -> None:
+        """Leave it in its queue (where it alarms), out of the next runs' way for a while."""
+        self._client.change_message_visibility(
+            QueueUrl=self._urls[delivery.queue], ReceiptHandle=delivery.receipt, VisibilityTimeout=min(seconds, 43200)
+        )

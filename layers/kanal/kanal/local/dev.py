@@ -117,6 +117,9 @@ class LocalStack:
                 "NORMAL_QUEUE_URL",
                 "PARTNER_TOPIC_ARN",
                 "LEADS_TOPIC_ARN",
+                "CASE_BUILDER_FAILURE_QUEUE_URL",
+                "URGENT_DLQ_URL",
+                "NORMAL_DLQ_URL",
             )
             if name in os.environ
         }
