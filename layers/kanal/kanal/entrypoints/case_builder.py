@@ -19,7 +19,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from kanal import clock, wiring
 from kanal.adapters.dynamodb import report_from_item
 from kanal.models import Report
-from kanal.observability import log_metrics, logger, metrics, tracer
+from kanal.observability import log_metrics, logger, metrics
 
 
 def reports_in(
@@ -46,7 +46,6 @@ def reports_in(
 
 
 @logger.inject_lambda_context(log_event=False)
-@tracer.capture_lambda_handler
 @log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Attach a batch of reports; report the records of failed cases for redelivery."""
