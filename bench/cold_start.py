@@ -69,7 +69,7 @@ IMPORTS = {
     "boto3 (the floor's import; the functions use botocore alone)": "import boto3",
     "botocore session and client": "import botocore.session, botocore.client",
     "Powertools Logger and Metrics": "from aws_lambda_powertools import Logger, Metrics",
-    "Powertools Tracer with the X-Ray SDK (in Lambda)": "import aws_xray_sdk.core",
+    "X-Ray SDK, as Powertools' Tracer imported it (no longer used)": "import aws_xray_sdk.core",
     "pydantic": "import pydantic",
     "kanal.models (validators built on first use)": "import kanal.models",
     "kanal.entrypoints.routing (the intake's router)": "import kanal.entrypoints.routing",
@@ -95,7 +95,49 @@ def import_costs(repeats: int = 7) -> dict[str, float]:
     return costs
 
 
+#: The functions that had Powertools' Tracer, and what it did at import: the X-Ray SDK, botocore patched.
+TRACED = {"IntakeFunction": FUNCTIONS["IntakeFunction"], "CaseBuilderFunction": FUNCTIONS["CaseBuilderFunction"]}
+OLD_TRACER = (
+    'import os\nos.environ["POWERTOOLS_TRACE_DISABLED"] = "false"\n'
+    'from aws_lambda_powertools import Tracer\nTracer(service="kanal", patch_modules=["botocore"])\n'
+)
+
+
+def tracing(repeats: int = 21) -> dict[str, dict[str, float]]:
+    """Cold start of each traced function as it is (Lambda's active tracing alone: no SDK in the process)
+    and with the Tracer it had (the X-Ray SDK imported and botocore patched, as the decorator did at
+    import), each against the boto3 floor: median seconds and ratios, the three interleaved in fresh
+    processes, their order rotated each round so that neither gains from the machine's drift.
+    """
+    results: dict[str, dict[str, float]] = {}
+    for name, (folder, clients, wiring_call) in TRACED.items():
+        handler = f"import app\nfrom kanal import wiring\n{wiring_call}\n"
+        variants = {
+            "floor": "import boto3\n" + "".join(f"boto3.client({c!r})\n" for c in clients),
+            "active_tracing_only": handler,
+            "xray_sdk_tracer": OLD_TRACER + handler,
+        }
+        cwd = ROOT / "functions" / folder
+        for code in variants.values():
+            _time(code, cwd)  # warm-up: compile bytecode once
+        samples: dict[str, list[float]] = {variant: [] for variant in variants}
+        order = list(variants)
+        for round_ in range(repeats):
+            for variant in order[round_ % 3 :] + order[: round_ % 3]:
+                samples[variant].append(_time(variants[variant], cwd))
+        median = {variant: statistics.median(found) for variant, found in samples.items()}
+        results[name] = {
+            "boto3_floor_s": round(median["floor"], 3),
+            "active_tracing_only_s": round(median["active_tracing_only"], 3),
+            "xray_sdk_tracer_s": round(median["xray_sdk_tracer"], 3),
+            "ratio_active_tracing_only": round(median["active_tracing_only"] / median["floor"], 2),
+            "ratio_xray_sdk_tracer": round(median["xray_sdk_tracer"] / median["floor"], 2),
+            "xray_sdk_tracer_adds_s": round(median["xray_sdk_tracer"] - median["active_tracing_only"], 3),
+        }
+    return results
+
+
 if __name__ == "__main__":
     import json
 
-    print(json.dumps(run(5), indent=2))
+    print(json.dumps(tracing() if sys.argv[1:] == ["--tracing"] else run(5), indent=2))

@@ -58,17 +58,44 @@ What was done, and what is left:
 - Each service, and the module it comes from, is made on first use (`kanal/wiring.py`): the authorizer
   loads neither the calendar nor the review or reminder rules.
 - pydantic models build their validators on first use (`defer_build`), so a function pays only for the
-  models it uses; the X-Ray SDK patches botocore only (its default patches every library it knows, which
-  imports `requests` and more). Outside Lambda the X-Ray SDK also makes a sampling client at import; the
-  runs set Lambda's environment so that the measured path is the deployed one.
-- Left: pydantic itself, Powertools' Logger and Metrics and the X-Ray SDK for the Tracer. Each is a
-  requirement (validation, structured logs with correlation ids, metrics, traces); what remains above
-  the floor is their import. Where a ratio is still above 1.25, this is why: pydantic and the models
-  add about 0.1 s and Powertools' Logger about 0.05 s to a bare interpreter, and the X-Ray SDK (intake
-  and case builder, which trace their AWS calls) about 0.04 s more, while the floor pays only boto3's
-  own share over botocore. Meeting 1.25 everywhere would take functions without pydantic, Powertools'
-  Logger or the Tracer; that was judged not worth it. Between runs these medians move by 0.05-0.1 s
-  on this shared machine, so a ratio moves by 0.1-0.3: compare runs by their ratios, not one digit.
+  models it uses.
+- No tracing SDK in the functions: Lambda's active tracing records invocations without one
+  (`docs/tracing.md`); the X-Ray SDK that Powertools' Tracer imported cost the intake and the case
+  builder the figures in "Tracing at cold start" below.
+- Left: pydantic itself and Powertools' Logger and Metrics. Each is a requirement (validation,
+  structured logs with correlation ids, metrics); what remains above the floor is their import. Where
+  a ratio is still above 1.25, this is why: pydantic and the models add about 0.1 s and Powertools'
+  Logger about 0.05 s to a bare interpreter, while the floor pays only boto3's own share over botocore.
+  Meeting 1.25 everywhere would take functions without pydantic or Powertools' Logger; that was judged
+  not worth it. Between runs these medians move by 0.05-0.1 s on this shared machine, so a ratio moves
+  by 0.1-0.3: compare runs by their ratios, not one digit.
+"""
+
+
+def tracing(results: dict[str, Any]) -> str:
+    found = results.get("tracing_cold_start")
+    if not found:
+        return "## Tracing at cold start\n\nNot measured in this run.\n"
+    rows = [
+        [
+            name,
+            f"{r['boto3_floor_s']:.3f}",
+            f"{r['active_tracing_only_s']:.3f} (**{r['ratio_active_tracing_only']:.2f}**)",
+            f"{r['xray_sdk_tracer_s']:.3f} (**{r['ratio_xray_sdk_tracer']:.2f}**)",
+            f"{r['xray_sdk_tracer_adds_s']:.3f}",
+        ]
+        for name, r in found.items()
+    ]
+    header = ["function", "boto3 floor s", "active tracing alone s (ratio)", "with the X-Ray SDK's Tracer s (ratio)"]
+    return f"""## Tracing at cold start
+
+The two functions that had Powertools' Tracer, as they are now (Lambda's active tracing alone: no
+tracing SDK in the process) and with that Tracer back (the X-Ray SDK imported and botocore patched, as
+its decorator did at import), each against the same boto3 floor; 21 rounds of the three in fresh
+processes, interleaved, the order rotated each round; medians. Lambda's own tracing adds nothing to
+the process (it records from outside it). `docs/tracing.md` says why the Tracer went.
+
+{table([*header, "the Tracer adds s"], rows)}
 """
 
 
@@ -201,6 +228,7 @@ def render(results: dict[str, Any]) -> str:
             "read the ratios (measured against a floor in the same run) and the counts, not the seconds.",
             "",
             cold_start(results),
+            tracing(results),
             requests(results),
             ingest(results),
             review(results),

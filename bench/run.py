@@ -31,6 +31,8 @@ def main() -> None:
     """Run, print, write."""
     print("measuring: cold start of each function against boto3 alone, 15 fresh processes each ...", flush=True)
     results: dict[str, Any] = {"cold_start": cold_start.run()}
+    print("measuring: tracing at cold start, active tracing alone vs the X-Ray SDK's Tracer, 21 rounds ...", flush=True)
+    results["tracing_cold_start"] = cold_start.tracing()
     print("measuring: what each import costs, 7 fresh processes each ...", flush=True)
     results["import_costs"] = cold_start.import_costs()
     print("measuring: AWS requests per operation (counted on moto) ...", flush=True)

@@ -37,7 +37,7 @@ from kanal.models import (
     ReportReceipt,
     ReportView,
 )
-from kanal.observability import log_metrics, logger, metrics, tracer
+from kanal.observability import log_metrics, logger, metrics
 from kanal.reminders import ReminderView
 from kanal.review import partner_history
 
@@ -366,7 +366,6 @@ def unexpected(error: Exception) -> Reply:
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, log_event=False)
-@tracer.capture_lambda_handler
 @log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """API Gateway proxy entry point."""

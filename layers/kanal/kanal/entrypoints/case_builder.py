@@ -31,7 +31,7 @@ from kanal import clock, wiring
 from kanal.adapters.dynamodb import report_from_item
 from kanal.cases import CaseBuilder
 from kanal.models import Report
-from kanal.observability import log_metrics, logger, metrics, tracer
+from kanal.observability import log_metrics, logger, metrics
 
 #: DynamoDB's answers that no retry changes (the request itself is wrong: too large, invalid).
 PERMANENT_CODES = frozenset({"ValidationException", "ItemCollectionSizeLimitExceededException"})
@@ -136,7 +136,6 @@ def process(records: list[dict[str, Any]], builder: CaseBuilder, park: Park, now
 
 
 @logger.inject_lambda_context(log_event=False)
-@tracer.capture_lambda_handler
 @log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Attach a batch of reports; report the records of failed cases for redelivery."""
