@@ -127,7 +127,7 @@ def current() -> Probe:
 def test_no_partner_content_in_traces_or_logs(current: Probe) -> None:
     assert leaks(current) == {}
     assert '"message":"report received"' in current.output  # the logs were captured
-    assert '"message":"stream record is not a report"' in current.output  # the stored description: not quoted
+    assert '"message":"record parked"' in current.output  # the stored description: not quoted
     assert "validation error(s) for Report: description: string_type" in current.output
 
 

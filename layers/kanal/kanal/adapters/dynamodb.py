@@ -20,8 +20,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from kanal.adapters.attributes import from_attribute, to_attribute
 from kanal.errors import CaseConflict, KeyNotFound, StoreUnavailable
-from kanal.ports import Suspect
 from kanal.models import ApiKey, Case, CaseEvent, Claim, Decision, Partner, Priority, Question, Report, attached_event
+from kanal.ports import Suspect
 
 #: Reports per attach transaction: with the case's update, 100 items, DynamoDB's limit for one transaction.
 ATTACH_CHUNK = 99

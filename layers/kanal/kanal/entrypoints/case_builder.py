@@ -31,7 +31,7 @@ from kanal import clock, wiring
 from kanal.adapters.dynamodb import report_from_item
 from kanal.cases import CaseBuilder
 from kanal.models import Report
-from kanal.observability import log_metrics, logger, metrics
+from kanal.observability import log_metrics, logger, metrics, safe_text
 
 #: DynamoDB's answers that no retry changes (the request itself is wrong: too large, invalid).
 PERMANENT_CODES = frozenset({"ValidationException", "ItemCollectionSizeLimitExceededException"})
@@ -63,7 +63,7 @@ def sort_out(records: list[dict[str, Any]]) -> Batch:
         try:
             report = report_from_item(image)
         except (KeyError, ValueError, TypeError) as error:
-            batch.unreadable.append((record, f"not a report: {type(error).__name__}"))
+            batch.unreadable.append((record, f"not a report: {safe_text(error)}"))
             continue
         batch.by_case[report.case_id].append((record, report))
     return batch
@@ -72,7 +72,7 @@ def sort_out(records: list[dict[str, Any]]) -> Batch:
 def permanent(error: Exception) -> str | None:
     """Why retrying cannot help with ``error``, or None if it may (throttling, outages, conflicts)."""
     if isinstance(error, ValidationError):
-        return f"stored case is not valid: {error.error_count()} error(s)"
+        return f"stored case is not valid: {safe_text(error)}"
     if isinstance(error, ClientError):
         code = error.response.get("Error", {}).get("Code", "")
         if code in PERMANENT_CODES:
@@ -98,7 +98,7 @@ def process(records: list[dict[str, Any]], builder: CaseBuilder, park: Park, now
             failures.append(sequence(record))
             return
         metrics.add_metric(name="RecordsParked", unit=MetricUnit.Count, value=1)
-        logger.error("record parked", extra={"sequence": sequence(record), "reason": reason})
+        logger.error("record parked", extra={"sequence": sequence(record), "reason": reason, "detail": detail})
 
     for record, reason in batch.unreadable:
         parked(record, "unreadable", reason)
