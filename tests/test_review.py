@@ -12,9 +12,10 @@ from typing import Any
 import boto3
 import pytest
 from kanal import wiring
+from kanal.adapters import aws
 from kanal.cli import main
 from kanal.errors import ReviewRefused
-from kanal.models import CaseEventKind, Outcome, PartnerKind, Policy
+from kanal.models import CaseEventKind, InfoReply, Outcome, PartnerKind, Policy
 from kanal.review import Review
 
 from tests.conftest import REGION, Invoke, env, event, stream_event
@@ -212,3 +213,95 @@ def test_cli_next_decide_show(
     history = json.loads(capsys.readouterr().out)["history"]
     assert [e["actor"] for e in history if e["kind"] == "decided"] == ["reviewer-a"]
     assert main([*table, "cases", "show", "c_nothing"]) == 1
+
+
+def test_a_held_case_escalated_meanwhile_comes_back_when_released_or_lapsed(
+    api: Invoke, case_builder: Invoke, dynamodb: Any, sqs: Any, review: Review
+) -> None:
+    """The reproduction: a second partner escalates a held case; the next reviewer's worker meets the urgent copy;
+    the holder releases (or vanishes). The case must reach a reviewer, not sit on no queue."""
+    for ending in ("release", "lapse"):
+        url = f"{VIDEO[:-2]}{'1' if ending == 'release' else '2'}0"
+        short = dataclasses.replace(review, lease=timedelta(seconds=2))
+        (first,) = reported(api, case_builder, dynamodb, "Bawaslu RI", url=url)
+        held = short.next("ana", 0, NOW)
+        assert held is not None
+        assert held.delivery.queue == "normal"
+        reported(api, case_builder, dynamodb, "Perludem", url=url)  # escalated: an urgent copy is queued
+        assert short.next("budi", 0, NOW) is None  # held by ana: the copy is kept hidden, not deleted
+        if ending == "release":
+            short.release(first["case_id"], "ana", NOW)
+            later = NOW
+        else:
+            time.sleep(3)  # ana's worker is gone; her lease and the copies' hiding lapse
+            later = NOW + timedelta(seconds=3)
+        claimed = short.next("budi", 2, later)
+        assert claimed is not None, f"after {ending}, the case was on no queue"
+        assert claimed.case.case_id == first["case_id"]
+        assert claimed.delivery.queue == "urgent"
+        short.decide(first["case_id"], "budi", Outcome.REMOVED, Policy.MISINFORMATION, REASON, later)
+        assert short.next("citra", 0, later) is None  # every other copy is settled without reaching anyone
+
+
+def test_a_waiting_worker_gets_the_urgent_case_first(
+    api: Invoke, case_builder: Invoke, dynamodb: Any, review: Review
+) -> None:
+    """`kanal review next --wait 10` already waiting when an ordinary and a synthetic_media report arrive."""
+    create = wiring.services().partners.create
+    partner = create("Bawaslu RI", PartnerKind.ELECTION_AGENCY, NOW).partner.partner_id
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        waiting = pool.submit(review.next, "ana", 6, NOW)
+        time.sleep(0.5)  # the worker is now in its long poll
+        ordinary = body_of(api(post(partner, report_body(content_url=f"{VIDEO[:-1]}5"))))
+        synthetic = body_of(api(post(partner, report_body(content_url=f"{VIDEO[:-1]}6", category="synthetic_media"))))
+        case_builder(stream_event(dynamodb, env("TABLE_NAME")))  # both queued in one batch, normal first
+        claimed = waiting.result()
+    assert claimed is not None
+    assert claimed.case.case_id == synthetic["case_id"] != ordinary["case_id"]
+    assert claimed.delivery.queue == "urgent"
+
+
+def test_the_reconciler_puts_back_what_fell_off_and_reads_only_suspects(
+    api: Invoke, case_builder: Invoke, dynamodb: Any, sqs: Any, review: Review, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The invariant broken on purpose, twice: a reopened case whose stream record never queued it, and a case
+    whose message was dead-lettered. Many healthy cases around them are never read."""
+    services = wiring.services()
+    for i in range(30):  # healthy cases: queued, decided, held
+        reported(api, case_builder, dynamodb, url=f"{VIDEO[:-2]}{i + 10}")
+    (asked,) = reported(api, case_builder, dynamodb, "KPU RI", url=f"{VIDEO[:-2]}70")
+    (dead,) = reported(api, case_builder, dynamodb, "Perludem", url=f"{VIDEO[:-2]}71")
+    while (claimed := review.next("ana", 0, NOW)) is not None and claimed.case.case_id != asked["case_id"]:
+        pass
+    review.ask(asked["case_id"], "ana", "Di TPS mana kejadian ini terjadi?", timedelta(hours=48), NOW)
+    answer = InfoReply(message="TPS 12, Menteng.")
+    services.answers.provide(asked["partner_id"], asked["report_id"], answer, NOW)  # its stream record: lost
+    queue_of = {"normal": env("NORMAL_QUEUE_URL"), "urgent": env("URGENT_QUEUE_URL")}
+    for url in queue_of.values():  # the dead case's message is received again and again until SQS dead-letters it
+        for _ in range(7):
+            for message in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0).get(
+                "Messages", []
+            ):
+                if json.loads(message["Body"])["case_id"] != dead["case_id"]:
+                    sqs.change_message_visibility(
+                        QueueUrl=url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=600
+                    )
+    reads: list[str] = []
+    counted = aws.client("dynamodb", None)
+    counted.meta.events.register("before-call.dynamodb.*", lambda model, **_: reads.append(model.name))
+    requeued = services.reconciler().run(NOW + timedelta(minutes=15))
+    assert {(r.case_id, r.reason) for r in requeued} == {
+        (asked["case_id"], "not queued after it was reopened"),
+        (dead["case_id"], "its review message was dead-lettered"),
+    }
+    reading = [r for r in reads if r in ("GetItem", "Query", "BatchGetItem", "Scan")]
+    assert len(reading) <= 2 + 9  # the two suspects' cases, and one index query per day of the lookback
+    assert "Scan" not in reads
+    for case_id in (asked["case_id"], dead["case_id"]):
+        kinds = [e.kind for e in services.trail.history(case_id)]
+        assert kinds[-2:] == [CaseEventKind.REQUEUED, CaseEventKind.RECEIVED] or kinds[-1] is CaseEventKind.REQUEUED
+    found = set()
+    while (claimed := review.next("budi", 0, NOW + timedelta(hours=1))) is not None:
+        found.add(claimed.case.case_id)
+    assert {asked["case_id"], dead["case_id"]} <= found
+    assert services.reconciler().run(NOW + timedelta(hours=2)) == []  # checked once; nothing left to do
