@@ -7,22 +7,28 @@ quadratic loop) into a failure instead of a hang.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import string
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 from kanal import content, partners
+from kanal.calendar import default_calendar
+from kanal.entrypoints.api import decode_cursor, encode_cursor
 from kanal.errors import InvalidRequest
+from kanal.intake import CLOCK_SKEW, OBSERVED_AT_MAX_AGE, Intake
 from kanal.models import _NON_PUBLIC_TLDS, InfoReply, NewReport, _https_url
 from pydantic import ValidationError
 
 from tests.conftest import Invoke
-from tests.test_api import NOW, body_of, new_partner, post, report_body
+from tests.fakes import MemoryCases, MemoryReports
+from tests.test_api import NOW, body_of, count_items, get, new_partner, post, report_body
 
 HANG = pytest.mark.timeout(5)  # generous: each case takes milliseconds; a regression takes minutes
 RUNS = {
@@ -72,6 +78,10 @@ VALIDATORS: dict[str, Callable[[str], bool]] = {
     "content url": lambda run: refused(lambda: new_report(content_url=f"https://{run}")),
     "region code": lambda run: refused(lambda: new_report(region_code=run)),
     "election": lambda run: refused(lambda: new_report(election=run)),
+    "observed_at": lambda run: refused(lambda: new_report(observed_at=f"2026-11-23T09:40:00{run}")),
+    "cursor": lambda run: refused(
+        lambda: decode_cursor(base64.urlsafe_b64encode(f"2026-11-23T00:00:00+00:00{run}".encode()).decode())
+    ),
     "bearer key": lambda run: partners.bearer_key(f"Bearer {run}") is None,
 }
 
@@ -211,3 +221,117 @@ def test_ten_dotted_2kb_evidence_urls_are_refused_by_the_api(api: Invoke) -> Non
         answer = api(e)
         assert answer["statusCode"] == 422, answer["body"]
         assert [f["field"] for f in body_of(answer)["errors"]] == [f"evidence_urls[{i}]" for i in range(10)]
+
+
+# Dates -------------------------------------------------------------------------------------------------
+
+OFFSETS = st.builds(
+    timezone, st.integers(min_value=-(24 * 60 - 1), max_value=24 * 60 - 1).map(lambda m: timedelta(minutes=m))
+)
+ANY_AWARE = st.datetimes(min_value=datetime.min, max_value=datetime.max, timezones=OFFSETS)
+# Around the bounds too: a uniform draw over years 1-9999 is almost never within them.
+NEAR_NOW = st.datetimes(
+    min_value=(NOW - OBSERVED_AT_MAX_AGE - timedelta(days=2)).replace(tzinfo=None),
+    max_value=(NOW + timedelta(days=2)).replace(tzinfo=None),
+    timezones=OFFSETS,
+)
+MOMENTS = st.one_of(ANY_AWARE, NEAR_NOW)
+EDGES = [
+    datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=14))),
+    datetime(9999, 12, 31, 23, 59, 59, tzinfo=timezone(timedelta(hours=-14))),
+    datetime.min.replace(tzinfo=UTC),
+    datetime.max.replace(tzinfo=UTC),
+]
+
+
+def within_bounds(moment: datetime, now: datetime) -> bool:
+    """The documented observed_at range, computed without converting ``moment`` to UTC."""
+    return now - OBSERVED_AT_MAX_AGE <= moment <= now + CLOCK_SKEW
+
+
+@given(moment=MOMENTS)
+@example(moment=EDGES[0])
+@example(moment=EDGES[1])
+def test_observed_at_is_stored_within_its_bounds_and_refused_outside(moment: datetime) -> None:
+    intake = Intake(MemoryReports(), MemoryCases(), default_calendar())
+    text = moment.isoformat()
+    if within_bounds(moment, NOW):
+        assert intake.submit("p_a", new_report(observed_at=text), NOW).stored
+        return
+    try:
+        body = new_report(observed_at=text)
+    except ValidationError as error:
+        refused_fields = [e["loc"] for e in error.errors()]
+    else:
+        with pytest.raises(InvalidRequest) as raised:
+            intake.submit("p_a", body, NOW)
+        refused_fields = [(raised.value.field,)]
+    assert refused_fields == [("observed_at",)]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(moment=st.one_of(MOMENTS, st.sampled_from(EDGES)))
+def test_the_api_answers_observed_at_with_202_or_422_never_5xx(api: Invoke, moment: datetime) -> None:
+    answer = api(post(new_partner(), report_body(observed_at=moment.isoformat())))
+    event(f"within bounds: {within_bounds(moment, NOW)}")
+    if within_bounds(moment, NOW):
+        assert answer["statusCode"] == 202, answer["body"]
+    else:
+        assert answer["statusCode"] == 422, answer["body"]
+        assert [e["field"] for e in body_of(answer)["errors"]] == ["observed_at"]
+
+
+@pytest.mark.parametrize(
+    ("observed_at", "status"),
+    [
+        ("0001-01-01T00:00:00+14:00", 422),  # before year 1 in UTC
+        ("9999-12-31T23:59:59-14:00", 422),  # after year 9999 in UTC
+        ("0001-01-01T00:00:00Z", 422),
+        ((NOW - OBSERVED_AT_MAX_AGE - timedelta(seconds=1)).isoformat(), 422),
+        ((NOW - OBSERVED_AT_MAX_AGE).isoformat(), 202),
+        ((NOW - timedelta(days=9 * 365)).astimezone(timezone(timedelta(hours=9))).isoformat(), 202),
+    ],
+)
+def test_observed_at_bounds(api: Invoke, dynamodb: Any, observed_at: str, status: int) -> None:
+    answer = api(post(new_partner(), report_body(observed_at=observed_at)))
+    assert answer["statusCode"] == status, answer["body"]
+    if status == 422:
+        assert [e["field"] for e in body_of(answer)["errors"]] == ["observed_at"]
+        assert count_items(dynamodb, "REPORT#") == 0
+
+
+@given(moment=st.one_of(ANY_AWARE, st.sampled_from(EDGES), st.datetimes()), report_id=st.text(max_size=30))
+def test_cursors_decode_to_a_utc_position_or_are_refused(moment: datetime, report_id: str) -> None:
+    cursor = base64.urlsafe_b64encode(f"{moment.isoformat()}|{report_id}".encode("utf-8", "surrogatepass")).decode()
+    try:
+        representable = moment.tzinfo is not None and bool(moment.astimezone(UTC)) and report_id != ""
+        text = f"{moment.isoformat()}|{report_id}".encode()
+    except (OverflowError, UnicodeEncodeError):  # no UTC equivalent; an unpaired surrogate
+        representable = False
+    if not representable:
+        with pytest.raises(InvalidRequest) as raised:
+            decode_cursor(cursor.rstrip("="))
+        assert raised.value.field == "cursor"
+        return
+    when, after = decode_cursor(cursor.rstrip("="))
+    assert (when, after) == (moment, report_id)
+    assert when.utcoffset() == timedelta(0)
+    assert decode_cursor(encode_cursor((when, after))) == (when, after)
+    assert base64.urlsafe_b64decode(cursor) == text
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(moment=st.one_of(ANY_AWARE, st.sampled_from(EDGES), st.datetimes()))
+def test_the_api_answers_any_cursor_with_200_or_422_never_5xx(api: Invoke, moment: datetime) -> None:
+    cursor = base64.urlsafe_b64encode(f"{moment.isoformat()}|r_x".encode()).decode().rstrip("=")
+    answer = api(get(new_partner(), "/v1/reports", {"cursor": cursor}))
+    try:
+        representable = moment.tzinfo is not None and bool(moment.astimezone(UTC))
+    except OverflowError:
+        representable = False
+    event(f"representable: {representable}")
+    if representable:
+        assert answer["statusCode"] == 200, answer["body"]
+    else:
+        assert answer["statusCode"] == 422, answer["body"]
+        assert [e["field"] for e in body_of(answer)["errors"]] == ["cursor"]

@@ -7,7 +7,7 @@ typo in a partner's integration is an error, not silently lost data.
 from __future__ import annotations
 
 import string
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any
 from urllib.parse import urlsplit
@@ -203,6 +203,19 @@ def _rfc3339_text(value: Any) -> Any:
     return value
 
 
+#: What observed_at may be; intake.py holds the bounds (they depend on the time of the request).
+OBSERVED_AT_RANGE = "must be within the last 10 years and not in the future"
+
+
+def _in_utc_range(value: datetime) -> datetime:
+    """Refuse a moment that has no UTC equivalent (0001-01-01T00:00:00+14:00 is before year 1 in UTC)."""
+    try:
+        value.astimezone(UTC)
+    except OverflowError as error:
+        raise ValueError(OBSERVED_AT_RANGE) from error
+    return value
+
+
 TikTokUrl = Annotated[str, Field(max_length=MAX_URL_LENGTH), AfterValidator(_tiktok_url)]
 HttpsUrl = Annotated[str, Field(max_length=MAX_URL_LENGTH), AfterValidator(_https_url)]
 RegionCode = Annotated[str, AfterValidator(_region)]
@@ -231,8 +244,13 @@ class NewReport(Model):
     evidence_urls: list[HttpsUrl] = Field(default_factory=list, max_length=10, description=EVIDENCE_URLS)
     legal_basis: str | None = Field(default=None, max_length=500, examples=["UU 7/2017 Pasal 280"])
     election: ElectionId | None = Field(default=None, examples=["pilkada-2024"])
-    observed_at: Annotated[AwareDatetime, BeforeValidator(_rfc3339_text)] | None = Field(
-        default=None, description="When the partner saw the content (with a UTC offset); not in the future."
+    observed_at: Annotated[AwareDatetime, BeforeValidator(_rfc3339_text), AfterValidator(_in_utc_range)] | None = Field(
+        default=None,
+        description=(
+            "When the partner saw the content, with a UTC offset: at most 10 years before the request (two "
+            "five-year election cycles; TikTok itself is younger) and not after it (5 minutes of clock "
+            "difference allowed)."
+        ),
     )
     partner_reference: str | None = Field(default=None, max_length=128)
 

@@ -5,9 +5,8 @@ problem documents; nothing here talks to AWS directly.
 """
 
 import base64
-import binascii
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import Any
 
@@ -304,9 +303,13 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
     """The position a cursor names (InvalidRequest if it was not made by ``encode_cursor``)."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        moment, report_id = raw.split("|", 1)
-        return datetime.fromisoformat(moment), report_id
-    except (ValueError, UnicodeDecodeError, binascii.Error) as error:
+        text, report_id = raw.split("|", 1)
+        moment = datetime.fromisoformat(text)
+        if moment.utcoffset() is None or not report_id:  # encode_cursor writes received_at, always in UTC
+            raise ValueError("not a cursor")
+        # OverflowError: a moment with no UTC equivalent, such as 9999-12-31T23:59:59-14:00.
+        return moment.astimezone(UTC), report_id
+    except (ValueError, OverflowError) as error:  # UnicodeDecodeError and binascii.Error are ValueErrors
         raise InvalidRequest("cursor", "is not a cursor this API gave out") from error
 
 
