@@ -20,6 +20,7 @@ from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 from kanal import content, partners
 from kanal.calendar import default_calendar
+from kanal.entrypoints import routing
 from kanal.entrypoints.api import decode_cursor, encode_cursor
 from kanal.errors import InvalidRequest
 from kanal.intake import CLOCK_SKEW, OBSERVED_AT_MAX_AGE, Intake
@@ -28,7 +29,7 @@ from pydantic import ValidationError
 
 from tests.conftest import Invoke
 from tests.fakes import MemoryCases, MemoryReports
-from tests.test_api import NOW, body_of, count_items, get, new_partner, post, report_body
+from tests.test_api import NOW, body_of, count_items, get, header, new_partner, post, report_body
 
 HANG = pytest.mark.timeout(5)  # generous: each case takes milliseconds; a regression takes minutes
 RUNS = {
@@ -82,6 +83,7 @@ VALIDATORS: dict[str, Callable[[str], bool]] = {
     "cursor": lambda run: refused(
         lambda: decode_cursor(base64.urlsafe_b64encode(f"2026-11-23T00:00:00+00:00{run}".encode()).decode())
     ),
+    "content type": lambda run: not routing.is_json(f"application/json; {run}") and not routing.is_json(run),
     "bearer key": lambda run: partners.bearer_key(f"Bearer {run}") is None,
 }
 
@@ -100,6 +102,23 @@ def test_tiktok_paths_are_keyed_in_linear_time(run: str) -> None:
     # keeps them so (content.py is being rewritten elsewhere; the module's contract stays content_key).
     key = content.content_key(f"https://www.tiktok.com/@{run}/video/{'1' * len(run)}x")
     assert key.startswith("https://tiktok.com/@")
+
+
+@HANG
+@pytest.mark.parametrize("size", list(SIZES.values()), ids=list(SIZES))
+@pytest.mark.parametrize(
+    ("unit", "expected"),
+    [
+        ('{"a":1,"a":2},', ["body[0].a"]),  # many objects, each repeating
+        ("[", []),  # nested deeper than Python's parser goes
+        ('{"a":', []),  # not JSON
+        ('"\\u0000', []),
+    ],
+)
+def test_repeated_members_in_linear_time(unit: str, expected: list[str], size: int) -> None:
+    text = unit * (size // len(unit))
+    raw = f"[{text.rstrip(',')}]" if unit.startswith("{") else text
+    assert routing.repeated_members(raw.encode())[:1] == expected
 
 
 # Evidence URLs ----------------------------------------------------------------------------------------
@@ -335,3 +354,133 @@ def test_the_api_answers_any_cursor_with_200_or_422_never_5xx(api: Invoke, momen
     else:
         assert answer["statusCode"] == 422, answer["body"]
         assert [e["field"] for e in body_of(answer)["errors"]] == ["cursor"]
+
+
+# Content types and codings ------------------------------------------------------------------------------
+
+TYPES = ["application/json", "application/problem+json", "application/evil+json", "text/json", "application/jsonx"]
+CHARSETS = [None, "utf-8", "UTF-8", '"utf-8"', "latin-1", "iso-8859-1", "utf-16", "utf8"]
+
+
+@given(
+    kind=st.sampled_from(TYPES),
+    charset=st.sampled_from(CHARSETS),
+    extra=st.sampled_from([None, "foo=bar", "charset=utf-8"]),
+    upper=st.booleans(),
+    space=st.sampled_from(["", " ", "  "]),
+)
+def test_only_application_json_in_utf_8_is_json(
+    kind: str, charset: str | None, extra: str | None, upper: bool, space: str
+) -> None:
+    header_value = kind + "".join(
+        f"{space};{space}{p}" for p in (f"charset={charset}" if charset else None, extra) if p
+    )
+    header_value = header_value.upper() if upper else header_value
+    expected = (
+        kind == "application/json"
+        and (charset is None or charset.strip('"').lower() == "utf-8")
+        and (extra is None or (extra == "charset=utf-8" and charset is None))
+    )
+    assert routing.is_json(header_value) is expected
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "application/json; charset=latin-1",
+        "application/json; charset=utf-16",
+        "application/evil+json",
+        "application/problem+json",
+        "application/json; charset=utf-8; charset=latin-1",
+        "application/json, text/plain",
+        "text/plain",
+    ],
+)
+def test_other_content_types_are_415(api: Invoke, dynamodb: Any, content_type: str) -> None:
+    answer = api(post(new_partner(), **{"Content-Type": content_type}))
+    assert answer["statusCode"] == 415, answer["body"]
+    assert header(answer, "Accept") == "application/json"
+    assert "application/json" in body_of(answer)["detail"]
+    assert [e["field"] for e in body_of(answer)["errors"]] == ["Content-Type"]
+    assert count_items(dynamodb, "REPORT#") == 0
+
+
+@pytest.mark.parametrize(
+    "content_type", ["application/json", 'Application/JSON ; Charset="UTF-8"', "application/json;charset=utf-8"]
+)
+def test_application_json_in_utf_8_is_taken(api: Invoke, content_type: str) -> None:
+    assert api(post(new_partner(), **{"Content-Type": content_type}))["statusCode"] == 202
+
+
+@pytest.mark.parametrize(
+    ("coding", "status"),
+    [("gzip", 415), ("br", 415), ("identity, gzip", 415), ("x-gzip", 415), ("identity", 202), ("IDENTITY", 202)],
+)
+def test_content_codings_other_than_identity_are_415(api: Invoke, coding: str, status: int) -> None:
+    answer = api(post(new_partner(), **{"Content-Encoding": coding}))
+    assert answer["statusCode"] == status, answer["body"]
+    if status == 415:
+        assert header(answer, "Accept-Encoding") == "identity"
+        assert [e["field"] for e in body_of(answer)["errors"]] == ["Content-Encoding"]
+
+
+def test_a_coding_in_any_repeated_header_counts(api: Invoke) -> None:
+    # API Gateway's headers hold only the last of repeated headers; multiValueHeaders holds them all.
+    e = post(new_partner(), **{"Content-Encoding": "identity"})
+    e["multiValueHeaders"] = {"Content-Encoding": ["gzip", "identity"]}
+    assert api(e)["statusCode"] == 415
+
+
+def test_non_utf_8_bytes_declared_utf_8_stay_422(api: Invoke) -> None:
+    e = post(new_partner())
+    latin_1 = json.dumps(report_body(description="caf\xe9"), ensure_ascii=False).encode("latin-1")
+    e["body"] = base64.b64encode(latin_1).decode()
+    e["isBase64Encoded"] = True
+    answer = api(e)
+    assert answer["statusCode"] == 422
+    assert [f["field"] for f in body_of(answer)["errors"]] == ["body"]
+
+
+# Repeated members ---------------------------------------------------------------------------------------
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers(min_value=-(10**6), max_value=10**6) | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+    max_leaves=5,
+)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data(), again=JSON_VALUES, escaped=st.booleans())
+def test_a_member_named_twice_is_422_naming_it(api: Invoke, data: st.DataObject, again: Any, escaped: bool) -> None:
+    body = report_body(evidence_urls=["https://a.example.org/1"], observed_at="2026-11-23T09:00:00+07:00")
+    members = [json.dumps(k) + ":" + json.dumps(v) for k, v in body.items()]
+    name = data.draw(st.sampled_from(sorted(body)))
+    spelled = json.dumps(name) if not escaped else '"' + "".join(f"\\u{ord(c):04x}" for c in name) + '"'
+    at = data.draw(st.integers(min_value=0, max_value=len(members)))
+    members.insert(at, f"{spelled}:{json.dumps(again)}")
+    answer = api(post(new_partner(), raw="{" + ",".join(members) + "}"))
+    assert answer["statusCode"] == 422, answer["body"]
+    assert body_of(answer)["errors"] == [{"field": name, "message": "appears more than once"}]
+
+
+@pytest.mark.parametrize(
+    ("raw", "fields"),
+    [
+        ('{"message": "a", "evidence_urls": [{"u": 1, "u": 2}]}', ["evidence_urls[0].u"]),
+        ('{"message": "a", "message": "b", "x": {"y": 1, "y": 1}}', ["message", "x.y"]),
+    ],
+)
+def test_repeated_members_are_named_at_any_depth(api: Invoke, raw: str, fields: list[str]) -> None:
+    e = post(new_partner(), raw=raw)
+    e.update(resource="/v1/reports/{report_id}/info", pathParameters={"report_id": "r_anything"})
+    answer = api(e)
+    assert answer["statusCode"] == 422, answer["body"]
+    assert [f["field"] for f in body_of(answer)["errors"]] == fields
+
+
+def test_a_body_that_is_not_json_is_still_named_body(api: Invoke) -> None:
+    for raw in ('{"category": "other", "category": ', '{"\\ud800": 1, "\\ud800": 2}'):
+        answer = api(post(new_partner(), raw=raw))
+        assert answer["statusCode"] == 422
+        assert [f["field"] for f in body_of(answer)["errors"]] == ["body"]
