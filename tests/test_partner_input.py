@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from kanal import content, partners
 from kanal.calendar import default_calendar
 from kanal.entrypoints import routing
-from kanal.entrypoints.api import decode_cursor, encode_cursor
+from kanal.entrypoints.api import app, decode_cursor, encode_cursor
 from kanal.errors import InvalidRequest
 from kanal.intake import CLOCK_SKEW, OBSERVED_AT_MAX_AGE, Intake
 from kanal.models import _NON_PUBLIC_TLDS, InfoReply, NewReport, _https_url
@@ -484,3 +484,17 @@ def test_a_body_that_is_not_json_is_still_named_body(api: Invoke) -> None:
         answer = api(post(new_partner(), raw=raw))
         assert answer["statusCode"] == 422
         assert [f["field"] for f in body_of(answer)["errors"]] == ["body"]
+
+
+# The document ----------------------------------------------------------------------------------------------
+
+
+def test_every_route_with_a_body_documents_413_415_and_422() -> None:
+    operations = [
+        app.openapi["paths"][route.resource][route.method.lower()]
+        for route in app.routes.values()
+        if route.documented and route.body is not None
+    ]
+    assert len(operations) == 2
+    for operation in operations:
+        assert {"413", "415", "422"} <= set(operation["responses"])

@@ -105,6 +105,17 @@ def problems(**described: str) -> dict[int, Documented]:
     }
 
 
+#: What every route with a body may answer about the body itself, before its fields.
+BODY_PROBLEMS = {
+    "s413": "Body over 64 KB",
+    "s415": (
+        "Body not sent as application/json in UTF-8 (no charset, or charset=utf-8), or with a Content-Encoding "
+        "other than identity; the Accept or Accept-Encoding header says what is taken"
+    ),
+}
+INVALID_BODY = "Invalid fields (one entry each), a member named twice in the JSON, or a body that is not UTF-8 JSON"
+
+
 def partner_id(request: Request) -> str:
     """The partner that the authorizer identified (API Gateway puts its context on the request)."""
     found = request.authorizer.get("partner_id")
@@ -130,10 +141,9 @@ def partner_kind(request: Request) -> PartnerKind | None:
     responses={
         202: Documented("Accepted: stored and on its way to review", ReportReceipt),
         **problems(
-            s413="Body over 64 KB",
-            s415="Body is not JSON",
+            **BODY_PROBLEMS,
             s409="A request with this Idempotency-Key is still running",
-            s422="Invalid fields (one entry each), or an Idempotency-Key reused with another body",
+            s422=f"{INVALID_BODY}, or an Idempotency-Key reused with another body",
         ),
     },
 )
@@ -199,7 +209,10 @@ def get_report(request: Request) -> ReportView:
     responses={
         202: Documented("Answer recorded; the case is back in review", ReportView),
         **problems(
-            s404="No such report among yours", s409="No question is waiting for an answer", s422="Invalid fields"
+            **BODY_PROBLEMS,
+            s404="No such report among yours",
+            s409="No question is waiting for an answer",
+            s422=INVALID_BODY,
         ),
     },
 )
