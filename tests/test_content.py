@@ -1,8 +1,6 @@
 """Content keys: one key per video whatever the URL's form and spelling; short codes kept exactly."""
 
 import contextlib
-import time
-from datetime import timedelta
 
 import pytest
 from hypothesis import assume, given, settings
@@ -302,28 +300,24 @@ DELIMITERS = ["/", "//", "%", "%3", "%37", "%2F", ";", ";;/", "/.", "/..", "@", 
 ADVERSARIAL = [*DELIMITERS, "@a/video/", "0", "7", "\u0667", "/v/", ".html", "/embed/v2", "/t/", "a", "\u00e9"]
 
 
-@settings(deadline=timedelta(milliseconds=200))
+@pytest.mark.timeout(60)  # a hang guard, not a timing: every key takes microseconds; a backtracking pattern hangs
+@settings(deadline=None)
 @given(
     st.lists(st.sampled_from(ADVERSARIAL), max_size=40).flatmap(
         lambda pieces: st.integers(1, 2000 // max(1, sum(map(len, pieces)))).map(lambda n: "".join(pieces) * n)
     ),
     st.sampled_from(["https://www.tiktok.com/", "https://vt.tiktok.com/", "https://tiktok.com/@a/video/"]),
 )
-def test_property_any_path_of_up_to_2_kb_is_cheap(path: str, prefix: str) -> None:
-    """The hypothesis deadline fails a slow key; inputs are bounded, so a slow pattern cannot hang the suite."""
+def test_property_any_path_of_up_to_2_kb_is_keyed_or_refused(path: str, prefix: str) -> None:
+    """Any path of repeated delimiters gets a key or a ValueError; pytest-timeout fails a pattern that hangs."""
     with contextlib.suppress(ValueError):
-        content_key(prefix + path)
+        assert content_key(prefix + path)
 
 
+@pytest.mark.timeout(10)
 @pytest.mark.parametrize("piece", ADVERSARIAL)
-def test_cost_grows_no_faster_than_the_path(piece: str) -> None:
-    """Doubling the path: a pattern that backtracks exponentially fails at a small size, before it could hang."""
-    for size in (16, 32, 64, 128, 256, 512, 1024, 2048):
-        url = "https://www.tiktok.com/@a/video/" + piece * (size // len(piece))
-        best = float("inf")
-        for _ in range(3):
-            start = time.perf_counter()
-            with contextlib.suppress(ValueError):
-                content_key(url)
-            best = min(best, time.perf_counter() - start)
-        assert best < 0.05, f"{size} characters of {piece!r} took {best:.3f} s"
+def test_a_64_kb_path_of_one_piece_is_keyed_or_refused(piece: str) -> None:
+    """A quadratic or exponential pattern would take minutes on 64 KB; the timeout turns that into a failure."""
+    url = "https://www.tiktok.com/@a/video/" + piece * (65536 // len(piece))
+    with contextlib.suppress(ValueError):
+        assert content_key(url)

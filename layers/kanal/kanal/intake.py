@@ -19,11 +19,23 @@ from datetime import datetime, timedelta
 from kanal import content
 from kanal.calendar import Calendar, Phase
 from kanal.errors import IdempotencyInProgress, IdempotencyKeyReused, InvalidRequest
-from kanal.models import Case, CaseStatus, Category, NewReport, PartnerKind, Report, ReportReceipt
+from kanal.models import (
+    OBSERVED_AT_RANGE,
+    Case,
+    CaseStatus,
+    Category,
+    NewReport,
+    PartnerKind,
+    Report,
+    ReportReceipt,
+)
 from kanal.ports import CaseRepository, ReportRepository
 
 #: Tolerated clock difference between a partner's system and ours for ``observed_at``.
 CLOCK_SKEW = timedelta(minutes=5)
+#: How far back ``observed_at`` may be: two five-year election cycles, so that a partner may still report
+#: what it saw during the previous cycle's campaign; longer ago is a typo (TikTok launched in 2017).
+OBSERVED_AT_MAX_AGE = timedelta(days=3653)
 #: How long a request holds its Idempotency-Key while it runs (longer than the function's timeout).
 IN_FLIGHT = timedelta(seconds=30)
 
@@ -82,8 +94,8 @@ class Intake:
         partner_kind: PartnerKind | None = None,
     ) -> Submission:
         """Store a report and tell the partner where it stands."""
-        if body.observed_at is not None and body.observed_at > now + CLOCK_SKEW:
-            raise InvalidRequest("observed_at", "must not be in the future")
+        if body.observed_at is not None and not now - OBSERVED_AT_MAX_AGE <= body.observed_at <= now + CLOCK_SKEW:
+            raise InvalidRequest("observed_at", OBSERVED_AT_RANGE)
         fingerprint = body_hash(body)
         report_id = idempotent_report_id(partner_id, idempotency_key) if idempotency_key else new_report_id()
         if idempotency_key and not self.reports.begin(report_id, now, now + IN_FLIGHT):

@@ -5,9 +5,8 @@ problem documents; nothing here talks to AWS directly.
 """
 
 import base64
-import binascii
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import Any
 
@@ -106,6 +105,17 @@ def problems(**described: str) -> dict[int, Documented]:
     }
 
 
+#: What every route with a body may answer about the body itself, before its fields.
+BODY_PROBLEMS = {
+    "s413": "Body over 64 KB",
+    "s415": (
+        "Body not sent as application/json in UTF-8 (no charset, or charset=utf-8), or with a Content-Encoding "
+        "other than identity; the Accept or Accept-Encoding header says what is taken"
+    ),
+}
+INVALID_BODY = "Invalid fields (one entry each), a member named twice in the JSON, or a body that is not UTF-8 JSON"
+
+
 def partner_id(request: Request) -> str:
     """The partner that the authorizer identified (API Gateway puts its context on the request)."""
     found = request.authorizer.get("partner_id")
@@ -131,10 +141,9 @@ def partner_kind(request: Request) -> PartnerKind | None:
     responses={
         202: Documented("Accepted: stored and on its way to review", ReportReceipt),
         **problems(
-            s413="Body over 64 KB",
-            s415="Body is not JSON",
+            **BODY_PROBLEMS,
             s409="A request with this Idempotency-Key is still running",
-            s422="Invalid fields (one entry each), or an Idempotency-Key reused with another body",
+            s422=f"{INVALID_BODY}, or an Idempotency-Key reused with another body",
         ),
     },
 )
@@ -200,7 +209,10 @@ def get_report(request: Request) -> ReportView:
     responses={
         202: Documented("Answer recorded; the case is back in review", ReportView),
         **problems(
-            s404="No such report among yours", s409="No question is waiting for an answer", s422="Invalid fields"
+            **BODY_PROBLEMS,
+            s404="No such report among yours",
+            s409="No question is waiting for an answer",
+            s422=INVALID_BODY,
         ),
     },
 )
@@ -304,9 +316,13 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
     """The position a cursor names (InvalidRequest if it was not made by ``encode_cursor``)."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        moment, report_id = raw.split("|", 1)
-        return datetime.fromisoformat(moment), report_id
-    except (ValueError, UnicodeDecodeError, binascii.Error) as error:
+        text, report_id = raw.split("|", 1)
+        moment = datetime.fromisoformat(text)
+        if moment.utcoffset() is None or not report_id:  # encode_cursor writes received_at, always in UTC
+            raise ValueError("not a cursor")
+        # OverflowError: a moment with no UTC equivalent, such as 9999-12-31T23:59:59-14:00.
+        return moment.astimezone(UTC), report_id
+    except (ValueError, OverflowError) as error:  # UnicodeDecodeError and binascii.Error are ValueErrors
         raise InvalidRequest("cursor", "is not a cursor this API gave out") from error
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import string
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -31,6 +32,8 @@ MAX_BODY_BYTES = 64 * 1024
 #: the gateway's own 413 say "Content Too Large").
 TITLES = {HTTPStatus.REQUEST_ENTITY_TOO_LARGE: "Content Too Large"}
 PROBLEM_JSON = "application/problem+json"
+#: The one media type request bodies may have (with charset=utf-8 or no charset).
+JSON = "application/json"
 
 
 @dataclass(frozen=True)
@@ -131,7 +134,7 @@ class Route:
             ("path", self.path, lambda model: model.model_validate(event.get("pathParameters") or {})),
             ("query", self.query, lambda model: model.model_validate(query_of(event))),
             ("headers", self.headers, lambda model: model.model_validate(headers_for(model, event))),
-            ("body", self.body, lambda model: model.model_validate_json(raw_body or b"")),
+            ("body", self.body, lambda model: validate_body(model, raw_body or b"")),
         ]
         for part, model, parse in parts:
             if model is None:
@@ -140,9 +143,43 @@ class Route:
                 setattr(request, part, parse(model))
             except ValidationError as error:
                 errors.extend(field_errors(error.errors(include_url=False)))
+            except RepeatedMembers as error:
+                errors.extend(FieldError(field=name, message="appears more than once") for name in error.names)
         if errors:
             raise RequestInvalid(errors)
         return request
+
+
+def validate_body(model: type[BaseModel], raw: bytes) -> BaseModel:
+    """The body as ``model``; RepeatedMembers if it names a member twice, whose value is then ambiguous.
+
+    pydantic parses the bytes first, as fast as it can; a body it found to be JSON is then parsed again by
+    Python's json for repeated names (measured here: 4.6 µs on top of pydantic's 21.5 µs for a 730-byte
+    report, 130 µs for 64 KB). Only then, so that both parsers agree on what the document is: Python's
+    also takes what JSON refuses, such as unpaired surrogates. One parse into a dict and ``model_validate``
+    would not be cheaper (25 µs) and validates in Python mode, which differs from JSON mode.
+    """
+    try:
+        valid = model.model_validate_json(raw)
+    except ValidationError as error:
+        if any(e.get("type") == "json_invalid" for e in error.errors()):
+            raise
+        repeated = repeated_members(raw)
+        if repeated:
+            raise RepeatedMembers(repeated) from error
+        raise
+    repeated = repeated_members(raw)
+    if repeated:
+        raise RepeatedMembers(repeated)
+    return valid
+
+
+class RepeatedMembers(Exception):
+    """A JSON body named members more than once (``names``, as fields)."""
+
+    def __init__(self, names: list[str]) -> None:
+        super().__init__(", ".join(names))
+        self.names = names
 
 
 class RequestInvalid(Exception):
@@ -239,14 +276,28 @@ def refuse_unknown_query(route: Route, event: dict[str, Any]) -> Reply | None:
 
 
 def refuse_body(event: dict[str, Any], raw: bytes | None) -> Reply | None:
-    """413, 415 or 422 before anything parses the body (``raw``, its bytes): too large, not JSON, or not UTF-8."""
+    """413, 415 or 422 before anything parses the body (``raw``, its bytes): too large, compressed, not JSON
+    (or in another charset than UTF-8), or not UTF-8 after all."""
     if event.get("body") is None:
         return None
-    headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
     if raw is not None and len(raw) > MAX_BODY_BYTES:
         return problem(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"The body is over {MAX_BODY_BYTES // 1024} KB.")
-    if not _is_json(headers.get("content-type", "")):
-        return problem(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "Send the body as JSON with Content-Type: application/json.")
+    codings = [c.strip().lower() for value in header_values(event, "Content-Encoding") for c in value.split(",")]
+    if any(coding not in ("", "identity") for coding in codings):
+        return problem(
+            HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
+            "Send the body as it is: no Content-Encoding (such as gzip), or Content-Encoding: identity.",
+            errors=[FieldError(field="Content-Encoding", message="only identity is accepted")],
+            Accept_Encoding="identity",
+        )
+    types = header_values(event, "Content-Type")
+    if len(types) != 1 or not is_json(types[0]):
+        return problem(
+            HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
+            f"Send the body as JSON in UTF-8 with Content-Type: {JSON} (or {JSON}; charset=utf-8).",
+            errors=[FieldError(field="Content-Type", message=f"must be {JSON}, with charset=utf-8 or none")],
+            Accept=JSON,
+        )
     if raw is None or not _is_utf8(raw):
         return problem(
             HTTPStatus.UNPROCESSABLE_ENTITY,
@@ -276,9 +327,162 @@ def _is_utf8(raw: bytes) -> bool:
     return True
 
 
-def _is_json(content_type: str) -> bool:
-    media = content_type.split(";", 1)[0].strip().lower()
-    return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
+def header_values(event: dict[str, Any], name: str) -> list[str]:
+    """Every value of a request header, regardless of case: from multiValueHeaders (API Gateway puts only
+    the last of repeated headers in headers), else from headers."""
+    for where in ("multiValueHeaders", "headers"):
+        found = [
+            value
+            for key, values in (event.get(where) or {}).items()
+            if key.lower() == name.lower()
+            for value in (values if isinstance(values, list) else [values])
+        ]
+        if found:
+            return [str(value) for value in found]
+    return []
+
+
+def is_json(content_type: str) -> bool:
+    """Whether a Content-Type is application/json with no parameter but charset=utf-8 (case aside)."""
+    parsed = media_type(content_type)
+    if parsed is None:
+        return False
+    kind, parameters = parsed
+    return kind == JSON and set(parameters) <= {"charset"} and parameters.get("charset", "utf-8").lower() == "utf-8"
+
+
+_TOKEN = frozenset("!#$%&'*+-.^_`|~" + string.ascii_letters + string.digits)
+
+
+def media_type(value: str) -> tuple[str, dict[str, str]] | None:
+    """``type/subtype`` (lower case) and parameters (names lower case) of a Content-Type as RFC 9110 §8.3
+    writes it, or None if it is not one (or names a parameter twice). One pass: time linear in its length."""
+    end = len(value)
+
+    def token(at: int) -> int:
+        while at < end and value[at] in _TOKEN:
+            at += 1
+        return at
+
+    def spaces(at: int) -> int:
+        while at < end and value[at] in " \t":
+            at += 1
+        return at
+
+    at = spaces(0)
+    slash = token(at)
+    if slash in (at, end) or value[slash] != "/":
+        return None
+    stop = token(slash + 1)
+    if stop == slash + 1:
+        return None
+    kind = value[at:stop].lower()
+    parameters: dict[str, str] = {}
+    at = spaces(stop)
+    while at < end:
+        if value[at] != ";":
+            return None
+        at = spaces(at + 1)
+        if at == end or value[at] == ";":  # an empty parameter is allowed
+            continue
+        equals = token(at)
+        if equals in (at, end) or value[equals] != "=":
+            return None
+        name = value[at:equals].lower()
+        at = equals + 1
+        if at < end and value[at] == '"':
+            text, at = _quoted(value, at + 1)
+            if text is None:
+                return None
+        else:
+            stop = token(at)
+            if stop == at:
+                return None
+            text, at = value[at:stop], stop
+        if name in parameters:
+            return None
+        parameters[name] = text
+        at = spaces(at)
+    return kind, parameters
+
+
+def _quoted(value: str, at: int) -> tuple[str | None, int]:
+    """The text of a quoted-string whose opening quote is just before ``at``, and where it ends."""
+    text: list[str] = []
+    while at < len(value):
+        char = value[at]
+        if char == '"':
+            return "".join(text), at + 1
+        if char == "\\":
+            at += 1
+            if at == len(value):
+                break
+            char = value[at]
+        text.append(char)
+        at += 1
+    return None, at
+
+
+#: How many repeated member names a 422 lists at most.
+MAX_REPEATED_NAMED = 10
+
+
+class _Repeating(dict[str, Any]):
+    """A JSON object that named some member more than once (``repeated``, in order)."""
+
+    def __init__(self, pairs: list[tuple[str, Any]]) -> None:
+        super().__init__(pairs)
+        seen: set[str] = set()
+        self.repeated: list[str] = []
+        for name, _ in pairs:
+            if name in seen and name not in self.repeated:
+                self.repeated.append(name)
+            seen.add(name)
+
+
+def repeated_members(raw: bytes) -> list[str]:
+    """The fields (named as pydantic errors are: ``evidence_urls[0].a``) that a JSON body holds more than
+    once, at any depth: JSON parsers keep the last silently, so a body could mean one thing to the partner
+    and another here ([] if Python's parser refuses it)."""
+    repeating = False
+
+    def members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        nonlocal repeating
+        found = dict(pairs)
+        if len(found) == len(pairs):
+            return found
+        repeating = True
+        return _Repeating(pairs)
+
+    try:
+        tree = json.loads(raw.decode("utf-8"), object_pairs_hook=members)
+    except (ValueError, RecursionError):  # not JSON, or nested deeper than Python's parser goes
+        return []
+    if not repeating:
+        return []
+    named: list[str] = []
+    # Depth first in document order. Where a node is is a linked list (key, where its parent is), so
+    # that a path is spelled out only for a node that is named: not one tuple per node of the body.
+    stack: list[tuple[Any, Where]] = [(tree, None if isinstance(tree, dict) else ("body", None))]
+    while stack and len(named) < MAX_REPEATED_NAMED:
+        node, where = stack.pop()
+        if isinstance(node, _Repeating):
+            named.extend(field_name(_spelled((name, where))) for name in node.repeated)
+        children = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+        stack.extend((child, (key, where)) for key, child in reversed(list(children)) if isinstance(child, dict | list))
+    return named[:MAX_REPEATED_NAMED]
+
+
+#: Where a node of a JSON document is: its key and where its parent is (None: the top-level object).
+Where = tuple[str | int, "Where"] | None
+
+
+def _spelled(where: Where) -> list[str | int]:
+    keys: list[str | int] = []
+    while where is not None:
+        key, where = where
+        keys.append(key)
+    return keys[::-1]
 
 
 def field_errors(errors: list[Any]) -> list[FieldError]:
