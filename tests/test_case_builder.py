@@ -144,3 +144,45 @@ def test_a_poison_record_is_parked_and_never_holds_the_good_ones(
     assert poisoned in {m["case_id"] for m in messages(sqs, "NORMAL_QUEUE_URL")}
     left = sqs.get_queue_attributes(QueueUrl=env("CASE_BUILDER_FAILURE_QUEUE_URL"), AttributeNames=["All"])
     assert left["Attributes"]["ApproximateNumberOfMessagesNotVisible"] == "1"  # kept, hidden a minute
+
+
+def test_twenty_thousand_reports_of_one_video_keep_the_case_small_and_right(sqs: Any, dynamodb: Any) -> None:
+    """The case item no longer grows with its reports (it used to keep every id and broke DynamoDB's 400 KB
+    after ~14,500): counts and bounded sets on the case, the ids on the by_case index."""
+    from kanal.content import case_id_for, content_key
+    from kanal.models import Category, Report
+
+    builder = wiring.services().case_builder()
+    key = content_key(VIDEO)
+    case_id = case_id_for(key)
+    offices = [f"p_{i:016x}" for i in range(6)]
+
+    def report(n: int) -> Report:
+        return Report(
+            report_id=f"r_{n:026d}",
+            partner_id=offices[n % len(offices)],
+            case_id=case_id,
+            content_key=key,
+            content_url=VIDEO,
+            category=[Category.MISINFORMATION, Category.HATE_SPEECH][n % 2],
+            region_code="31.71",
+            description="Laporan otomatis dari skrip yang mengulang.",
+            received_at=NOW,
+            review_due_at=NOW,
+            body_hash="0" * 64,
+        )
+
+    sizes = {}
+    for start in range(0, 20_000, 100):
+        builder.attach_to_case(case_id, [report(n) for n in range(start, start + 100)], NOW)
+        if start + 100 in (1_000, 20_000):
+            sizes[start + 100] = len(json.dumps(case_item(dynamodb, case_id)))
+    builder.attach_to_case(case_id, [report(n) for n in range(5_000, 5_150)], NOW)  # a late redelivery
+    item = case_item(dynamodb, case_id)
+    assert item["report_count"]["N"] == "20000"
+    assert set(item["partners"]["SS"]) == set(offices)
+    assert set(item["categories"]["SS"]) == {"misinformation", "hate_speech"}
+    assert sizes[20_000] - sizes[1_000] <= 2  # bytes of the whole item, as JSON: one more digit of its count
+    assert sizes[20_000] < 2_000
+    assert len(json.dumps(item)) == sizes[20_000]
+    assert [m["case_id"] for m in messages(sqs, "URGENT_QUEUE_URL")] == [case_id]  # six partners: urgent, once

@@ -159,6 +159,9 @@ def create_stack(
     client: ClientFactory, region: str, template: dict[str, Any] | None = None, parameters: dict[str, str] | None = None
 ) -> Stack:
     """Create the template's tables and queues through ``client(service)`` and describe its functions."""
+    from kanal.local import moto_transactions
+
+    moto_transactions.install()
     template = template or load()
     defaults = {name: str(p.get("Default", "")) for name, p in template.get("Parameters", {}).items()}
     stack = Stack(template, region, {**defaults, **(parameters or {})})
