@@ -124,8 +124,9 @@ def case_builder(stack: Stack) -> Invoke:
     return lambda e: handler(e, LambdaContext())
 
 
-def stream_event(dynamodb: Any, table: str) -> dict[str, Any]:
-    """The INSERT records of report items, as the table's stream would deliver them to the case builder."""
+def stream_event(dynamodb: Any, table: str, kinds: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The INSERT records of report items (and of trail entries of ``kinds``), as the table's stream would
+    deliver them to the case builder."""
     streams = boto3.client("dynamodbstreams", region_name=REGION)
     arn = dynamodb.describe_table(TableName=table)["Table"]["LatestStreamArn"]
     records: list[dict[str, Any]] = []
@@ -135,7 +136,8 @@ def stream_event(dynamodb: Any, table: str) -> dict[str, Any]:
         )["ShardIterator"]
         for record in streams.get_records(ShardIterator=iterator)["Records"]:
             image = record["dynamodb"].get("NewImage", {})
-            if record["eventName"] == "INSERT" and image.get("sk", {}).get("S") == "REPORT":
+            wanted = image.get("sk", {}).get("S") == "REPORT" or image.get("kind", {}).get("S") in kinds
+            if record["eventName"] == "INSERT" and wanted:
                 records.append(json.loads(json.dumps(record, default=str)))
     return {"Records": records}
 

@@ -14,7 +14,7 @@ from kanal.settings import Settings
 
 if TYPE_CHECKING:
     from kanal.adapters.dynamodb import DynamoCases, DynamoReports, DynamoTrail
-    from kanal.adapters.reminders import DynamoReminders
+    from kanal.adapters.reminders import DynamoPurge, DynamoReminders
     from kanal.adapters.sqs import SqsParking
     from kanal.cases import CaseBuilder
     from kanal.intake import Intake
@@ -39,28 +39,28 @@ class Services:
         """Reports in the table."""
         from kanal.adapters.dynamodb import DynamoReports
 
-        return DynamoReports(self._dynamodb, self.settings.table_name)
+        return DynamoReports(self._dynamodb, self.settings.table_name, self.settings.retention)
 
     @cached_property
     def cases(self) -> DynamoCases:
         """Cases in the table."""
         from kanal.adapters.dynamodb import DynamoCases
 
-        return DynamoCases(self._dynamodb, self.settings.table_name)
+        return DynamoCases(self._dynamodb, self.settings.table_name, self.settings.retention)
 
     @cached_property
     def trail(self) -> DynamoTrail:
         """Cases' trails in the table."""
         from kanal.adapters.dynamodb import DynamoTrail
 
-        return DynamoTrail(self._dynamodb, self.settings.table_name)
+        return DynamoTrail(self._dynamodb, self.settings.table_name, self.settings.retention)
 
     @cached_property
     def timers(self) -> DynamoReminders:
         """Reminder timers in the table."""
         from kanal.adapters.reminders import DynamoReminders
 
-        return DynamoReminders(self._dynamodb, self.settings.table_name)
+        return DynamoReminders(self._dynamodb, self.settings.table_name, self.settings.retention)
 
     @cached_property
     def intake(self) -> Intake:
@@ -98,6 +98,13 @@ class Services:
 
         queue = SqsReviewQueue(client("sqs", self.settings.endpoint_url), *self._queue_urls())
         return CaseBuilder(self.cases, queue, self.trail, self.settings.retention, self.timers)
+
+    def purge(self) -> DynamoPurge:
+        """Deleting what belonged to a case that TTL deleted."""
+        from kanal.adapters.reminders import DynamoPurge
+        from kanal.reminders import default_rules
+
+        return DynamoPurge(self._dynamodb, self.settings.table_name, default_rules())
 
     def parking(self) -> SqsParking:
         """The case builder's failure queue, for records that no retry can fix."""

@@ -23,6 +23,18 @@ from kanal.errors import CaseConflict, KeyNotFound, StoreUnavailable
 from kanal.models import ApiKey, Case, CaseEvent, Claim, Decision, Partner, Priority, Question, Report, attached_event
 from kanal.ports import Suspect
 
+#: How long a case is kept after its last report or decision (the template's RetentionDays sets it).
+DEFAULT_RETENTION = timedelta(days=730)
+#: Items about a case carry an expiry of their own, this many retention periods after they were written: a
+#: backstop only. They are deleted with their case when TTL deletes it (``DynamoPurge``).
+BACKSTOP = 2
+
+
+def backstop(moment: datetime, retention: timedelta) -> int:
+    """The TTL of an item about a case, as Unix seconds: long after its case's, which deletes it first."""
+    return int((moment + BACKSTOP * retention).timestamp())
+
+
 #: Reports per attach transaction: with the case's update, 100 items, DynamoDB's limit for one transaction.
 ATTACH_CHUNK = 99
 OWNER_INDEX = "by_owner"
@@ -98,9 +110,10 @@ def case_from_item(item: dict[str, Any]) -> Case:
 class DynamoReports:
     """Reports in DynamoDB (implements ReportRepository)."""
 
-    def __init__(self, client: Any, table: str) -> None:
+    def __init__(self, client: Any, table: str, retention: timedelta = DEFAULT_RETENTION) -> None:
         self._client = client
         self._table = table
+        self._retention = retention
 
     def add(self, report: Report) -> Report | None:
         """One conditional put; a taken id gives back the stored report (an idempotent retry)."""
@@ -108,7 +121,10 @@ class DynamoReports:
             try:
                 self._client.put_item(
                     TableName=self._table,
-                    Item=report_item(report),
+                    Item={
+                        **report_item(report),
+                        **to_item({"expires_at": backstop(report.received_at, self._retention)}),
+                    },
                     ConditionExpression="attribute_not_exists(pk)",
                     ReturnValuesOnConditionCheckFailure="ALL_OLD",
                 )
@@ -189,9 +205,10 @@ class DynamoReports:
 class DynamoCases:
     """Cases in DynamoDB (implements CaseRepository)."""
 
-    def __init__(self, client: Any, table: str) -> None:
+    def __init__(self, client: Any, table: str, retention: timedelta = DEFAULT_RETENTION) -> None:
         self._client = client
         self._table = table
+        self._retention = retention
 
     @staticmethod
     def _key(case_id: str) -> dict[str, Any]:
@@ -280,7 +297,7 @@ class DynamoCases:
             {
                 "Put": {
                     "TableName": self._table,
-                    "Item": event_item(attached_event(r), expiry),
+                    "Item": event_item(attached_event(r), self._retention),
                     "ConditionExpression": "attribute_not_exists(pk)",
                 }
             }
@@ -348,13 +365,19 @@ class DynamoCases:
         )
 
     def decide(self, case_id: str, decision: Decision) -> Case:
-        """Write the decision once, by the holder of the case."""
-        return self._conditional(
+        """Write the decision once, by the holder of the case; the case is then kept a retention period from
+        the decision (so that it stays reviewable), unless it is kept longer already."""
+        decided = self._conditional(
             case_id,
             "SET decision = :decision, #status = :decided REMOVE claim",
             "#status = :received AND claim.reviewer = :reviewer AND attribute_not_exists(decision)",
             {":decision": decision.model_dump(mode="json"), ":decided": "decided", ":reviewer": decision.reviewer},
         )
+        expiry = _whole_day(decision.decided_at + self._retention)
+        if decided.expires_at is None or decided.expires_at < expiry:
+            self._extend(case_id, expiry)
+            decided = decided.model_copy(update={"expires_at": expiry})
+        return decided
 
     def ask(self, case_id: str, reviewer: str, question: Question) -> Case:
         """needs_info: the claim and the queue mark go, so that the answer queues the case again."""
@@ -397,7 +420,7 @@ class DynamoCases:
                                 "ExpressionAttributeValues": to_item(values),
                             }
                         },
-                        {"Put": {"TableName": self._table, "Item": reopened_item(event)}},
+                        {"Put": {"TableName": self._table, "Item": reopened_item(event, self._retention)}},
                     ]
                 )
             except ClientError as error:
@@ -429,7 +452,7 @@ class DynamoCases:
         return case_from_item(answer["Attributes"])
 
 
-def event_item(event: CaseEvent, expires_at: datetime | None = None) -> dict[str, Any]:
+def event_item(event: CaseEvent, retention: timedelta = DEFAULT_RETENTION) -> dict[str, Any]:
     """A trail entry as a table item; the key makes recording the same event twice harmless."""
     suffix = f"#{event.detail['report_id']}" if "report_id" in event.detail else ""
     values = event.model_dump(mode="json")
@@ -437,7 +460,7 @@ def event_item(event: CaseEvent, expires_at: datetime | None = None) -> dict[str
         pk=f"CASE#{event.case_id}",
         sk=f"EVENT#{stamp(event.at)}#{event.kind}{suffix}",
         at=stamp(event.at),
-        expires_at=int(expires_at.timestamp()) if expires_at else None,
+        expires_at=backstop(event.at, retention),
     )
     return to_item(values)
 
@@ -446,9 +469,9 @@ def event_item(event: CaseEvent, expires_at: datetime | None = None) -> dict[str
 REOPENED = "REOPENED#"
 
 
-def reopened_item(event: CaseEvent) -> dict[str, Any]:
+def reopened_item(event: CaseEvent, retention: timedelta = DEFAULT_RETENTION) -> dict[str, Any]:
     """The trail entry of a reopening, also listed for the reconciler until it has checked the case."""
-    item = event_item(event)
+    item = event_item(event, retention)
     at = stamp(event.at)
     item.update(to_item({"gsi1pk": f"{REOPENED}{at[:10]}", "gsi1sk": f"{at}#{event.case_id}"}))
     return item
@@ -501,13 +524,14 @@ def _whole_day(moment: datetime) -> datetime:
 class DynamoTrail:
     """Case history and a case's reports in DynamoDB (implements Trail)."""
 
-    def __init__(self, client: Any, table: str) -> None:
+    def __init__(self, client: Any, table: str, retention: timedelta = DEFAULT_RETENTION) -> None:
         self._client = client
         self._table = table
+        self._retention = retention
 
     def record(self, events: Sequence[CaseEvent]) -> None:
         """Batch-write events, 25 at a time, retrying what DynamoDB left unprocessed."""
-        items = [{"PutRequest": {"Item": event_item(e)}} for e in events]
+        items = [{"PutRequest": {"Item": event_item(e, self._retention)}} for e in events]
         for start in range(0, len(items), 25):
             request: dict[str, Any] = {self._table: items[start : start + 25]}
             while request:

@@ -17,17 +17,19 @@ from typing import Any
 
 from kanal.adapters.dynamodb import (
     CASE_INDEX,
+    DEFAULT_RETENTION,
     OWNER_INDEX,
     DynamoCases,
     DynamoReports,
+    backstop,
     put_new,
     query_all,
     stamp,
     to_item,
     unavailable_on_failure,
 )
-from kanal.models import CaseStatus
-from kanal.reminders import LEADS, Reminder, Timer, digest_text
+from kanal.models import Case, CaseStatus
+from kanal.reminders import LEADS, Reminder, ReminderKind, ReminderRules, Timer, digest_text
 
 #: How far back a sweep looks for timers that are due but not finished (a missed run, a late timer).
 LOOKBACK = timedelta(days=8)
@@ -38,9 +40,10 @@ QUESTION_HORIZON = timedelta(days=30)
 class DynamoReminders:
     """Timers and sent reminders in the table (implements ReminderStore)."""
 
-    def __init__(self, client: Any, table: str) -> None:
+    def __init__(self, client: Any, table: str, retention: timedelta = DEFAULT_RETENTION) -> None:
         self._client = client
         self._table = table
+        self._retention = retention
 
     def add_timers(self, timers: Sequence[Timer]) -> None:
         """Put each timer once: an existing (maybe finished) timer is left as it is."""
@@ -54,6 +57,7 @@ class DynamoReminders:
                 due_at=stamp(timer.due_at),
                 gsi1pk=f"DUE#{send_at[:10]}",
                 gsi1sk=f"{send_at}#{timer.kind}#{timer.subject}#{timer.offset}",
+                expires_at=backstop(timer.due_at, self._retention),
             )
             put_new(self._client, self._table, values)  # an existing (maybe finished) timer is kept
 
@@ -99,6 +103,11 @@ class DynamoReminders:
             gsi1sk=f"REMINDER#{sent}#{key}",
             gsi2pk="REMINDERS",
             gsi2sk=f"{sent}#{key}",
+            # About a case: deleted with it (its backstop is long after). About no case (digests, milestones):
+            # kept one retention period.
+            expires_at=backstop(reminder.sent_at, self._retention)
+            if reminder.case_id
+            else int((reminder.sent_at + self._retention).timestamp()),
         )
         return put_new(self._client, self._table, values)
 
@@ -180,3 +189,63 @@ class SnsNotifier:
                 "kind": {"DataType": "String", "StringValue": str(reminder.kind)},
             },
         )
+
+
+class DynamoPurge:
+    """Deletes everything about a case once TTL has deleted the case: its reports (found through the by_case
+    index) with their idempotency holds, its trail, its timers and the reminders sent about it. Only what
+    came before the case's expiry goes: a report of the same video after it belongs to a new case."""
+
+    def __init__(self, client: Any, table: str, rules: ReminderRules) -> None:
+        self._client = client
+        self._table = table
+        self._rules = rules
+
+    def purge(self, case: Case, until: datetime) -> int:
+        """Delete what belongs to ``case`` up to ``until``; how many keys were deleted (absent ones count)."""
+        upto = f"{stamp(until)}~"
+        keys: list[tuple[str, str]] = []
+        offsets = {kind: [text for text, _ in self._rules.offsets_for(kind)] for kind in ReminderKind}
+        partners = {*case.partners, LEADS}
+        for item in query_all(
+            self._client,
+            TableName=self._table,
+            IndexName=CASE_INDEX,
+            KeyConditionExpression="gsi2pk = :case AND gsi2sk <= :until",
+            ExpressionAttributeValues=to_item({":case": f"CASE#{case.case_id}", ":until": upto}),
+            ProjectionExpression="report_id, partner_id",
+        ):
+            report_id, partner_id = str(item["report_id"]), str(item["partner_id"])
+            keys += [(f"REPORT#{report_id}", "REPORT"), (f"IDEMPOTENCY#{report_id}", "IDEMPOTENCY")]
+            for offset in offsets[ReminderKind.STATUTORY_WINDOW]:
+                keys.append((f"TIMER#{ReminderKind.STATUTORY_WINDOW}#{report_id}", offset))
+                keys.append((f"REMINDER#{ReminderKind.STATUTORY_WINDOW}#{report_id}#{offset}#{partner_id}", "REMINDER"))
+        keys += [
+            (str(item["pk"]), str(item["sk"]))
+            for item in query_all(
+                self._client,
+                TableName=self._table,
+                KeyConditionExpression="pk = :case AND sk BETWEEN :first AND :last",
+                ExpressionAttributeValues=to_item(
+                    {":case": f"CASE#{case.case_id}", ":first": "EVENT#", ":last": f"EVENT#{upto}"}
+                ),
+                ProjectionExpression="pk, sk",
+            )
+        ]
+        case_kinds = (ReminderKind.INFO_DUE, ReminderKind.INFO_NOT_PROVIDED, ReminderKind.REVIEW_OVERDUE)
+        for kind in case_kinds:
+            for offset in offsets[kind] or ["0h"]:
+                keys.append((f"TIMER#{kind}#{case.case_id}", offset))
+                keys += [(f"REMINDER#{kind}#{case.case_id}#{offset}#{p}", "REMINDER") for p in sorted(partners)]
+        unique = sorted(set(keys))
+        for start in range(0, len(unique), 25):
+            request: dict[str, Any] = {
+                self._table: [
+                    {"DeleteRequest": {"Key": to_item({"pk": pk, "sk": sk})}} for pk, sk in unique[start : start + 25]
+                ]
+            }
+            while request:
+                with unavailable_on_failure():
+                    answer = self._client.batch_write_item(RequestItems=request)
+                request = answer.get("UnprocessedItems") or {}
+        return len(unique)

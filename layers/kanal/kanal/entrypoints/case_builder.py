@@ -28,9 +28,9 @@ from botocore.exceptions import ClientError
 from pydantic import ValidationError
 
 from kanal import clock, wiring
-from kanal.adapters.dynamodb import report_from_item
+from kanal.adapters.dynamodb import case_from_item, report_from_item
 from kanal.cases import CaseBuilder
-from kanal.models import Report
+from kanal.models import Case, Report
 from kanal.observability import log_metrics, logger, metrics, safe_text
 
 #: DynamoDB's answers that no retry changes (the request itself is wrong: too large, invalid).
@@ -46,12 +46,21 @@ class Batch:
     by_case: dict[str, list[tuple[dict[str, Any], Report]]] = field(default_factory=lambda: defaultdict(list))
     answered: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
     unreadable: list[tuple[dict[str, Any], str]] = field(default_factory=list)
+    #: Cases that TTL deleted (their expiry): everything about them is deleted with them.
+    expired: list[tuple[dict[str, Any], Case]] = field(default_factory=list)
 
 
 def sort_out(records: list[dict[str, Any]]) -> Batch:
     """Reports by case id (each with its record), answered cases, and unreadable records with the reason."""
     batch = Batch()
     for record in records:
+        if record.get("eventName") == "REMOVE":
+            old = (record.get("dynamodb") or {}).get("OldImage") or {}
+            try:
+                batch.expired.append((record, case_from_item(old)))
+            except (KeyError, ValueError, TypeError) as error:
+                batch.unreadable.append((record, f"not a case: {safe_text(error)}"))
+            continue
         image = (record.get("dynamodb") or {}).get("NewImage") or {}
         if image.get("kind", {}).get("S") in ("info_provided", "info_not_provided"):
             case_id = image.get("case_id", {}).get("S")
@@ -85,8 +94,14 @@ def sequence(record: dict[str, Any]) -> str:
     return str((record.get("dynamodb") or {}).get("SequenceNumber", ""))
 
 
-def process(records: list[dict[str, Any]], builder: CaseBuilder, park: Park, now: datetime) -> list[str]:
-    """Attach a batch; park what cannot succeed; the sequence numbers to deliver again."""
+Purge = Callable[[Case, datetime], int]
+
+
+def process(
+    records: list[dict[str, Any]], builder: CaseBuilder, park: Park, now: datetime, purge: Purge | None = None
+) -> list[str]:
+    """Attach a batch (and delete what belonged to expired cases); park what cannot succeed; the sequence
+    numbers to deliver again."""
     batch = sort_out(records)
     failures: list[str] = []
 
@@ -102,6 +117,18 @@ def process(records: list[dict[str, Any]], builder: CaseBuilder, park: Park, now
 
     for record, reason in batch.unreadable:
         parked(record, "unreadable", reason)
+    for record, case in batch.expired:
+        if purge is None:
+            failures.append(sequence(record))
+            continue
+        try:
+            deleted = purge(case, case.expires_at or now)
+        except Exception:
+            logger.exception("expired case not purged; its record will be retried", extra={"case_id": case.case_id})
+            failures.append(sequence(record))
+            continue
+        metrics.add_metric(name="CasesExpired", unit=MetricUnit.Count, value=1)
+        logger.info("expired case purged", extra={"case_id": case.case_id, "keys": deleted})
     for case_id, answers in batch.answered.items():
         try:
             builder.requeue(case_id, now)
@@ -140,7 +167,9 @@ def process(records: list[dict[str, Any]], builder: CaseBuilder, park: Park, now
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Attach a batch of reports; report the records of failed cases for redelivery."""
     services = wiring.services()
-    failures = process(event.get("Records", []), services.case_builder(), services.parking().park, clock.now())
+    failures = process(
+        event.get("Records", []), services.case_builder(), services.parking().park, clock.now(), services.purge().purge
+    )
     return {"batchItemFailures": [{"itemIdentifier": s} for s in failures]}
 
 
