@@ -489,21 +489,10 @@ class DynamoSuspects:
 
     def reopened(self, until: datetime) -> list[Suspect]:
         """One query per UTC day of the lookback, reading only the reopenings up to ``until``."""
-        found: list[Suspect] = []
-        day = (until - self.LOOKBACK).astimezone(UTC).date()
-        while day <= until.astimezone(UTC).date():
-            found.extend(
-                Suspect(case_id=str(item["case_id"]), key=(str(item["pk"]), str(item["sk"])))
-                for item in query_all(
-                    self._client,
-                    TableName=self._table,
-                    IndexName=OWNER_INDEX,
-                    KeyConditionExpression="gsi1pk = :day AND gsi1sk <= :until",
-                    ExpressionAttributeValues=to_item({":day": f"{REOPENED}{day}", ":until": f"{stamp(until)}~"}),
-                )
-            )
-            day += timedelta(days=1)
-        return found
+        return [
+            Suspect(case_id=str(item["case_id"]), key=(str(item["pk"]), str(item["sk"])))
+            for item in query_days(self._client, self._table, REOPENED, until, self.LOOKBACK)
+        ]
 
     def checked(self, suspect: Suspect) -> None:
         """The reopening leaves the index; its trail entry stays."""
@@ -659,6 +648,21 @@ def query_all(client: Any, **query: Any) -> Iterator[dict[str, Any]]:
         start = answer.get("LastEvaluatedKey")
         if not start:
             return
+
+
+def query_days(client: Any, table: str, prefix: str, until: datetime, lookback: timedelta) -> Iterator[dict[str, Any]]:
+    """The items of a by_owner index bucketed by UTC day (partitions ``<prefix><day>``, sort keys starting with
+    a timestamp) from ``lookback`` before ``until`` up to ``until``: one query per day, reading only those."""
+    day = (until - lookback).astimezone(UTC).date()
+    while day <= until.astimezone(UTC).date():
+        yield from query_all(
+            client,
+            TableName=table,
+            IndexName=OWNER_INDEX,
+            KeyConditionExpression="gsi1pk = :day AND gsi1sk <= :until",
+            ExpressionAttributeValues=to_item({":day": f"{prefix}{day}", ":until": f"{stamp(until)}~"}),
+        )
+        day += timedelta(days=1)
 
 
 def put_new(client: Any, table: str, values: dict[str, Any]) -> bool:

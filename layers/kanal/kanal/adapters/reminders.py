@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from kanal.adapters.dynamodb import (
@@ -24,6 +24,7 @@ from kanal.adapters.dynamodb import (
     backstop,
     put_new,
     query_all,
+    query_days,
     stamp,
     to_item,
     unavailable_on_failure,
@@ -63,22 +64,7 @@ class DynamoReminders:
 
     def due_timers(self, now: datetime) -> list[Timer]:
         """Unfinished timers with send_at <= now: one query per day of the lookback, reading only due items."""
-        found: list[Timer] = []
-        day = (now - LOOKBACK).astimezone(UTC).date()
-        last = now.astimezone(UTC).date()
-        while day <= last:
-            found.extend(
-                Timer.model_validate(item)
-                for item in query_all(
-                    self._client,
-                    TableName=self._table,
-                    IndexName=OWNER_INDEX,
-                    KeyConditionExpression="gsi1pk = :bucket AND gsi1sk <= :now",
-                    ExpressionAttributeValues=to_item({":bucket": f"DUE#{day}", ":now": f"{stamp(now)}~"}),
-                )
-            )
-            day += timedelta(days=1)
-        return found
+        return [Timer.model_validate(item) for item in query_days(self._client, self._table, "DUE#", now, LOOKBACK)]
 
     def finish(self, timer: Timer, at: datetime) -> None:
         """Take the timer out of the index of due timers."""
