@@ -183,6 +183,77 @@ worker and its floor are bound by those queries; on DynamoDB a query reads only 
 """
 
 
+VIRAL_HEADING = "## One viral video among many"
+SIZE_HEADER = [
+    "reports on the case",
+    "item bytes (measured)",
+    "old design: report id set bytes (computed)",
+    "old design: item bytes (computed)",
+]
+
+
+def viral_video(results: dict[str, Any], note: str = "") -> str:
+    found = results.get("viral_video")
+    if not found:
+        return f"{VIRAL_HEADING}\n\nNot measured in this run.\n"
+    item = found["viral_case_item"]
+    limit = item["dynamodb_item_limit_bytes"]
+    sizes = [
+        [
+            f"{item[f'reports_{at}']:,}",
+            f"{item[f'bytes_{at}']:,}",
+            f"{item[f'old_design_report_ids_bytes_{at}_computed']:,}",
+            f"{item[f'old_design_bytes_{at}_computed']:,}",
+        ]
+        for at in ("first", "end")
+    ]
+    counted, per = found["case_builder_writes"], found["case_builder_writes_per_report"]
+    parts = ("viral", "others", "all")
+    per_report = [
+        [op.replace("_", " "), *(f"{counted[p].get(op, 0):,} ({per[p].get(op, 0):.5f})" for p in parts)]
+        for op in counted["all"]
+    ]
+    checks = {k: v for k, v in found.items() if not isinstance(v, dict)}
+    return f"""{VIRAL_HEADING}
+
+{note}{found["viral_reports"]:,} reports of one video ({found["viral_url_spellings"]} spellings of its URL)
+interleaved at random with {found["other_reports"]:,} reports of {found["other_videos"]:,} other videos, by
+{found["partners"]} partners, go through the intake handler (API Gateway events) on moto, in this process;
+then the stream's report records go to the case-builder handler in batches of 100, in stream order, as
+Lambda's poller hands them over (`bench/viral.py`). Nothing is timed: these are counts and sizes, the
+same on every machine.
+
+An other video's report counts as reaching review when its case says it is queued (queue and ticket) and a
+message with that queue and ticket is on that queue (every message on both queues, read from moto's store of
+each queue: receiving 2,000 messages through moto's API takes minutes, as it scans the queue on every call).
+
+{figures(checks)}
+
+The viral case item's size, as DynamoDB counts it (`counts.item_size`: attribute name bytes plus value
+bytes; a string its UTF-8 bytes, a number (significant digits // 2) + 2 bytes, at or just above DynamoDB's
+"1 byte per two significant digits, plus 1", a set the sum of its members), read after the first batch
+that took it to 1,000 reports or more, and at the end. The old design
+kept every report id (28 bytes each) in a string set on the case: its figures are **computed** (this item
+without `report_count`, plus the set), not measured. DynamoDB refuses an item over {limit:,} bytes; the
+old design's item would have passed that at {item["old_design_over_limit_at_reports_computed"]:,} reports.
+The measured size moves by a few bytes between runs: the case keeps the URL spelling of the report
+that sorts first in its first transaction (by report id, which is random).
+
+{table(SIZE_HEADER, sizes)}
+
+The case builder's requests per report, counted with botocore's `before-call` event on the two clients its
+handler uses (DynamoDB and SQS), split by whether the request names the viral case; "transaction items" are
+the writes inside `TransactWriteItems` (a case's update and each report's `report_attached` entry),
+"batch write items" the puts inside `BatchWriteItem`. Count (per report):
+
+{table(["requests", "viral case", "other cases", "all"], per_report)}
+
+moto's transactions run with `kanal.local.moto_transactions`' fix, as everywhere on the local stack: moto
+alone copies the whole table once per item of every transaction (a tenth of this run, 2,200 reports, did
+not finish in 10 minutes here).
+"""
+
+
 def cost(results: dict[str, Any]) -> str:
     found = results.get("cost_per_million_reports")
     if not found:
@@ -232,6 +303,7 @@ def render(results: dict[str, Any]) -> str:
             requests(results),
             ingest(results),
             review(results),
+            viral_video(results),
             cost(results),
             "## Local stack startup",
             "",
@@ -246,4 +318,23 @@ def write(results: dict[str, Any]) -> Path:
     """Write docs/performance.md."""
     DOC.parent.mkdir(exist_ok=True)
     DOC.write_text(render(results), encoding="utf-8")
+    return DOC
+
+
+def replace_section(text: str, section: str) -> str:
+    """``text`` with the section that has ``section``'s heading replaced by ``section``; if there is none,
+    ``section`` goes before the cost section (where ``render`` puts it), else at the end."""
+    heading = section.split("\n", 1)[0]
+    start = text.find(heading + "\n")
+    if start < 0:
+        before = text.find("## Cost per million reports")
+        at = before if before >= 0 else len(text)
+        return text[:at] + section.rstrip("\n") + "\n\n" + text[at:]
+    end = text.find("\n## ", start + len(heading))
+    return text[:start] + section.rstrip("\n") + "\n" + (text[end:] if end >= 0 else "")
+
+
+def write_section(section: str) -> Path:
+    """Put one section into docs/performance.md, leaving the others as the last full run wrote them."""
+    DOC.write_text(replace_section(DOC.read_text(encoding="utf-8"), section), encoding="utf-8")
     return DOC

@@ -16,6 +16,7 @@ import ingest
 import report
 import review
 import startup
+import viral
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
 
@@ -48,6 +49,12 @@ def main() -> None:
     results.update(ingest.run())
     print("measuring: review on a Zipf mix of 10,000 reports over 2,000 videos (several minutes) ...", flush=True)
     results["review"] = review.run()
+    print(
+        "measuring: one viral video, 20,000 reports among 2,000 of other videos, through intake and case builder "
+        "(about 4 minutes) ...",
+        flush=True,
+    )
+    results["viral_video"] = viral.run()
     results["cost_per_million_reports"] = cost.per_million_reports(
         results["aws_requests"], results["review"]["cases_per_report"]
     )
