@@ -6,7 +6,19 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from kanal.errors import CaseConflict, KeyNotFound
-from kanal.models import ApiKey, Case, CaseEvent, CaseStatus, Claim, Decision, Partner, Priority, Question, Report
+from kanal.models import (
+    ApiKey,
+    Case,
+    CaseEvent,
+    CaseStatus,
+    Claim,
+    Decision,
+    Partner,
+    Priority,
+    Question,
+    Report,
+    report_position,
+)
 
 
 class MemoryReports:
@@ -151,7 +163,14 @@ class MemoryTrail:
         return sorted((e for e in self.events if e.case_id == case_id), key=lambda e: e.at)
 
     def reports_of(self, case_id: str) -> list[Report]:
-        return sorted((r for r in self._reports.items.values() if r.case_id == case_id), key=lambda r: r.received_at)
+        mine = (r for r in self._reports.items.values() if r.case_id == case_id)
+        return sorted(mine, key=lambda r: report_position(r.received_at, r.report_id))
+
+    def count_reports(self, case_id: str) -> int:
+        return len(self.reports_of(case_id))
+
+    def reports_after(self, case_id: str, position: str) -> list[Report]:
+        return [r for r in self.reports_of(case_id) if report_position(r.received_at, r.report_id) > position]
 
 
 class MemoryCaseWrites:

@@ -305,3 +305,64 @@ def test_the_reconciler_puts_back_what_fell_off_and_reads_only_suspects(
         found.add(claimed.case.case_id)
     assert {asked["case_id"], dead["case_id"]} <= found
     assert services.reconciler().run(NOW + timedelta(hours=2)) == []  # checked once; nothing left to do
+
+
+def test_a_decision_covers_what_the_reviewer_saw(
+    api: Invoke, case_builder: Invoke, dynamodb: Any, review: Review, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The reproduction: a reviewer holds a case with one report; KPU then reports it as synthetic media with an
+    analysis; deciding no_violation on the old view is refused with what is new, and goes through once seen."""
+    (first,) = reported(api, case_builder, dynamodb, "Bawaslu RI")
+    assert review.next("reviewer-a", 0, NOW) is not None
+    kpu = wiring.services().partners.create("KPU RI", PartnerKind.ELECTION_AGENCY, NOW).partner.partner_id
+    newer = report_body(category="synthetic_media", evidence_urls=["https://kpu.go.id/analisis/deepfake.pdf"])
+    late = body_of(api(post(kpu, newer)))
+    capsys.readouterr()
+    table = ["--table-name", env("TABLE_NAME")]
+    decide = ["review", "decide", first["case_id"], "--outcome", "no_violation", "--policy", "misinformation"]
+    assert main([*table, *decide, "--reason", REASON, "--reviewer", "reviewer-a"]) == 1
+    shown = capsys.readouterr()
+    assert late["report_id"] in [r["report_id"] for r in json.loads(shown.out)["new_reports"]]
+    assert "1 report(s) arrived" in shown.err
+    assert main([*table, *decide, "--reason", REASON, "--reviewer", "reviewer-a"]) == 0  # now seen
+    decision = wiring.services().cases.get(first["case_id"]).decision  # type: ignore[union-attr]
+    assert decision is not None
+    assert decision.report_count == 2
+
+
+def test_the_interactive_loop_shows_new_reports_and_asks_again(
+    api: Invoke, case_builder: Invoke, dynamodb: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kanal import reviewer as commands
+
+    (first,) = reported(api, case_builder, dynamodb, "Bawaslu RI")
+    kpu = wiring.services().partners.create("KPU RI", PartnerKind.ELECTION_AGENCY, NOW).partner.partner_id
+    answers = iter(["d", "no_violation", "misinformation", REASON, "d", "removed", "synthetic_media", REASON, "q"])
+    posted: list[str] = []
+
+    def ask(prompt: str) -> str:
+        if not posted:  # while the reviewer reads the case, KPU reports it again
+            posted.append(body_of(api(post(kpu, report_body(description="Analisis forensik: video sintetis.")))))
+        return next(answers)
+
+    lines: list[str] = []
+
+    class QueueEmpty(Exception):
+        pass
+
+    def out(line: str) -> None:
+        lines.append(line)
+        if line.startswith("no case in the last"):
+            raise QueueEmpty  # the reviewer stops the loop once the queue is empty
+
+    args = main.__globals__["parser"]().parse_args(["--table-name", env("TABLE_NAME"), "review", "--wait", "0"])
+    args.reviewer = "reviewer-a"
+    with pytest.raises(QueueEmpty):
+        commands.cmd_interactive(args, wiring.services(), ask=ask, out=out)
+    text = "\n".join(lines)
+    assert "1 report(s) arrived on case" in text
+    assert "Analisis forensik: video sintetis." in text
+    decided = wiring.services().cases.get(first["case_id"])
+    assert decided is not None
+    assert decided.decision is not None
+    assert decided.decision.outcome == "removed"

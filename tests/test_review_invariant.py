@@ -17,6 +17,7 @@ waiting for a partner — no case was left on no queue.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -26,7 +27,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 from kanal.calendar import default_calendar
 from kanal.cases import CaseBuilder
-from kanal.errors import CaseConflict, ReviewRefused
+from kanal.errors import CaseConflict, NewReports, ReviewRefused
 from kanal.intake import Intake
 from kanal.models import Case, CaseEvent, CaseEventKind, CaseStatus, Category, InfoReply, NewReport, Outcome, Policy
 from kanal.ports import Delivery, Suspect
@@ -274,6 +275,10 @@ class ReviewNeverLosesACase(RuleBasedStateMachine):
                 self.review.decide(case_id, reviewer, Outcome.REMOVED, Policy.MISINFORMATION, REASON, self.now)
             elif action == "ask":
                 self.review.ask(case_id, reviewer, "Di TPS mana kejadian ini?", timedelta(hours=48), self.now)
+        except NewReports as new:  # reports arrived since the view: the reviewer reads them and stays on the case
+            with contextlib.suppress(ReviewRefused, CaseConflict):
+                self.review.saw(case_id, reviewer, new.reports, self.now)
+            return
         except (ReviewRefused, CaseConflict):
             pass  # the lease had lapsed and someone else took the case: refused, nothing changed
         del self.held[reviewer]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class KanalError(Exception):
     """Base of every domain error."""
@@ -56,3 +58,12 @@ class CaseConflict(KanalError):
 
 class ReviewRefused(KanalError):
     """A review action refused, with a message for the reviewer."""
+
+
+class NewReports(ReviewRefused):
+    """A decision refused because reports arrived after the reviewer's view; ``reports`` are the new ones."""
+
+    def __init__(self, case_id: str, reports: list[Any], arrived: int) -> None:
+        super().__init__(f"{arrived} report(s) arrived on case {case_id} since you looked; read them and decide again")
+        self.case_id = case_id
+        self.reports = reports

@@ -297,8 +297,14 @@ class Report(Model):
     idempotency_key: str | None = None
 
 
+def report_position(received_at: datetime, report_id: str) -> str:
+    """Where a report stands among its case's reports (received time in UTC, then id): the by_case index's
+    sort key, and how a claim and a decision name the reports they saw."""
+    return f"{received_at.astimezone(UTC).isoformat(timespec='microseconds')}#{report_id}"
+
+
 class Decision(Model):
-    """A reviewer's decision on a case, with its statement of reasons."""
+    """A reviewer's decision on a case, with its statement of reasons, and the reports it covers."""
 
     outcome: Outcome
     policy: Policy
@@ -306,10 +312,14 @@ class Decision(Model):
     statement_of_reasons: str
     reviewer: str
     decided_at: datetime
+    #: The reports the reviewer saw: every report of the case up to this position (None: decided before this
+    #: was recorded), and how many.
+    covers_until: str | None = None
+    report_count: int | None = None
 
     def view(self) -> DecisionView:
         """The partner-facing part of the decision."""
-        return DecisionView(**self.model_dump(exclude={"reviewer"}))
+        return DecisionView(**self.model_dump(exclude={"reviewer", "covers_until", "report_count"}))
 
 
 class Case(Model):
@@ -361,6 +371,9 @@ class Claim(Model):
     #: The ticket of the claimed message, and its SQS message id (to tell it from other copies).
     ticket: int = 0
     message_id: str = ""
+    #: The reports the reviewer has been shown: all up to this position, and how many.
+    seen_until: str | None = None
+    seen_count: int = 0
 
 
 class Question(Model):

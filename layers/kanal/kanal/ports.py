@@ -113,6 +113,12 @@ class Trail(Protocol):
     def reports_of(self, case_id: str) -> list[Report]:
         """Every report of a case, oldest first."""
 
+    def count_reports(self, case_id: str) -> int:
+        """How many reports the case has now."""
+
+    def reports_after(self, case_id: str, position: str) -> list[Report]:
+        """A case's reports after ``position`` (``models.report_position``), oldest first."""
+
 
 @dataclass(frozen=True)
 class Delivery:

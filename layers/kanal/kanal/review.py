@@ -16,7 +16,7 @@ from enum import StrEnum
 
 from kanal.calendar import Calendar
 from kanal.cases import priority_of, send_to_review
-from kanal.errors import CaseConflict, CaseNotFound, ReportNotFound, ReviewRefused
+from kanal.errors import CaseConflict, CaseNotFound, NewReports, ReportNotFound, ReviewRefused
 from kanal.models import (
     Case,
     CaseEvent,
@@ -31,6 +31,7 @@ from kanal.models import (
     Policy,
     Question,
     Report,
+    report_position,
 )
 from kanal.ports import CaseRepository, CaseWrite, Delivery, ReportRepository, ReviewInbox, ReviewQueue, Trail
 from kanal.reminders import ReminderStore, default_rules, question_timers, statutory_timers
@@ -181,8 +182,10 @@ class Review:
         return None
 
     def _claim(self, case: Case, delivery: Delivery, reviewer: str, now: datetime) -> ClaimedCase | None:
-        """Hold the case for the lease; None if another reviewer's claim won the race."""
+        """Hold the case for the lease, recording which reports the reviewer is shown; None if another
+        reviewer's claim won the race."""
         ticket = case.ticket if delivery.ticket is None else delivery.ticket
+        reports = self.trail.reports_of(case.case_id)
         fresh = delivery.receive_count >= REFRESH_AT
         message_id, receipt = delivery.message_id, delivery.receipt
         if fresh:
@@ -196,6 +199,8 @@ class Review:
             receipt=receipt,
             ticket=ticket,
             message_id=message_id,
+            seen_until=position_of(reports),
+            seen_count=len(reports),
         )
         try:
             held = self.writes.claim(case.case_id, claim, now)
@@ -206,7 +211,7 @@ class Review:
         else:
             self.inbox.extend(delivery.queue, delivery.receipt, int(self.lease.total_seconds()))
         self.trail.record([CaseEvent(case_id=case.case_id, kind=CaseEventKind.CLAIMED, actor=reviewer, at=now)])
-        return ClaimedCase(held, self.trail.reports_of(case.case_id), delivery)
+        return ClaimedCase(held, reports, delivery)
 
     def keep(self, case_id: str, reviewer: str, now: datetime) -> Case:
         """Extend the lease of a case the reviewer is still working on."""
@@ -223,6 +228,15 @@ class Review:
         if len(reason.strip()) < MIN_REASON:
             raise ReviewRefused(f"the statement of reasons needs at least {MIN_REASON} characters")
         case = self._held(case_id, reviewer, now)
+        assert case.claim is not None
+        seen = case.claim.seen_until
+        count = self.trail.count_reports(case_id) if seen is not None else 0
+        if seen is not None and count > case.claim.seen_count:
+            # Decide what you saw: what arrived since the view is shown, then the reviewer decides again. The
+            # reports from a little before the view's last one are shown too: clocks of two intake instances
+            # may differ, so a report stored after the view can carry a slightly earlier time.
+            recent = self.trail.reports_after(case_id, shifted(seen, -CLOCK_SKEW))
+            raise NewReports(case_id, recent, count - case.claim.seen_count)
         decision = Decision(
             outcome=outcome,
             policy=policy,
@@ -230,6 +244,8 @@ class Review:
             statement_of_reasons=reason.strip(),
             reviewer=reviewer,
             decided_at=now,
+            covers_until=seen,
+            report_count=case.claim.seen_count if seen is not None else None,
         )
         event = CaseEvent(
             case_id=case_id,
@@ -243,6 +259,14 @@ class Review:
             reports = self.trail.reports_of(case_id)
             self.timers.add_timers(statutory_timers(decided, reports, self.calendar, default_rules()))
         return decided
+
+    def saw(self, case_id: str, reviewer: str, reports: list[Report], now: datetime) -> Case:
+        """Record that the holder has now been shown every report up to the latest of ``reports``."""
+        case = self._held(case_id, reviewer, now)
+        assert case.claim is not None
+        position = max(filter(None, [position_of(reports), case.claim.seen_until]))
+        seen = case.claim.model_copy(update={"seen_until": position, "seen_count": self.trail.count_reports(case_id)})
+        return self.writes.claim(case_id, seen, now)
 
     def ask(self, case_id: str, reviewer: str, question: str, due_in: timedelta, now: datetime) -> Case:
         """Ask the reporting partners for information; the case leaves the queue until they answer."""
@@ -311,6 +335,21 @@ class Review:
                 f"case {case_id} is held by {case.claim.reviewer} until {case.claim.expires_at:%H:%M} UTC"
             )
         return ReviewRefused(f"case {case_id} is not held by {reviewer}: claim it with `kanal review next` first")
+
+
+#: How far apart two intake instances' clocks may be (a report's received time comes from its instance).
+CLOCK_SKEW = timedelta(seconds=5)
+
+
+def shifted(position: str, by: timedelta) -> str:
+    """A report position moved in time (the id part dropped: it sorts before every report at that moment)."""
+    moment = datetime.fromisoformat(position.split("#", 1)[0]) + by
+    return report_position(moment, "")
+
+
+def position_of(reports: list[Report]) -> str | None:
+    """The position of the latest of ``reports`` (None for none)."""
+    return max((report_position(r.received_at, r.report_id) for r in reports), default=None)
 
 
 def partner_history(events: list[CaseEvent], partner_id: str) -> list[PartnerEvent]:

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from kanal import clock, regions
-from kanal.errors import CaseNotFound, ReviewRefused
+from kanal.errors import CaseNotFound, NewReports, ReviewRefused
 from kanal.models import Case, Outcome, Policy, Report
 from kanal.review import ClaimedCase, Review
 
@@ -62,20 +62,22 @@ def case_document(case: Case, reports: list[Report], now: datetime) -> dict[str,
         "claim": case.claim.model_dump(mode="json", exclude={"receipt"}) if case.claim else None,
         "question": case.question.model_dump(mode="json") if case.question else None,
         "decision": case.decision.model_dump(mode="json") if case.decision else None,
-        "reports": [
-            {
-                "report_id": r.report_id,
-                "partner_id": r.partner_id,
-                "category": str(r.category),
-                "region_code": r.region_code,
-                "region": regions.name(r.region_code) if regions.exists(r.region_code) else r.region_code,
-                "description": r.description,
-                "evidence_urls": r.evidence_urls,
-                "legal_basis": r.legal_basis,
-                "received_at": r.received_at.isoformat(),
-            }
-            for r in reports
-        ],
+        "reports": [report_document(r) for r in reports],
+    }
+
+
+def report_document(r: Report) -> dict[str, Any]:
+    """One report as a reviewer sees it."""
+    return {
+        "report_id": r.report_id,
+        "partner_id": r.partner_id,
+        "category": str(r.category),
+        "region_code": r.region_code,
+        "region": regions.name(r.region_code) if regions.exists(r.region_code) else r.region_code,
+        "description": r.description,
+        "evidence_urls": r.evidence_urls,
+        "legal_basis": r.legal_basis,
+        "received_at": r.received_at.isoformat(),
     }
 
 
@@ -92,15 +94,18 @@ def cmd_next(args: argparse.Namespace, services: Services) -> None:
 
 
 def cmd_decide(args: argparse.Namespace, services: Services) -> None:
-    """Decide a held case."""
-    case = services.review().decide(
-        args.case_id,
-        reviewer_identity(args, services),
-        Outcome(args.outcome),
-        Policy(args.policy),
-        args.reason,
-        clock.now(),
-    )
+    """Decide a held case; refused, with the new reports printed, if reports arrived since it was claimed (they
+    count as seen then: deciding again after reading them goes through)."""
+    review = services.review()
+    reviewer = reviewer_identity(args, services)
+    try:
+        case = review.decide(
+            args.case_id, reviewer, Outcome(args.outcome), Policy(args.policy), args.reason, clock.now()
+        )
+    except NewReports as new:
+        _print({"case_id": args.case_id, "new_reports": [report_document(r) for r in new.reports]})
+        review.saw(args.case_id, reviewer, new.reports, clock.now())
+        raise
     _publish_metrics(services, case)
     assert case.decision is not None
     _print({"case_id": case.case_id, "status": str(case.status), "decision": case.decision.model_dump(mode="json")})
@@ -167,12 +172,16 @@ def _show_case(claimed: ClaimedCase, now: datetime, out: Callable[[str], None]) 
     out(f"   {doc['content_url']}")
     out(f"   categories: {', '.join(doc['categories'])}   urgent because: {', '.join(doc['urgent_reasons']) or '-'}")
     for report in doc["reports"]:
-        out(f"   ── {report['partner_id']} · {report['region']} · {report['category']} · {report['received_at']}")
-        out(f"      {report['description']}")
-        for url in report["evidence_urls"]:
-            out(f"      evidence: {url}")
-        if report["legal_basis"]:
-            out(f"      legal basis: {report['legal_basis']}")
+        _show_report(report, out)
+
+
+def _show_report(report: dict[str, Any], out: Callable[[str], None]) -> None:
+    out(f"   ── {report['partner_id']} · {report['region']} · {report['category']} · {report['received_at']}")
+    out(f"      {report['description']}")
+    for url in report["evidence_urls"]:
+        out(f"      evidence: {url}")
+    if report["legal_basis"]:
+        out(f"      legal basis: {report['legal_basis']}")
 
 
 def _choose(prompt: str, options: list[str], ask: Callable[[str], str], out: Callable[[str], None]) -> str:
@@ -227,7 +236,14 @@ def _work_on(
                 outcome = _choose("outcome", [o.value for o in Outcome], ask, out)
                 policy = _choose("policy", [p.value for p in Policy], ask, out)
                 reason = ask("statement of reasons: ")
-                case = review.decide(case_id, reviewer, Outcome(outcome), Policy(policy), reason, clock.now())
+                try:
+                    case = review.decide(case_id, reviewer, Outcome(outcome), Policy(policy), reason, clock.now())
+                except NewReports as new:
+                    out(f"── {new}:")
+                    for report in new.reports:
+                        _show_report(report_document(report), out)
+                    review.saw(case_id, reviewer, new.reports, clock.now())
+                    continue
                 _publish_metrics(services, case)
                 out(f"decided: {outcome} under {policy}")
             elif action == "a":

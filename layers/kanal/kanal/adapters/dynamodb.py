@@ -20,7 +20,19 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from kanal.adapters.attributes import from_attribute, to_attribute
 from kanal.errors import CaseConflict, KeyNotFound, StoreUnavailable
-from kanal.models import ApiKey, Case, CaseEvent, Claim, Decision, Partner, Priority, Question, Report, attached_event
+from kanal.models import (
+    ApiKey,
+    Case,
+    CaseEvent,
+    Claim,
+    Decision,
+    Partner,
+    Priority,
+    Question,
+    Report,
+    attached_event,
+    report_position,
+)
 from kanal.ports import Suspect
 
 #: How long a case is kept after its last report or decision (the template's RetentionDays sets it).
@@ -92,7 +104,7 @@ def report_item(report: Report) -> dict[str, Any]:
         gsi1pk=f"PARTNER#{report.partner_id}",
         gsi1sk=f"REPORT#{received}#{report.report_id}",
         gsi2pk=f"CASE#{report.case_id}",
-        gsi2sk=f"{received}#{report.report_id}",
+        gsi2sk=report_position(report.received_at, report.report_id),
     )
     return to_item(values)
 
@@ -537,6 +549,37 @@ class DynamoTrail:
                 TableName=self._table,
                 KeyConditionExpression="pk = :case AND begins_with(sk, :event)",
                 ExpressionAttributeValues=to_item({":case": f"CASE#{case_id}", ":event": "EVENT#"}),
+            )
+        ]
+
+    def count_reports(self, case_id: str) -> int:
+        """How many reports the case has on the by_case index now (stored, attached or not yet)."""
+        total, start = 0, None
+        while True:
+            with unavailable_on_failure():
+                answer = self._client.query(
+                    TableName=self._table,
+                    IndexName=CASE_INDEX,
+                    KeyConditionExpression="gsi2pk = :case",
+                    ExpressionAttributeValues=to_item({":case": f"CASE#{case_id}"}),
+                    Select="COUNT",
+                    **({"ExclusiveStartKey": start} if start else {}),
+                )
+            total += int(answer.get("Count", 0))
+            start = answer.get("LastEvaluatedKey")
+            if not start:
+                return total
+
+    def reports_after(self, case_id: str, position: str) -> list[Report]:
+        """The case's reports after ``position`` (what arrived since a reviewer's view), oldest first."""
+        return [
+            Report.model_validate(i)
+            for i in query_all(
+                self._client,
+                TableName=self._table,
+                IndexName=CASE_INDEX,
+                KeyConditionExpression="gsi2pk = :case AND gsi2sk > :after",
+                ExpressionAttributeValues=to_item({":case": f"CASE#{case_id}", ":after": position}),
             )
         ]
 
