@@ -96,6 +96,14 @@ class MemoryCases:
         self.items[case_id] = case
         return case
 
+    def reopen_decided(self, case_id: str, reasons: Sequence[str], at: datetime) -> Case | None:
+        case = self.items[case_id]
+        if case.status is not CaseStatus.DECIDED:
+            return None
+        update = {"status": CaseStatus.RECEIVED, "urgent_reasons": case.urgent_reasons | set(reasons), "queued": None}
+        self.items[case_id] = case.model_copy(update=update)
+        return self.items[case_id]
+
     def mark_queued(self, case_id: str, priority: Priority, ticket: int, at: datetime) -> None:
         case = self.items[case_id]
         if ticket > case.ticket:
@@ -199,12 +207,7 @@ class MemoryCaseWrites:
 
     def decide(self, case_id: str, decision: Decision) -> Case:
         case = self._case(case_id)
-        if (
-            case.status is not CaseStatus.RECEIVED
-            or case.claim is None
-            or case.claim.reviewer != decision.reviewer
-            or case.decision is not None
-        ):
+        if case.status is not CaseStatus.RECEIVED or case.claim is None or case.claim.reviewer != decision.reviewer:
             raise CaseConflict(case_id)
         return self._put(case.model_copy(update={"decision": decision, "status": CaseStatus.DECIDED, "claim": None}))
 

@@ -366,3 +366,44 @@ def test_the_interactive_loop_shows_new_reports_and_asks_again(
     assert decided is not None
     assert decided.decision is not None
     assert decided.decision.outcome == "removed"
+
+
+def test_a_report_the_decision_did_not_consider_reopens_review(
+    api: Invoke, case_builder: Invoke, dynamodb: Any, sqs: Any, review: Review, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A decided case gets a report of another category with evidence: review again on the urgent queue; the old
+    reports keep their decision, the new one reads received. A report bringing nothing new inherits."""
+    (first,) = reported(api, case_builder, dynamodb, "Bawaslu RI")
+    assert review.next("reviewer-a", 0, NOW) is not None
+    review.decide(first["case_id"], "reviewer-a", Outcome.NO_VIOLATION, Policy.MISINFORMATION, REASON, NOW)
+    monkeypatch.setattr("kanal.clock.now", lambda: NOW + timedelta(minutes=5))
+    create = wiring.services().partners.create
+    same = create("Mafindo", PartnerKind.CIVIL_SOCIETY, NOW).partner.partner_id
+    inherited = body_of(api(post(same, report_body())))  # same category, no evidence
+    assert inherited["status"] == "decided"
+    assert inherited["decision"]["outcome"] == "no_violation"
+    case_builder(stream_event(dynamodb, env("TABLE_NAME")))
+    assert wiring.services().cases.get(first["case_id"]).status == "decided"  # type: ignore[union-attr]
+    kpu = create("KPU RI", PartnerKind.ELECTION_AGENCY, NOW).partner.partner_id
+    body = report_body(category="synthetic_media", evidence_urls=["https://kpu.go.id/analisis/deepfake.pdf"])
+    fresh = body_of(api(post(kpu, body)))
+    assert fresh["status"] == "received"  # not answered with a decision that never considered it
+    assert fresh.get("decision") is None
+    case_builder(stream_event(dynamodb, env("TABLE_NAME")))
+    case = wiring.services().cases.get(first["case_id"])
+    assert case is not None
+    assert case.status == "received"
+    assert {"new_category", "new_evidence"} <= case.urgent_reasons
+    assert body_of(api(get(first["partner_id"], f"/v1/reports/{first['report_id']}")))["status"] == "decided"
+    assert body_of(api(get(kpu, f"/v1/reports/{fresh['report_id']}")))["status"] == "received"
+    later = NOW + timedelta(minutes=10)
+    claimed = review.next("reviewer-b", 0, later)
+    assert claimed is not None
+    assert claimed.delivery.queue == "urgent"
+    kinds = [e.kind for e in wiring.services().trail.history(first["case_id"])]
+    assert CaseEventKind.REOPENED in kinds
+    review.decide(first["case_id"], "reviewer-b", Outcome.REMOVED, Policy.SYNTHETIC_MEDIA, REASON, later)
+    assert body_of(api(get(kpu, f"/v1/reports/{fresh['report_id']}")))["decision"]["outcome"] == "removed"
+    assert body_of(api(get(first["partner_id"], f"/v1/reports/{first['report_id']}")))["decision"]["outcome"] == (
+        "removed"
+    )

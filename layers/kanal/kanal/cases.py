@@ -78,6 +78,14 @@ class CaseBuilder:
         """Attach one case's reports and queue it if needed; raises if any step fails (the batch is retried)."""
         latest = max(r.received_at for r in reports)
         case = self.cases.attach(case_id, reports, expires_at=latest + self.retention)
+        reasons = sorted({reason for r in reports for reason in case.reopen_reasons(r)})
+        if reasons:  # a report the decision did not consider: review again, urgently, rather than inherit
+            reopened = self.cases.reopen_decided(case_id, reasons, now)
+            if reopened is not None:
+                detail = {"reasons": ",".join(reasons)}
+                event = CaseEvent(case_id=case_id, kind=CaseEventKind.REOPENED, actor="kanal", at=now, detail=detail)
+                self.trail.record([event])
+                case = reopened
         return self.queue_if_needed(case, now)
 
     def requeue(self, case_id: str, now: datetime) -> Case | None:

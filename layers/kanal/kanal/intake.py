@@ -155,14 +155,20 @@ class Intake:
 
 def receipt(report: Report, case: Case | None) -> ReportReceipt:
     """What a partner is told about its report, given the state of its case."""
-    decided = case is not None and case.decision is not None
+    covered = case is not None and case.covers(report)
+    if covered:
+        status = CaseStatus.DECIDED
+    elif case is None or case.status is CaseStatus.DECIDED:  # not yet attached, or reopening its case
+        status = CaseStatus.RECEIVED
+    else:
+        status = case.status
     return ReportReceipt(
         report_id=report.report_id,
         case_id=report.case_id,
-        status=case.status if case else CaseStatus.RECEIVED,
+        status=status,
         received_at=report.received_at,
         review_due_at=report.review_due_at,
-        decision=case.decision.view() if decided and case and case.decision else None,
+        decision=case.decision.view() if covered and case and case.decision else None,
     )
 
 

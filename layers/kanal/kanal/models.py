@@ -316,10 +316,12 @@ class Decision(Model):
     #: was recorded), and how many.
     covers_until: str | None = None
     report_count: int | None = None
+    #: The categories the reviewer had before them (None: decided before this was recorded).
+    categories: list[str] | None = None
 
     def view(self) -> DecisionView:
         """The partner-facing part of the decision."""
-        return DecisionView(**self.model_dump(exclude={"reviewer", "covers_until", "report_count"}))
+        return DecisionView(**self.model_dump(exclude={"reviewer", "covers_until", "report_count", "categories"}))
 
 
 class Case(Model):
@@ -349,8 +351,36 @@ class Case(Model):
 
     @property
     def awaiting_review(self) -> bool:
-        """Whether the case needs a reviewer: received and undecided (needs_info waits for a partner instead)."""
-        return self.status is CaseStatus.RECEIVED and self.decision is None
+        """Whether the case needs a reviewer: received (needs_info waits for a partner; a decided case reopened
+        for a report its decision did not consider is received again, its old decision kept on record)."""
+        return self.status is CaseStatus.RECEIVED
+
+    def reopen_reasons(self, report: Report) -> list[str]:
+        """Why a report on this decided case needs a review of its own, rather than inheriting the decision: it
+        names a category the decision did not consider, or brings evidence. Empty when the decision covers it."""
+        decision = self.decision
+        if self.status is not CaseStatus.DECIDED or decision is None or self._covered(report):
+            return []
+        reasons = []
+        if decision.categories is not None and str(report.category) not in decision.categories:
+            reasons.append("new_category")
+        if report.evidence_urls:
+            reasons.append("new_evidence")
+        return reasons
+
+    def covers(self, report: Report) -> bool:
+        """Whether the case's decision answers ``report``: the reviewer saw it, or it arrived after the decision
+        and brings nothing the decision did not consider."""
+        if self.decision is None:
+            return False
+        return self._covered(report) or (self.status is CaseStatus.DECIDED and not self.reopen_reasons(report))
+
+    def _covered(self, report: Report) -> bool:
+        """Seen by the decision's reviewer: up to the view's last report, and not received after the decision."""
+        decision = self.decision
+        if decision is None or decision.covers_until is None or report.received_at > decision.decided_at:
+            return False
+        return report_position(report.received_at, report.report_id) <= decision.covers_until
 
     def held(self, now: datetime) -> bool:
         """Whether a reviewer holds an unexpired claim on the case."""
@@ -398,6 +428,8 @@ class CaseEventKind(StrEnum):
     DECIDED = "decided"
     #: The reconciler put a case back on its queue after finding it on none (the reason is in the detail).
     REQUEUED = "requeued"
+    #: A decided case back in review for a report its decision did not consider (new category or evidence).
+    REOPENED = "reopened"
 
 
 class CaseEvent(Model):

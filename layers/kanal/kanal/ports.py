@@ -44,6 +44,9 @@ class CaseRepository(Protocol):
         """Open the case if needed and attach the reports, each counted once and put on the trail once (a
         redelivered report changes nothing); the case's expiry only moves later. Returns the case as stored."""
 
+    def reopen_decided(self, case_id: str, reasons: Sequence[str], at: datetime) -> Case | None:
+        """Return a decided case to review for ``reasons`` (its decision kept); None if it is not decided."""
+
     def mark_queued(self, case_id: str, priority: Priority, ticket: int, at: datetime) -> None:
         """Record that message ``ticket`` for the case went to the ``priority`` queue (a lower ticket never
         overwrites a higher one)."""

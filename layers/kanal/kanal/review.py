@@ -102,7 +102,7 @@ def judge(case: Case | None, delivery: Delivery, reviewer: str, now: datetime) -
     """
     if case is None:
         return Judgement(Verdict.POISON, "no such case")
-    if case.status is CaseStatus.DECIDED or case.decision is not None:
+    if case.status is CaseStatus.DECIDED:
         return Judgement(Verdict.DROP, "decided")
     if case.status is CaseStatus.NEEDS_INFO:
         return Judgement(Verdict.DROP, "waiting for the partners' information")
@@ -246,6 +246,7 @@ class Review:
             decided_at=now,
             covers_until=seen,
             report_count=case.claim.seen_count if seen is not None else None,
+            categories=sorted(case.categories),
         )
         event = CaseEvent(
             case_id=case_id,

@@ -345,6 +345,19 @@ class DynamoCases:
                 if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
                     raise
 
+    def reopen_decided(self, case_id: str, reasons: Sequence[str], at: datetime) -> Case | None:
+        """A decided case back to review (its decision kept on record, its queue mark gone so that it is queued
+        again), with why; None if it is not decided (someone reopened it already)."""
+        try:
+            return self._conditional(
+                case_id,
+                "SET #status = :received, reopened_at = :at ADD urgent_reasons :reasons REMOVE queued",
+                "#status = :decided",
+                {":at": stamp(at), ":reasons": set(reasons), ":decided": "decided", ":received": "received"},
+            )
+        except CaseConflict:
+            return None
+
     def mark_queued(self, case_id: str, priority: Priority, ticket: int, at: datetime) -> None:
         """Record the queue and ticket of the newest message; a lower ticket never overwrites a higher one."""
         with unavailable_on_failure():
@@ -382,7 +395,7 @@ class DynamoCases:
         decided = self._conditional(
             case_id,
             "SET decision = :decision, #status = :decided REMOVE claim",
-            "#status = :received AND claim.reviewer = :reviewer AND attribute_not_exists(decision)",
+            "#status = :received AND claim.reviewer = :reviewer",
             {":decision": decision.model_dump(mode="json"), ":decided": "decided", ":reviewer": decision.reviewer},
         )
         expiry = _whole_day(decision.decided_at + self._retention)
