@@ -14,9 +14,9 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
-from kanal import clock, reviewer
+from kanal import arguments, clock, reviewer, terminal
 from kanal.errors import CaseNotFound, KanalError, KeyNotFound, PartnerNotFound, ReviewRefused, StoreUnavailable
 from kanal.models import PartnerKind
 from kanal.settings import Settings
@@ -32,12 +32,20 @@ class UsageError(Exception):
     """A mistake the user can fix; printed as one line."""
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse, but a mistake on the command line is a UsageError (one line, exit 2), not usage text."""
+
+    def error(self, message: str) -> NoReturn:
+        """Raise instead of printing the usage and exiting: main prints one line."""
+        raise UsageError(f"{message} (see `{self.prog} --help`)")
+
+
 def _print(value: Any) -> None:
-    print(json.dumps(value, indent=2, ensure_ascii=False, default=str))
+    print(terminal.json_text(value))
 
 
 def _note(text: str) -> None:
-    print(f"kanal: {text}", file=sys.stderr)
+    print(terminal.line(f"kanal: {text}"), file=sys.stderr)
 
 
 def dev_settings() -> dict[str, Any] | None:
@@ -50,8 +58,12 @@ def dev_settings() -> dict[str, Any] | None:
 
 def resolve_settings(args: argparse.Namespace) -> Settings:
     """Which stack to talk to: flags and environment, then the local stack of ``kanal dev``, then a deployed stack."""
-    endpoint = args.endpoint_url or os.environ.get("AWS_ENDPOINT_URL")
-    table = args.table_name or os.environ.get("KANAL_TABLE_NAME") or os.environ.get("TABLE_NAME")
+    endpoint = args.endpoint_url or _checked("AWS_ENDPOINT_URL", arguments.endpoint_url)
+    table = (
+        args.table_name
+        or _checked("KANAL_TABLE_NAME", arguments.table_name)
+        or _checked("TABLE_NAME", arguments.table_name)
+    )
     names = (
         "URGENT_QUEUE_URL",
         "NORMAL_QUEUE_URL",
@@ -73,7 +85,7 @@ def resolve_settings(args: argparse.Namespace) -> Settings:
         found = {name: env.get(name) for name in names}
         endpoint = endpoint or dev.get("aws_endpoint")
     if not table:
-        stack = args.stack_name or os.environ.get("KANAL_STACK_NAME") or "kanal"
+        stack = args.stack_name or _checked("KANAL_STACK_NAME", arguments.stack_name) or "kanal"
         outputs = stack_outputs(stack, endpoint)
         table = outputs["TableName"]
         found = {
@@ -96,6 +108,17 @@ def resolve_settings(args: argparse.Namespace) -> Settings:
         normal_dlq_url=found["NORMAL_DLQ_URL"],
         endpoint_url=endpoint,
     )
+
+
+def _checked(variable: str, kind: Callable[[str], str]) -> str | None:
+    """An environment variable's value, held to the rule of the flag it stands for."""
+    value = os.environ.get(variable)
+    if not value:
+        return None
+    try:
+        return kind(value)
+    except argparse.ArgumentTypeError as error:
+        raise UsageError(f"{variable} {error}") from None
 
 
 def stack_outputs(stack: str, endpoint: str | None) -> dict[str, str]:
@@ -197,11 +220,7 @@ def cmd_partners_subscribe(args: argparse.Namespace) -> None:
 
 def cmd_remind(args: argparse.Namespace) -> None:
     """Run every reminder due as of --now (or now); --dry-run sends and records nothing."""
-    from datetime import datetime
-
-    now = datetime.fromisoformat(args.now) if args.now else clock.now()
-    if now.tzinfo is None:
-        raise UsageError("--now needs a UTC offset, e.g. 2026-11-25T09:00:00+07:00")
+    now = args.now or clock.now()
     run = _services(args).reminders().run(now, dry_run=args.dry_run)
     _print([r.model_dump(mode="json") for r in run.sent])
     verb = "would send" if args.dry_run else "sent"
@@ -228,41 +247,51 @@ def cmd_dev(args: argparse.Namespace) -> None:
 
 def parser() -> argparse.ArgumentParser:
     """The command line."""
-    top = argparse.ArgumentParser(prog="kanal", description="kanal: the election-content reporting channel.")
-    top.add_argument("--stack-name", help="deployed stack to use (default: $KANAL_STACK_NAME or 'kanal')")
-    top.add_argument("--table-name", help="table to use directly (default: $KANAL_TABLE_NAME)")
-    top.add_argument("--endpoint-url", help="AWS endpoint (default: $AWS_ENDPOINT_URL), e.g. the local stack's")
+    top = Parser(prog="kanal", description="kanal: the election-content reporting channel.")
+    top.add_argument(
+        "--stack-name", type=arguments.stack_name, help="deployed stack to use (default: $KANAL_STACK_NAME or 'kanal')"
+    )
+    top.add_argument(
+        "--table-name", type=arguments.table_name, help="table to use directly (default: $KANAL_TABLE_NAME)"
+    )
+    top.add_argument(
+        "--endpoint-url",
+        type=arguments.endpoint_url,
+        help="AWS endpoint (default: $AWS_ENDPOINT_URL), e.g. the local stack's",
+    )
     commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     partners = commands.add_parser("partners", help="manage partners and their API keys")
     actions = partners.add_subparsers(dest="action", required=True, metavar="ACTION")
     create = actions.add_parser("create", help="create a partner and its first key")
-    create.add_argument("--name", required=True)
+    create.add_argument("--name", required=True, type=arguments.text(200, lines=False))
     create.add_argument("--kind", required=True, choices=[k.value for k in PartnerKind])
     create.add_argument("--region-code", help="where the partner sits (its time zone for reminders), e.g. 73.71")
     create.set_defaults(func=cmd_partners_create)
     actions.add_parser("list", help="list partners and their keys' states").set_defaults(func=cmd_partners_list)
     add_key = actions.add_parser("add-key", help="issue another key to a partner")
-    add_key.add_argument("--partner-id", required=True)
+    add_key.add_argument("--partner-id", required=True, type=arguments.identifier)
     add_key.set_defaults(func=cmd_partners_add_key)
     revoke = actions.add_parser("revoke-key", help="revoke one of a partner's keys")
-    revoke.add_argument("--partner-id", required=True)
-    revoke.add_argument("--key-id", required=True)
+    revoke.add_argument("--partner-id", required=True, type=arguments.identifier)
+    revoke.add_argument("--key-id", required=True, type=arguments.identifier)
     revoke.set_defaults(func=cmd_partners_revoke_key)
     subscribe = actions.add_parser("subscribe", help="subscribe an endpoint to a partner's own reminders")
-    subscribe.add_argument("--partner-id", required=True)
+    subscribe.add_argument("--partner-id", required=True, type=arguments.identifier)
     subscribe.add_argument("--protocol", required=True, choices=["email", "https", "sqs", "lambda", "sms"])
-    subscribe.add_argument("--endpoint", required=True, help="address, URL or ARN for the protocol")
+    subscribe.add_argument(
+        "--endpoint", required=True, type=arguments.text(2048, lines=False), help="address, URL or ARN for the protocol"
+    )
     subscribe.set_defaults(func=cmd_partners_subscribe)
 
     remind = commands.add_parser("remind", help="send every reminder due as of a moment")
-    remind.add_argument("--now", help="ISO time with offset (default: now)")
+    remind.add_argument("--now", type=arguments.moment, help="ISO time with offset, 2000-2099 (default: now)")
     remind.add_argument("--dry-run", action="store_true", help="show what would be sent; send and record nothing")
     remind.set_defaults(func=cmd_remind)
     reminders = commands.add_parser("reminders", help="reminders sent")
     reminder_actions = reminders.add_subparsers(dest="action", required=True, metavar="ACTION")
     listing = reminder_actions.add_parser("list", help="reminders sent, newest first")
-    listing.add_argument("--partner", help="only this partner's")
+    listing.add_argument("--partner", type=arguments.identifier, help="only this partner's")
     listing.add_argument("--json", action="store_true", help="print JSON (the only format; kept for scripts)")
     listing.set_defaults(func=cmd_reminders_list)
 
@@ -274,7 +303,7 @@ def parser() -> argparse.ArgumentParser:
     reviewer.add_commands(commands, _services, with_services)
 
     dev = commands.add_parser("dev", help="run the whole system locally on emulated AWS")
-    dev.add_argument("--port", type=int, default=3000)
+    dev.add_argument("--port", type=arguments.port, default=3000)
     dev.add_argument("--host", default="127.0.0.1", help=argparse.SUPPRESS)
     dev.set_defaults(func=cmd_dev)
     return top
@@ -284,7 +313,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``kanal`` console script."""
     from botocore.exceptions import BotoCoreError, ClientError
 
-    args = parser().parse_args(argv)
+    try:
+        args = parser().parse_args(argv)
+    except UsageError as error:
+        _note(str(error))
+        return 2
     func: Callable[[argparse.Namespace], None] = args.func
     failures: dict[type[Exception], str] = {
         PartnerNotFound: "no partner with id {}",
@@ -295,7 +328,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     try:
         func(args)
-    except UsageError as error:
+    except (UsageError, argparse.ArgumentTypeError) as error:  # ArgumentTypeError: a value from the environment
         _note(str(error))
         return 2
     except RuntimeError as error:  # the stack lacks what the command needs (queues, topics)

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 
-from kanal import content, regions
+from kanal import content, regions, terminal
 
 
 class Model(BaseModel):
@@ -117,8 +117,14 @@ class ApiKey(Model):
 
 
 def _tiktok_url(value: str) -> str:
+    _printable_url(value)
     content.content_key(value)  # raises ValueError with a clear message
     return value
+
+
+def _printable_url(value: str) -> None:
+    if not value.isprintable() or " " in value:  # isprintable: no control, format or separator characters
+        raise ValueError("must not contain spaces or control characters")
 
 
 #: The longest URL taken (content and evidence URLs alike).
@@ -138,8 +144,7 @@ def _https_url(value: str) -> str:
     in its length (a backtracking pattern here cost ~80 ms of CPU per 2 KB URL)."""
     if len(value) > MAX_URL_LENGTH:
         raise ValueError(f"must be at most {MAX_URL_LENGTH} characters")
-    if not value.isprintable() or " " in value:  # isprintable: no control, format or separator characters
-        raise ValueError("must not contain spaces or control characters")
+    _printable_url(value)
     try:
         parts = urlsplit(value)
         port = parts.port  # ValueError unless a number 0-65535
@@ -224,6 +229,9 @@ def _in_utc_range(value: datetime) -> datetime:
     return value
 
 
+#: Free text that is shown on a reviewer's terminal: no control character but newline and tab, no bidi
+#: control (terminal.py); a CRLF is taken as a newline, a lone CR is refused.
+PlainText = Annotated[str, AfterValidator(terminal.plain_text)]
 TikTokUrl = Annotated[str, Field(max_length=MAX_URL_LENGTH), AfterValidator(_tiktok_url)]
 HttpsUrl = Annotated[str, Field(max_length=MAX_URL_LENGTH), AfterValidator(_https_url)]
 RegionCode = Annotated[str, AfterValidator(_region)]
@@ -248,9 +256,9 @@ class NewReport(Model):
         description="Province code ('31') or regency/city code ('31.71') from the official list.",
         examples=["31.71"],
     )
-    description: str = Field(min_length=1, max_length=5000, description="What is wrong with the content.")
+    description: PlainText = Field(min_length=1, max_length=5000, description="What is wrong with the content.")
     evidence_urls: list[HttpsUrl] = Field(default_factory=list, max_length=10, description=EVIDENCE_URLS)
-    legal_basis: str | None = Field(default=None, max_length=500, examples=["UU 7/2017 Pasal 280"])
+    legal_basis: PlainText | None = Field(default=None, max_length=500, examples=["UU 7/2017 Pasal 280"])
     election: ElectionId | None = Field(default=None, examples=["pilkada-2024"])
     observed_at: Annotated[AwareDatetime, BeforeValidator(_rfc3339_text), AfterValidator(_in_utc_range)] | None = Field(
         default=None,
@@ -260,7 +268,7 @@ class NewReport(Model):
             "difference allowed)."
         ),
     )
-    partner_reference: str | None = Field(default=None, max_length=128)
+    partner_reference: PlainText | None = Field(default=None, max_length=128)
 
 
 class DecisionView(Model):
@@ -500,7 +508,7 @@ class InfoReply(Model):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    message: str = Field(min_length=1, max_length=5000)
+    message: PlainText = Field(min_length=1, max_length=5000)
     evidence_urls: list[HttpsUrl] = Field(default_factory=list, max_length=10, description=EVIDENCE_URLS)
 
 

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
+import select
 import sys
 import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
-from kanal import clock, regions
+from kanal import arguments, clock, regions, terminal
 from kanal.errors import CaseNotFound, NewReports, ReviewRefused
 from kanal.models import Case, Outcome, Policy, Report
 from kanal.review import ClaimedCase, Review
@@ -23,22 +23,41 @@ if TYPE_CHECKING:
 ServicesFor = Callable[[argparse.Namespace], "Services"]
 #: How often the interactive reviewer's lease is renewed while the case is on screen.
 KEEP_EVERY = timedelta(minutes=5)
+#: The shortest and longest time a partner is given to answer a question. Under 10 minutes nobody can
+#: answer (and the 2-hour reminder would be due before the question is); over 30 days the case is parked
+#: past every window it matters in (an agency's statutory window is 7 days, a campaign's quiet period 3) and
+#: past the review deadline many times over: decide on what is known instead, or ask again.
+SHORTEST_DUE = timedelta(minutes=10)
+LONGEST_DUE = timedelta(days=30)
+#: The longest statement of reasons or question taken (as long as a report's description).
+MAX_TEXT = 5000
+#: The longest reviewer name: an assumed role's ARN with its session name fits.
+MAX_REVIEWER = 256
+reviewer_name = arguments.text(MAX_REVIEWER, lines=False)
+statement = arguments.text(MAX_TEXT, lines=True)
 
 
 def parse_duration(text: str) -> timedelta:
-    """'48h', '30m', '2d' as a duration."""
-    match = re.fullmatch(r"\s*(\d+)\s*([mhd])\s*", text)
+    """'48h', '30m', '2d' as a duration, from 10 minutes to 30 days."""
+    match = re.fullmatch(r"\s*([0-9]+)\s*([mhd])\s*", text, re.ASCII)
     if not match:
         raise argparse.ArgumentTypeError("use a number with m, h or d, such as 48h")
-    unit = {"m": "minutes", "h": "hours", "d": "days"}[match.group(2)]
-    return timedelta(**{unit: int(match.group(1))})
+    digits, unit = match.group(1).lstrip("0") or "0", {"m": "minutes", "h": "hours", "d": "days"}[match.group(2)]
+    # Six digits at most: timedelta overflows at 999,999,999 days, int() refuses numbers of 4,300 digits.
+    duration = timedelta(**{unit: int(digits)}) if len(digits) <= 6 else LONGEST_DUE * 2
+    if not SHORTEST_DUE <= duration <= LONGEST_DUE:
+        raise argparse.ArgumentTypeError("must be from 10m to 30d")
+    return duration
 
 
 def reviewer_identity(args: argparse.Namespace, services: Services) -> str:
     """--reviewer, else $KANAL_REVIEWER, else the caller's IAM identity (a deployed stack)."""
     named = args.reviewer or os.environ.get("KANAL_REVIEWER")
     if named:
-        return str(named)
+        try:
+            return reviewer_name(str(named))
+        except argparse.ArgumentTypeError as error:  # $KANAL_REVIEWER (the flag was checked by its type)
+            raise argparse.ArgumentTypeError(f"KANAL_REVIEWER {error}") from None
     if services.settings.endpoint_url:
         raise ReviewRefused("name the reviewer with --reviewer or KANAL_REVIEWER on the local stack")
     from kanal.adapters.aws import client
@@ -82,7 +101,7 @@ def report_document(r: Report) -> dict[str, Any]:
 
 
 def _print(value: Any) -> None:
-    print(json.dumps(value, indent=2, ensure_ascii=False, default=str))
+    print(terminal.json_text(value))
 
 
 def cmd_next(args: argparse.Namespace, services: Services) -> None:
@@ -148,7 +167,7 @@ def cmd_replay(args: argparse.Namespace, services: Services) -> None:
     )
     _print({"attached": done.attached, "still_failing": done.still_failing, "expired": done.expired})
     for problem in done.problems:
-        print(f"kanal: {problem}", file=sys.stderr)
+        print(terminal.line(f"kanal: {problem}"), file=sys.stderr)
     if done.still_failing or done.expired:
         raise ReviewRefused(f"{done.still_failing + done.expired} record(s) could not be replayed; see above")
 
@@ -160,28 +179,46 @@ def _publish_metrics(services: Services, case: Case) -> None:
     try:
         publish_decision(client("cloudwatch", services.settings.endpoint_url), case)
     except Exception as error:  # metrics must never undo a stored decision
-        print(f"kanal: decision stored; metrics not sent ({error})", file=sys.stderr)
+        print(terminal.line(f"kanal: decision stored; metrics not sent ({error})"), file=sys.stderr)
+
+
+def _one(value: Any) -> str:
+    """A stored value for one line of the case view: every control, bidi and line-breaking character escaped."""
+    return terminal.line(str(value))
+
+
+def _block(value: str, indent: str) -> str:
+    """Stored free text at ``indent``: its own newlines kept, but every line of it indented, so that no text of
+    a partner starts at the left margin (where kanal's own lines and prompts are)."""
+    return indent + terminal.safe(value).replace("\n", "\n" + indent)
 
 
 def _show_case(claimed: ClaimedCase, now: datetime, out: Callable[[str], None]) -> None:
     doc = case_document(claimed.case, claimed.reports, now)
     hours, seconds = divmod(doc["seconds_left"], 3600)
     left = f"{hours} h {seconds // 60} min left" if doc["seconds_left"] > 0 else "OVERDUE"
+    categories, urgent = _one(", ".join(doc["categories"])), _one(", ".join(doc["urgent_reasons"]) or "-")
     out("")
-    out(f"━━ case {doc['case_id']}  ·  {claimed.delivery.queue} queue  ·  {doc['report_count']} report(s)  ·  {left}")
-    out(f"   {doc['content_url']}")
-    out(f"   categories: {', '.join(doc['categories'])}   urgent because: {', '.join(doc['urgent_reasons']) or '-'}")
+    out(
+        f"━━ case {_one(doc['case_id'])}  ·  {_one(claimed.delivery.queue)} queue  ·  "
+        f"{doc['report_count']} report(s)  ·  {left}"
+    )
+    out(f"   {_one(doc['content_url'])}")
+    out(f"   categories: {categories}   urgent because: {urgent}")
     for report in doc["reports"]:
         _show_report(report, out)
 
 
 def _show_report(report: dict[str, Any], out: Callable[[str], None]) -> None:
-    out(f"   ── {report['partner_id']} · {report['region']} · {report['category']} · {report['received_at']}")
-    out(f"      {report['description']}")
+    out(
+        f"   ── {_one(report['partner_id'])} · {_one(report['region'])} · {_one(report['category'])} · "
+        f"{_one(report['received_at'])}"
+    )
+    out(_block(report["description"], "      "))
     for url in report["evidence_urls"]:
-        out(f"      evidence: {url}")
+        out(f"      evidence: {_one(url)}")
     if report["legal_basis"]:
-        out(f"      legal basis: {report['legal_basis']}")
+        out(_block(f"legal basis: {report['legal_basis']}", "      "))
 
 
 def _choose(prompt: str, options: list[str], ask: Callable[[str], str], out: Callable[[str], None]) -> str:
@@ -192,20 +229,54 @@ def _choose(prompt: str, options: list[str], ask: Callable[[str], str], out: Cal
         out(f"  choose one of: {', '.join(options)}")
 
 
+def typed_while_waiting(stream: TextIO | None = None) -> str | None:
+    """Looked at after each empty wait, without waiting: ``""`` when input has ended, a line the reviewer typed
+    at a terminal meanwhile (``q`` stops the loop), None otherwise.
+
+    POSIX select with a zero timeout. A terminal is readable when a line or Ctrl-D is pending: that line is
+    read (a Ctrl-D reads as ""). A pipe or file is readable when data or its end is: its data is left for the
+    prompts (peeked, not read) and only its end counts. A stream select cannot watch (no file descriptor,
+    Windows consoles) gives None: the loop then stops at the next prompt's end of input, as before."""
+    stream = sys.stdin if stream is None else stream
+    try:
+        ready, _, _ = select.select([stream], [], [], 0)
+        if not ready:
+            return None
+        if stream.isatty():
+            return stream.readline()
+        buffered: Any = stream.buffer  # a BufferedReader under sys.stdin: peek() reads ahead without consuming
+        ahead = buffered.peek(1)
+    except (AttributeError, OSError, ValueError):  # no fileno or buffer, closed, not selectable here
+        return None
+    return "" if not ahead else None
+
+
+def _safe_lines(out: Callable[[str], None]) -> Callable[[str], None]:
+    """``out`` for the reviewer's screen: every control and bidi character in a line shown, never obeyed."""
+    return lambda text: out(terminal.safe(text))
+
+
 def cmd_interactive(
     args: argparse.Namespace,
     services: Services,
     ask: Callable[[str], str] = input,
     out: Callable[[str], None] = print,
+    typed: Callable[[], str | None] = typed_while_waiting,
 ) -> None:
-    """The reviewer's loop: next case, decide / ask / release, next case, until q or end of input (Ctrl-D)."""
+    """The reviewer's loop: next case, decide / ask / release, next case, until q or end of input (Ctrl-D),
+    also while the queues are empty (``typed`` is looked at after each empty wait)."""
     review = services.review()
     reviewer = reviewer_identity(args, services)
+    out = _safe_lines(out)
     out(f"kanal review as {reviewer}: urgent cases first. q or Ctrl-D to stop.")
     while True:
         claimed = review.next(reviewer, args.wait, clock.now())
         if claimed is None:
-            out(f"no case in the last {args.wait} s; waiting again (Ctrl-C to stop)")
+            line = typed()
+            if line == "" or (line is not None and line.strip() == "q"):
+                out("stopped")
+                return
+            out(f"no case in the last {args.wait} s; waiting again (q or Ctrl-D to stop)")
             continue
         stop = threading.Event()
         keeper = threading.Thread(
@@ -235,7 +306,7 @@ def _work_on(
             if action == "d":
                 outcome = _choose("outcome", [o.value for o in Outcome], ask, out)
                 policy = _choose("policy", [p.value for p in Policy], ask, out)
-                reason = ask("statement of reasons: ")
+                reason = statement(ask("statement of reasons: "))
                 try:
                     case = review.decide(case_id, reviewer, Outcome(outcome), Policy(policy), reason, clock.now())
                 except NewReports as new:
@@ -247,7 +318,7 @@ def _work_on(
                 _publish_metrics(services, case)
                 out(f"decided: {outcome} under {policy}")
             elif action == "a":
-                question = ask("question for the partner: ")
+                question = statement(ask("question for the partner: "))
                 due = parse_duration(ask("answer due in (e.g. 48h): ") or "48h")
                 review.ask(case_id, reviewer, question, due, clock.now())
                 out("asked; the case returns to the queue when the partner answers")
@@ -279,8 +350,12 @@ def add_commands(
 ) -> None:
     """Register ``review`` and ``cases`` on the top-level parser."""
     review = commands.add_parser("review", help="review cases from the queues (interactive without an action)")
-    review.add_argument("--reviewer", help="reviewer name (default: $KANAL_REVIEWER, else your IAM identity)")
-    review.add_argument("--wait", type=int, default=20, help="seconds to wait for a case (default 20)")
+    review.add_argument(
+        "--reviewer", type=reviewer_name, help="reviewer name (default: $KANAL_REVIEWER, else your IAM identity)"
+    )
+    review.add_argument(
+        "--wait", type=arguments.wait_seconds, default=20, help="seconds to wait for a case, 0-20 (default 20)"
+    )
     review.set_defaults(func=run(cmd_interactive))
     actions = review.add_subparsers(dest="action", metavar="ACTION")
 
@@ -288,29 +363,31 @@ def add_commands(
         name: str, handler: Callable[[argparse.Namespace, Services], None], text: str
     ) -> argparse.ArgumentParser:
         parser: argparse.ArgumentParser = actions.add_parser(name, help=text)
-        parser.add_argument("--reviewer", default=argparse.SUPPRESS, help="reviewer name")
+        parser.add_argument("--reviewer", type=reviewer_name, default=argparse.SUPPRESS, help="reviewer name")
         parser.set_defaults(func=run(handler))
         return parser
 
     nxt = action("next", cmd_next, "claim the next case and print it as JSON")
     nxt.add_argument("--json", action="store_true", help="print JSON (the only format; kept for scripts)")
-    nxt.add_argument("--wait", type=int, default=argparse.SUPPRESS, help="seconds to wait for a case")
+    nxt.add_argument(
+        "--wait", type=arguments.wait_seconds, default=argparse.SUPPRESS, help="seconds to wait for a case, 0-20"
+    )
     decide = action("decide", cmd_decide, "decide a case you hold")
-    decide.add_argument("case_id")
+    decide.add_argument("case_id", type=arguments.identifier)
     decide.add_argument("--outcome", required=True, choices=[o.value for o in Outcome])
     decide.add_argument("--policy", required=True, choices=[p.value for p in Policy])
-    decide.add_argument("--reason", required=True, help="statement of reasons (at least 10 characters)")
+    decide.add_argument("--reason", required=True, type=statement, help="statement of reasons (at least 10 characters)")
     ask = action("ask", cmd_ask, "ask the reporting partners for information")
-    ask.add_argument("case_id")
-    ask.add_argument("--question", required=True)
-    ask.add_argument("--due", type=parse_duration, default=timedelta(hours=48), help="e.g. 48h (default)")
+    ask.add_argument("case_id", type=arguments.identifier)
+    ask.add_argument("--question", required=True, type=statement)
+    ask.add_argument("--due", type=parse_duration, default=timedelta(hours=48), help="10m to 30d, e.g. 48h (default)")
     release = action("release", cmd_release, "give a case you hold back to its queue")
-    release.add_argument("case_id")
+    release.add_argument("case_id", type=arguments.identifier)
 
     cases = commands.add_parser("cases", help="look at cases")
     case_actions = cases.add_subparsers(dest="action", required=True, metavar="ACTION")
     show = case_actions.add_parser("show", help="a case with its reports and history")
-    show.add_argument("case_id")
+    show.add_argument("case_id", type=arguments.identifier)
     show.set_defaults(func=run(cmd_show))
     replay = case_actions.add_parser(
         "replay", help="send parked and failed stream records through the case builder again (after a fix)"
