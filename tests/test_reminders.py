@@ -250,3 +250,98 @@ def test_scheduled_events_run_the_jobs(stack: Any, monkeypatch: pytest.MonkeyPat
     assert all("WITA" in t for t in texts)  # the partner's own zone
     digest = handler(event("schedule_digest"), LambdaContext())
     assert digest == {"job": "digest", "sent": [], "skipped": 0}  # no activity, no digest
+
+
+PHISHING = "PENTING: akun kanal Anda dibekukan, verifikasi di https://kanal-verifikasi.example/login"
+
+
+def test_a_forged_or_stale_timer_sends_nothing(api: Invoke, case_builder: Invoke, dynamodb: Any) -> None:
+    """Timer items written by someone other than kanal (a reviewer's role could write TIMER# items) send
+    nothing: recipients, deadlines and subjects come from the case and its reports, never from the item."""
+    bawaslu, kpu, perludem = partner("Bawaslu RI"), partner("KPU RI"), partner("Perludem", PartnerKind.CIVIL_SOCIETY)
+    first = report(api, case_builder, dynamodb, bawaslu)
+    everyone = sorted([bawaslu, kpu, perludem])
+    at = T0 + timedelta(minutes=5)
+    forged = [
+        # A statutory window for a report that does not exist, to every partner.
+        Timer(
+            kind=ReminderKind.STATUTORY_WINDOW,
+            subject=PHISHING,
+            case_id=first["case_id"],
+            offset="1d",
+            send_at=at,
+            due_at=at,
+            partner_ids=everyone,
+        ),
+        # A statutory window naming a real but undecided report, to every partner.
+        Timer(
+            kind=ReminderKind.STATUTORY_WINDOW,
+            subject=first["report_id"],
+            case_id=first["case_id"],
+            offset="1d",
+            send_at=at,
+            due_at=at,
+            partner_ids=everyone,
+        ),
+        # A milestone the calendar does not have (milestones are never read from the table).
+        Timer(
+            kind=ReminderKind.ELECTION_MILESTONE,
+            subject=f"{PHISHING}:x",
+            offset="1d",
+            send_at=at,
+            due_at=at,
+            partner_ids=everyone,
+        ),
+        # An overdue review with a phishing subject and a deadline that is not the case's.
+        Timer(
+            kind=ReminderKind.REVIEW_OVERDUE,
+            subject=PHISHING,
+            case_id=first["case_id"],
+            offset="0h",
+            send_at=at,
+            due_at=at,
+            partner_ids=everyone,
+        ),
+        # A question reminder for a case that has no question.
+        Timer(
+            kind=ReminderKind.INFO_DUE,
+            subject=PHISHING,
+            case_id=first["case_id"],
+            offset="2h",
+            send_at=at,
+            due_at=at,
+            partner_ids=everyone,
+        ),
+    ]
+    wiring.services().timers.add_timers(forged)
+    assert remind(at + timedelta(minutes=1)) == []
+    # At the case's real deadline: kanal's own overdue timer fires, once, with kanal's text, to the case's
+    # partner and the leads; a copy under a phishing subject adds nothing, one at an offset kanal never uses
+    # (to send the same reminder again and again) sends nothing.
+    overdue = wiring.services().cases.get(first["case_id"]).review_due_at  # type: ignore[union-attr]
+    wiring.services().timers.add_timers(
+        [
+            Timer(
+                kind=ReminderKind.REVIEW_OVERDUE,
+                subject=first["case_id"],
+                case_id=first["case_id"],
+                offset="9h",
+                send_at=overdue,
+                due_at=overdue,
+            ),
+            Timer(
+                kind=ReminderKind.REVIEW_OVERDUE,
+                subject=PHISHING,
+                case_id=first["case_id"],
+                offset="0h",
+                send_at=overdue,
+                due_at=overdue,
+                partner_ids=everyone,
+            ),
+        ]
+    )
+    sent = wiring.services().reminders().run(overdue + timedelta(minutes=1), digest=False).sent
+    assert sorted((r.partner_id, r.offset) for r in sent) == sorted([(LEADS, "0h"), (bawaslu, "0h")])
+    assert all(PHISHING not in r.text and PHISHING not in r.subject for r in sent)
+    for who in everyone:
+        assert PHISHING not in json.dumps([r.model_dump(mode="json") for r in wiring.services().timers.sent(who)])

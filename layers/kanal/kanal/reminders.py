@@ -314,6 +314,8 @@ class Reminders:
     rules: ReminderRules
     partners: Any  # PartnerDirectory
     digests: Any = None  # DigestSource, for daily_digest
+    #: Where statutory-window reminders check their report (ReportRepository).
+    reports: Any = None
 
     def run(self, now: datetime, dry_run: bool = False, *, timers: bool = True, digest: bool = True) -> Run:
         """Send every reminder due at ``now`` that was not sent before (timers and milestones, and digests)."""
@@ -328,15 +330,18 @@ class Reminders:
             for t in milestone_timers(self.calendar, self.rules, directory.values())
             if t.send_at <= now < min(t.due_at, t.send_at + MILESTONE_GRACE)
         ]
-        for timer in [*self.store.due_timers(now), *milestones]:
+        # Milestones come from the calendar, never from the table: a stored one is not kanal's (forged or stale).
+        stored = [t for t in self.store.due_timers(now) if t.kind is not ReminderKind.ELECTION_MILESTONE]
+        for timer in [*stored, *milestones]:
             self._fire(timer, now, directory, result, dry_run)
         return result
 
     def _fire(self, timer: Timer, now: datetime, directory: dict[str, Partner], result: Run, dry_run: bool) -> None:
-        recipients = self._recipients(timer, now, dry_run)
-        if recipients is None:
+        checked = self._checked(timer, now, dry_run)
+        if checked is None:
             result.skipped += 1
         else:
+            timer, recipients = checked
             for partner_id in recipients:
                 partner = directory.get(partner_id)
                 zone = self.calendar.zone_for(partner.region_code) if partner and partner.region_code else WIB
@@ -354,24 +359,51 @@ class Reminders:
         if not dry_run and timer.kind is not ReminderKind.ELECTION_MILESTONE:
             self.store.finish(timer, now)
 
-    def _recipients(self, timer: Timer, now: datetime, dry_run: bool) -> list[str] | None:
-        """Who gets the timer's reminder now, or None when it no longer applies (decided, answered)."""
-        if timer.kind in (ReminderKind.ELECTION_MILESTONE, ReminderKind.STATUTORY_WINDOW):
-            return timer.partner_ids
+    def _checked(self, timer: Timer, now: datetime, dry_run: bool) -> tuple[Timer, list[str]] | None:
+        """The timer as kanal would have made it from the case and its reports, with who gets it now; None when
+        it no longer applies (decided, answered) or was never kanal's (a forged or stale item). Recipients,
+        deadlines and subjects come from the case and its reports, never from what the timer item says."""
+        if timer.kind is ReminderKind.ELECTION_MILESTONE:
+            return timer, timer.partner_ids  # computed from the calendar in this run, never read from the table
+        if timer.kind is ReminderKind.STATUTORY_WINDOW:
+            return self._statutory(timer)
         case = self.cases.get(timer.case_id or "")
         if case is None:
             return None
+        offsets = (
+            dict(self.rules.offsets_for(timer.kind)) if timer.kind is ReminderKind.INFO_DUE else {"0h": timedelta()}
+        )
+        if timer.offset not in offsets or timer.send_at != timer.due_at - offsets[timer.offset]:
+            return None  # not an offset kanal reminds at: each reminder goes once per real offset
+        own = timer.model_copy(update={"subject": case.case_id, "case_id": case.case_id, "partner_ids": []})
         if timer.kind is ReminderKind.REVIEW_OVERDUE:
             if case.status is CaseStatus.DECIDED or case.review_due_at != timer.due_at:
                 return None
-            return [LEADS, *sorted(case.partners)]
+            return own, [LEADS, *sorted(case.partners)]
         waiting = case.status is CaseStatus.NEEDS_INFO and case.question is not None
         if not waiting or case.question is None or case.question.due_at != timer.due_at:
             return None  # answered, decided, or asked again with another deadline
+        if timer.kind not in (ReminderKind.INFO_DUE, ReminderKind.INFO_NOT_PROVIDED):
+            return None
         if timer.kind is ReminderKind.INFO_NOT_PROVIDED and not dry_run:
             event = CaseEvent(case_id=case.case_id, kind=CaseEventKind.INFO_NOT_PROVIDED, actor="kanal", at=now)
             self.expiry.reopen(case.case_id, event, timer.due_at)
-        return sorted(case.partners)
+        return own, sorted(case.partners)
+
+    def _statutory(self, timer: Timer) -> tuple[Timer, list[str]] | None:
+        """A statutory window's reminder, only as ``statutory_timers`` makes it for a report of the decided case."""
+        if self.reports is None:
+            return None
+        report = self.reports.get(timer.subject)
+        case = self.cases.get(report.case_id) if report is not None else None
+        if report is None or case is None:
+            return None
+        made = [
+            t
+            for t in statutory_timers(case, [report], self.calendar, self.rules)
+            if t.offset == timer.offset and t.send_at == timer.send_at
+        ]
+        return (made[0], made[0].partner_ids) if made else None
 
     def _send(self, reminder: Reminder, result: Run, dry_run: bool) -> None:
         if dry_run:

@@ -164,6 +164,7 @@ class Services:
             rules=default_rules(),
             partners=self.partners.directory,
             digests=DynamoDigests(self.reports, self.cases, self._dynamodb, settings.table_name),
+            reports=self.reports,
         )
 
 
