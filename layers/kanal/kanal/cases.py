@@ -20,11 +20,20 @@ from kanal.reminders import ReminderStore, overdue_timer
 MANY_PARTNERS = 2
 
 
+def urgency(case: Case, now: datetime) -> list[str]:
+    """Every reason the case is urgent now: its reports' own (quiet period, voting day, synthetic media), a
+    reopening's, a second partner reporting it, a passed review deadline. Empty: it is not urgent."""
+    reasons = set(case.urgent_reasons)
+    if len(case.partners) >= MANY_PARTNERS:
+        reasons.add("reported_by_several_partners")
+    if case.review_due_at <= now:
+        reasons.add("review_overdue")
+    return sorted(reasons)
+
+
 def priority_of(case: Case, now: datetime) -> Priority:
-    """Which queue a case belongs in now: urgent for its reports' reasons, a second partner, or a passed deadline."""
-    if case.urgent_reasons or len(case.partners) >= MANY_PARTNERS or case.review_due_at <= now:
-        return Priority.URGENT
-    return Priority.NORMAL
+    """Which queue a case belongs in now: urgent when it has any reason to be (``urgency``)."""
+    return Priority.URGENT if urgency(case, now) else Priority.NORMAL
 
 
 def queue_to_send(case: Case, now: datetime) -> Priority | None:

@@ -28,6 +28,30 @@ def name(code: str) -> str:
     return _names()[code]
 
 
+_PREFIXES = (
+    ("KABUPATEN ADMINISTRASI ", "Kab. Adm. "),
+    ("KOTA ADMINISTRASI ", "Kota Adm. "),
+    ("KABUPATEN ", "Kab. "),
+    ("KOTA ", "Kota "),
+)
+_KEPT = {"DKI": "DKI", "DAN": "dan"}
+
+
+def display_name(code: str) -> str:
+    """A region's name as people write it ('Kota Adm. Jakarta Pusat', 'Kab. Aceh Selatan', 'DKI Jakarta'), not
+    the dataset's capitals; the code itself for an unknown code."""
+    official = _names().get(code)
+    if official is None:
+        return code
+    lead = ""
+    for prefix, short in _PREFIXES:
+        if official.startswith(prefix):
+            lead, official = short, official[len(prefix) :]
+            break
+    words = [_KEPT.get(word, "-".join(part.capitalize() for part in word.split("-"))) for word in official.split()]
+    return lead + " ".join(words)
+
+
 def province_of(code: str) -> str:
     """The province code of a province or regency code."""
     return code.split(".", 1)[0]

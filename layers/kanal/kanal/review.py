@@ -34,7 +34,7 @@ from kanal.models import (
     report_position,
 )
 from kanal.ports import CaseRepository, CaseWrite, Delivery, ReportRepository, ReviewInbox, ReviewQueue, Trail
-from kanal.reminders import ReminderStore, default_rules, question_timers, statutory_timers
+from kanal.reminders import ReminderStore, default_rules, local_time, question_timers, statutory_timers
 
 LEASE = timedelta(minutes=15)
 MIN_REASON = 10
@@ -280,7 +280,7 @@ class Review:
             kind=CaseEventKind.INFO_REQUESTED,
             actor=reviewer,
             at=now,
-            detail={"due_at": asked.due_at.isoformat()},
+            detail={"due_at": asked.due_at.isoformat(), "question": asked.text},
         )
         waiting = self._leave_queue(case, reviewer, now, event, lambda: self.writes.ask(case_id, reviewer, asked))
         if self.timers is not None:
@@ -333,7 +333,7 @@ class Review:
             return ReviewRefused(f"case {case_id} is waiting for the partners' information")
         if case.held_by_other(reviewer, now) and case.claim is not None:
             return ReviewRefused(
-                f"case {case_id} is held by {case.claim.reviewer} until {case.claim.expires_at:%H:%M} UTC"
+                f"case {case_id} is held by another reviewer until {local_time(case.claim.expires_at)}"
             )
         return ReviewRefused(f"case {case_id} is not held by {reviewer}: claim it with `kanal review next` first")
 
@@ -346,6 +346,32 @@ def shifted(position: str, by: timedelta) -> str:
     """A report position moved in time (the id part dropped: it sorts before every report at that moment)."""
     moment = datetime.fromisoformat(position.split("#", 1)[0]) + by
     return report_position(moment, "")
+
+
+def questions_asked(events: list[CaseEvent]) -> list[dict[str, str | None]]:
+    """Every question reviewers asked about a case, with the partner's answer (or that none came), oldest first."""
+    asked: list[dict[str, str | None]] = []
+    for event in events:
+        if event.kind is CaseEventKind.INFO_REQUESTED:
+            asked.append(
+                {
+                    "question": event.detail.get("question"),
+                    "asked_at": event.at.isoformat(),
+                    "due_at": event.detail.get("due_at"),
+                    "answer": None,
+                    "answered_by_report": None,
+                    "evidence_urls": None,
+                    "answered_at": None,
+                }
+            )
+        elif event.kind in (CaseEventKind.INFO_PROVIDED, CaseEventKind.INFO_NOT_PROVIDED) and asked:
+            last = asked[-1]
+            if last["answered_at"] is None:
+                last["answered_at"] = event.at.isoformat()
+                last["answer"] = event.detail.get("message")
+                last["answered_by_report"] = event.detail.get("report_id")
+                last["evidence_urls"] = event.detail.get("evidence_urls")
+    return asked
 
 
 def position_of(reports: list[Report]) -> str | None:

@@ -11,11 +11,14 @@ import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TextIO
+from zoneinfo import ZoneInfo
 
 from kanal import arguments, clock, regions, terminal
+from kanal.cases import urgency
 from kanal.errors import CaseNotFound, NewReports, ReviewRefused
-from kanal.models import Case, Outcome, Policy, Report
-from kanal.review import ClaimedCase, Review
+from kanal.models import Case, CaseEvent, Outcome, Policy, Report
+from kanal.reminders import local_time
+from kanal.review import ClaimedCase, Review, questions_asked
 
 if TYPE_CHECKING:
     from kanal.wiring import Services
@@ -65,22 +68,37 @@ def reviewer_identity(args: argparse.Namespace, services: Services) -> str:
     return str(client("sts").get_caller_identity()["Arn"])
 
 
-def case_document(case: Case, reports: list[Report], now: datetime) -> dict[str, Any]:
-    """A case as a reviewer sees it: everything needed to decide."""
+#: The reviewers' time zone (the moderation team works in WIB).
+ZONE = ZoneInfo("Asia/Jakarta")
+
+
+def when(moment: datetime) -> str:
+    """A time as reviewers read it in JSON: their zone, to the second."""
+    return moment.astimezone(ZONE).isoformat(timespec="seconds")
+
+
+def case_document(
+    case: Case, reports: list[Report], now: datetime, history: list[CaseEvent] | None = None
+) -> dict[str, Any]:
+    """A case as a reviewer sees it: everything needed to decide (times in WIB)."""
     left = case.review_due_at - now
     return {
         "case_id": case.case_id,
         "status": str(case.status),
         "content_url": case.content_url,
         "categories": sorted(case.categories),
-        "urgent_reasons": sorted(case.urgent_reasons),
+        "urgent_reasons": urgency(case, now),
         "report_count": case.report_count,
-        "first_reported_at": case.first_reported_at.isoformat(),
-        "review_due_at": case.review_due_at.isoformat(),
+        "first_reported_at": when(case.first_reported_at),
+        "review_due_at": when(case.review_due_at),
         "seconds_left": int(left.total_seconds()),
         "claim": case.claim.model_dump(mode="json", exclude={"receipt"}) if case.claim else None,
         "question": case.question.model_dump(mode="json") if case.question else None,
         "decision": case.decision.model_dump(mode="json") if case.decision else None,
+        "questions": [
+            {k: when(datetime.fromisoformat(v)) if k.endswith("_at") and v else v for k, v in q.items()}
+            for q in questions_asked(history or [])
+        ],
         "reports": [report_document(r) for r in reports],
     }
 
@@ -90,13 +108,14 @@ def report_document(r: Report) -> dict[str, Any]:
     return {
         "report_id": r.report_id,
         "partner_id": r.partner_id,
+        "partner_kind": str(r.partner_kind) if r.partner_kind else None,
         "category": str(r.category),
         "region_code": r.region_code,
-        "region": regions.name(r.region_code) if regions.exists(r.region_code) else r.region_code,
+        "region": regions.display_name(r.region_code),
         "description": r.description,
         "evidence_urls": r.evidence_urls,
         "legal_basis": r.legal_basis,
-        "received_at": r.received_at.isoformat(),
+        "received_at": when(r.received_at),
     }
 
 
@@ -109,7 +128,8 @@ def cmd_next(args: argparse.Namespace, services: Services) -> None:
     review = services.review()
     claimed = review.next(reviewer_identity(args, services), args.wait, clock.now())
     if claimed is not None:
-        _print(case_document(claimed.case, claimed.reports, clock.now()))
+        history = services.trail.history(claimed.case.case_id)
+        _print(case_document(claimed.case, claimed.reports, clock.now(), history))
 
 
 def cmd_decide(args: argparse.Namespace, services: Services) -> None:
@@ -148,7 +168,8 @@ def cmd_show(args: argparse.Namespace, services: Services) -> None:
     case = services.cases.get(args.case_id)
     if case is None:
         raise CaseNotFound(args.case_id)
-    document = case_document(case, services.trail.reports_of(case.case_id), clock.now())
+    history = services.trail.history(case.case_id)
+    document = case_document(case, services.trail.reports_of(case.case_id), clock.now(), history)
     document["history"] = [e.model_dump(mode="json") for e in services.trail.history(case.case_id)]
     _print(document)
 
@@ -193,8 +214,10 @@ def _block(value: str, indent: str) -> str:
     return indent + terminal.safe(value).replace("\n", "\n" + indent)
 
 
-def _show_case(claimed: ClaimedCase, now: datetime, out: Callable[[str], None]) -> None:
-    doc = case_document(claimed.case, claimed.reports, now)
+def _show_case(
+    claimed: ClaimedCase, now: datetime, out: Callable[[str], None], history: list[CaseEvent] | None = None
+) -> None:
+    doc = case_document(claimed.case, claimed.reports, now, history)
     hours, seconds = divmod(doc["seconds_left"], 3600)
     left = f"{hours} h {seconds // 60} min left" if doc["seconds_left"] > 0 else "OVERDUE"
     categories, urgent = _one(", ".join(doc["categories"])), _one(", ".join(doc["urgent_reasons"]) or "-")
@@ -205,14 +228,27 @@ def _show_case(claimed: ClaimedCase, now: datetime, out: Callable[[str], None]) 
     )
     out(f"   {_one(doc['content_url'])}")
     out(f"   categories: {categories}   urgent because: {urgent}")
+    out(f"   review due {local_time(claimed.case.review_due_at)}")
+    for asked in doc["questions"]:
+        out(f"   ?? asked {_one(_local(asked['asked_at']))}: {_one(asked['question'] or '-')}")
+        if asked["answer"]:
+            out(f"      answered {_one(_local(asked['answered_at']))}:")
+            out(_block(asked["answer"], "      "))
+        elif asked["answered_at"]:
+            out(f"      not answered by {_one(_local(asked['due_at']))}")
     for report in doc["reports"]:
         _show_report(report, out)
 
 
+def _local(moment: str | None) -> str:
+    return local_time(datetime.fromisoformat(moment)) if moment else "-"
+
+
 def _show_report(report: dict[str, Any], out: Callable[[str], None]) -> None:
+    who = f"{report['partner_id']} ({report['partner_kind']})" if report["partner_kind"] else report["partner_id"]
     out(
-        f"   ── {_one(report['partner_id'])} · {_one(report['region'])} · {_one(report['category'])} · "
-        f"{_one(report['received_at'])}"
+        f"   ── {_one(who)} · {_one(report['region'])} · {_one(report['category'])} · "
+        f"{_one(_local(report['received_at']))}"
     )
     out(_block(report["description"], "      "))
     for url in report["evidence_urls"]:
@@ -222,11 +258,34 @@ def _show_report(report: dict[str, Any], out: Callable[[str], None]) -> None:
 
 
 def _choose(prompt: str, options: list[str], ask: Callable[[str], str], out: Callable[[str], None]) -> str:
+    """One key per choice: its number, or its first letter where no other option shares it, or its name."""
+    keys = {str(i): option for i, option in enumerate(options, 1)}
+    initials = [option[0] for option in options]
+    keys.update({option[0]: option for option in options if initials.count(option[0]) == 1})
+    keys.update({option: option for option in options})
+    single = all(len(option) == 1 for option in options)
+    menu = "/".join(options) if single else "  ".join(f"{i} {option}" for i, option in enumerate(options, 1))
     while True:
-        answer = ask(f"{prompt} [{'/'.join(options)}]: ").strip()
-        if answer in options:
-            return answer
-        out(f"  choose one of: {', '.join(options)}")
+        answer = ask(f"{prompt} [{menu}]: ").strip()
+        if answer in keys:
+            return keys[answer]
+        out(f"  choose one of: {menu}")
+
+
+#: The policy a report's category suggests, offered first when deciding.
+SUGGESTED = {
+    "misinformation": Policy.MISINFORMATION,
+    "election_integrity": Policy.CIVIC_ELECTION_INTEGRITY,
+    "campaign_violation": Policy.CIVIC_ELECTION_INTEGRITY,
+    "synthetic_media": Policy.SYNTHETIC_MEDIA,
+    "hate_speech": Policy.HATE_SPEECH,
+}
+
+
+def policies_for(categories: set[str]) -> list[str]:
+    """Every policy, the ones the case's categories suggest first (most suggested first)."""
+    counts = {p: sum(1 for c in categories if SUGGESTED.get(c) is p) for p in Policy}
+    return [p.value for p in sorted(Policy, key=lambda p: (-counts[p], list(Policy).index(p)))]
 
 
 def typed_while_waiting(stream: TextIO | None = None) -> str | None:
@@ -284,7 +343,7 @@ def cmd_interactive(
         )
         keeper.start()
         try:
-            _show_case(claimed, clock.now(), out)
+            _show_case(claimed, clock.now(), out, services.trail.history(claimed.case.case_id))
             if not _work_on(review, claimed.case.case_id, reviewer, ask, out, services):
                 return
         finally:
@@ -305,7 +364,8 @@ def _work_on(
             action = _choose("decide, ask the partner, release, quit", ["d", "a", "r", "q"], ask, out)
             if action == "d":
                 outcome = _choose("outcome", [o.value for o in Outcome], ask, out)
-                policy = _choose("policy", [p.value for p in Policy], ask, out)
+                held = review.cases.get(case_id)
+                policy = _choose("policy", policies_for(held.categories if held else set()), ask, out)
                 reason = statement(ask("statement of reasons: "))
                 try:
                     case = review.decide(case_id, reviewer, Outcome(outcome), Policy(policy), reason, clock.now())
