@@ -597,17 +597,8 @@ class DynamoTrail:
         ]
 
     def reports_of(self, case_id: str) -> list[Report]:
-        """Every report of a case, oldest first."""
-        return [
-            Report.model_validate(i)
-            for i in query_all(
-                self._client,
-                TableName=self._table,
-                IndexName=CASE_INDEX,
-                KeyConditionExpression="gsi2pk = :case",
-                ExpressionAttributeValues=to_item({":case": f"CASE#{case_id}"}),
-            )
-        ]
+        """Every report of a case, oldest first (every position, a UTC time first, sorts after "0")."""
+        return self.reports_after(case_id, "0")
 
 
 class DynamoPartners:
