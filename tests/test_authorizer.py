@@ -32,6 +32,7 @@ def test_valid_key_allows_the_whole_api_for_its_partner(authorizer: Invoke, dyna
         "partner_id": issued.partner.partner_id,
         "key_id": issued.key_id,
         "partner_kind": "election_agency",
+        "partner_name": "KPU RI",  # rides on the report, so that reviewers see who reported
     }
     statement = policy["policyDocument"]["Statement"][0]
     assert statement["Effect"] == "Allow"

@@ -17,6 +17,7 @@ from kanal.models import Case, InfoReply, PartnerKind
 from kanal.reviewer import _choose, policies_for
 
 from tests.conftest import Invoke, env, stream_event
+from tests.test_api import post, report_body
 from tests.test_review import NOW, reported
 
 ALL_CODES = sorted(regions._names())
@@ -79,6 +80,11 @@ def test_after_an_answer_the_reviewer_sees_question_and_answer(
     api: Invoke, case_builder: Invoke, dynamodb: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
     first, second = reported(api, case_builder, dynamodb, "Bawaslu RI", "Perludem")
+    kpu = wiring.services().partners.create("KPU RI", PartnerKind.ELECTION_AGENCY, NOW).partner.partner_id
+    named = post(kpu, report_body())
+    named["requestContext"]["authorizer"].update(partner_kind="election_agency", partner_name="KPU RI")
+    api(named)
+    case_builder(stream_event(dynamodb, env("TABLE_NAME")))
     services = wiring.services()
     review = services.review()
     assert review.next("ana", 0, NOW) is not None
@@ -105,5 +111,7 @@ def test_after_an_answer_the_reviewer_sees_question_and_answer(
     assert "reported_by_several_partners" in shown["urgent_reasons"]
     assert datetime.fromisoformat(shown["review_due_at"]).utcoffset() == timedelta(hours=7)
     assert second["partner_id"] in {r["partner_id"] for r in shown["reports"]}
-    assert {r["partner_kind"] for r in shown["reports"]} <= {"election_agency", None, str(PartnerKind.ELECTION_AGENCY)}
+    assert {(r["partner"], r["partner_kind"]) for r in shown["reports"] if r["partner_id"] == kpu} == {
+        ("KPU RI", "election_agency")
+    }
     assert datetime.fromisoformat(shown["first_reported_at"]).astimezone(UTC) == NOW

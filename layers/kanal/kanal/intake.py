@@ -92,6 +92,7 @@ class Intake:
         now: datetime,
         idempotency_key: str | None = None,
         partner_kind: PartnerKind | None = None,
+        partner_name: str | None = None,
     ) -> Submission:
         """Store a report and tell the partner where it stands."""
         if body.observed_at is not None and not now - OBSERVED_AT_MAX_AGE <= body.observed_at <= now + CLOCK_SKEW:
@@ -105,7 +106,8 @@ class Intake:
                 raise IdempotencyInProgress()
             return self._replay(done, partner_id, fingerprint)
         try:
-            return self._store(report_id, partner_id, body, now, fingerprint, partner_kind, idempotency_key)
+            who = (partner_kind, str(partner_name) if partner_name else None)
+            return self._store(report_id, partner_id, body, now, fingerprint, who, idempotency_key)
         except Exception:
             if idempotency_key:
                 self.reports.release(report_id)  # a retry may run at once instead of waiting out the hold
@@ -118,7 +120,7 @@ class Intake:
         body: NewReport,
         now: datetime,
         fingerprint: str,
-        partner_kind: PartnerKind | None,
+        who: tuple[PartnerKind | None, str | None],
         idempotency_key: str | None,
     ) -> Submission:
         key = content.content_key(body.content_url)
@@ -129,7 +131,8 @@ class Intake:
         report = Report(
             report_id=report_id,
             partner_id=partner_id,
-            partner_kind=partner_kind,
+            partner_kind=who[0],
+            partner_name=who[1],
             case_id=case_id,
             content_key=key,
             received_at=now,

@@ -109,6 +109,7 @@ class ApiKey(Model):
     created_at: datetime
     revoked_at: datetime | None = None
     partner_kind: PartnerKind | None = None
+    partner_name: str | None = None
 
     @property
     def active(self) -> bool:
@@ -287,6 +288,8 @@ class Report(Model):
     report_id: str
     partner_id: str
     partner_kind: PartnerKind | None = None
+    #: Who reported, as the moderation team knows them (from the key's partner; None for older keys).
+    partner_name: str | None = None
     case_id: str
     content_key: str
     content_url: str

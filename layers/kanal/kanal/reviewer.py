@@ -108,6 +108,7 @@ def report_document(r: Report) -> dict[str, Any]:
     return {
         "report_id": r.report_id,
         "partner_id": r.partner_id,
+        "partner": r.partner_name,
         "partner_kind": str(r.partner_kind) if r.partner_kind else None,
         "category": str(r.category),
         "region_code": r.region_code,
@@ -245,7 +246,8 @@ def _local(moment: str | None) -> str:
 
 
 def _show_report(report: dict[str, Any], out: Callable[[str], None]) -> None:
-    who = f"{report['partner_id']} ({report['partner_kind']})" if report["partner_kind"] else report["partner_id"]
+    who = report["partner"] or report["partner_id"]
+    who = f"{who} ({report['partner_kind']})" if report["partner_kind"] else who
     out(
         f"   ── {_one(who)} · {_one(report['region'])} · {_one(report['category'])} · "
         f"{_one(_local(report['received_at']))}"

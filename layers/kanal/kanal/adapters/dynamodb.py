@@ -633,12 +633,13 @@ class DynamoPartners:
         return [Partner.model_validate(i) for i in self._query_owner("PARTNERS", None)]
 
     def add_key(self, key: ApiKey, partner: Partner) -> None:
-        """Store a key's hash; the partner's kind rides along so the authorizer needs one read."""
+        """Store a key's hash; the partner's kind and name ride along so the authorizer needs one read."""
         values = key.model_dump(mode="json")
         values.update(
             pk=f"KEY#{key.key_hash}",
             sk="KEY",
             partner_kind=str(partner.kind),
+            partner_name=partner.name,
             gsi1pk=f"PARTNER#{key.partner_id}",
             gsi1sk=f"KEY#{key.key_id}",
         )

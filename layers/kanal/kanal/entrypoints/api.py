@@ -152,7 +152,9 @@ def post_report(request: Request) -> Reply:
     report: NewReport = request.body
     key = request.headers.idempotency_key
     who = partner_id(request)
-    submitted = wiring.services().intake.submit(who, report, clock.now(), key, partner_kind(request))
+    submitted = wiring.services().intake.submit(
+        who, report, clock.now(), key, partner_kind(request), request.authorizer.get("partner_name")
+    )
     answer = submitted.receipt
     if submitted.stored:
         count_report(report, duplicate=submitted.duplicate)

@@ -51,5 +51,6 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
             "partner_id": key.partner_id,
             "key_id": key.key_id,
             **({"partner_kind": str(key.partner_kind)} if key.partner_kind else {}),
+            **({"partner_name": key.partner_name} if key.partner_name else {}),
         },
     }
