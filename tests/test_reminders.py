@@ -262,58 +262,19 @@ def test_a_forged_or_stale_timer_sends_nothing(api: Invoke, case_builder: Invoke
     first = report(api, case_builder, dynamodb, bawaslu)
     everyone = sorted([bawaslu, kpu, perludem])
     at = T0 + timedelta(minutes=5)
-    forged = [
-        # A statutory window for a report that does not exist, to every partner.
-        Timer(
-            kind=ReminderKind.STATUTORY_WINDOW,
-            subject=PHISHING,
-            case_id=first["case_id"],
-            offset="1d",
-            send_at=at,
-            due_at=at,
-            partner_ids=everyone,
-        ),
-        # A statutory window naming a real but undecided report, to every partner.
-        Timer(
-            kind=ReminderKind.STATUTORY_WINDOW,
-            subject=first["report_id"],
-            case_id=first["case_id"],
-            offset="1d",
-            send_at=at,
-            due_at=at,
-            partner_ids=everyone,
-        ),
-        # A milestone the calendar does not have (milestones are never read from the table).
-        Timer(
-            kind=ReminderKind.ELECTION_MILESTONE,
-            subject=f"{PHISHING}:x",
-            offset="1d",
-            send_at=at,
-            due_at=at,
-            partner_ids=everyone,
-        ),
-        # An overdue review with a phishing subject and a deadline that is not the case's.
-        Timer(
-            kind=ReminderKind.REVIEW_OVERDUE,
-            subject=PHISHING,
-            case_id=first["case_id"],
-            offset="0h",
-            send_at=at,
-            due_at=at,
-            partner_ids=everyone,
-        ),
-        # A question reminder for a case that has no question.
-        Timer(
-            kind=ReminderKind.INFO_DUE,
-            subject=PHISHING,
-            case_id=first["case_id"],
-            offset="2h",
-            send_at=at,
-            due_at=at,
-            partner_ids=everyone,
-        ),
+
+    def forged(kind: ReminderKind, subject: str, offset: str = "1d", case_id: str | None = first["case_id"]) -> Timer:
+        return Timer(kind=kind, subject=subject, case_id=case_id, offset=offset, send_at=at, due_at=at,
+                     partner_ids=everyone)  # fmt: skip
+
+    forged_timers = [
+        forged(ReminderKind.STATUTORY_WINDOW, PHISHING),  # for a report that does not exist, to every partner
+        forged(ReminderKind.STATUTORY_WINDOW, first["report_id"]),  # a real but undecided report, to everyone
+        forged(ReminderKind.ELECTION_MILESTONE, f"{PHISHING}:x", case_id=None),  # not the calendar's, never read
+        forged(ReminderKind.REVIEW_OVERDUE, PHISHING, "0h"),  # a deadline that is not the case's
+        forged(ReminderKind.INFO_DUE, PHISHING, "2h"),  # a case that has no question
     ]
-    wiring.services().timers.add_timers(forged)
+    wiring.services().timers.add_timers(forged_timers)
     assert remind(at + timedelta(minutes=1)) == []
     # At the case's real deadline: kanal's own overdue timer fires, once, with kanal's text, to the case's
     # partner and the leads; a copy under a phishing subject adds nothing, one at an offset kanal never uses

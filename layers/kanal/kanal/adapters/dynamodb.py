@@ -545,13 +545,9 @@ class DynamoTrail:
 
     def record(self, events: Sequence[CaseEvent]) -> None:
         """Batch-write events, 25 at a time, retrying what DynamoDB left unprocessed."""
-        items = [{"PutRequest": {"Item": event_item(e, self._retention)}} for e in events]
-        for start in range(0, len(items), 25):
-            request: dict[str, Any] = {self._table: items[start : start + 25]}
-            while request:
-                with unavailable_on_failure():
-                    answer = self._client.batch_write_item(RequestItems=request)
-                request = answer.get("UnprocessedItems") or {}
+        batch_write(
+            self._client, self._table, [{"PutRequest": {"Item": event_item(e, self._retention)}} for e in events]
+        )
 
     def history(self, case_id: str) -> list[CaseEvent]:
         """A case's events, oldest first."""
@@ -711,6 +707,16 @@ def query_days(client: Any, table: str, prefix: str, until: datetime, lookback: 
             ExpressionAttributeValues=to_item({":day": f"{prefix}{day}", ":until": f"{stamp(until)}~"}),
         )
         day += timedelta(days=1)
+
+
+def batch_write(client: Any, table: str, requests: Sequence[dict[str, Any]]) -> None:
+    """Put and delete requests, 25 at a time, retrying what DynamoDB left unprocessed."""
+    for start in range(0, len(requests), 25):
+        request: dict[str, Any] = {table: list(requests[start : start + 25])}
+        while request:
+            with unavailable_on_failure():
+                answer = client.batch_write_item(RequestItems=request)
+            request = answer.get("UnprocessedItems") or {}
 
 
 def put_new(client: Any, table: str, values: dict[str, Any]) -> bool:

@@ -22,6 +22,7 @@ from kanal.adapters.dynamodb import (
     DynamoCases,
     DynamoReports,
     backstop,
+    batch_write,
     put_new,
     query_all,
     query_days,
@@ -224,14 +225,7 @@ class DynamoPurge:
                 keys.append((f"TIMER#{kind}#{case.case_id}", offset))
                 keys += [(f"REMINDER#{kind}#{case.case_id}#{offset}#{p}", "REMINDER") for p in sorted(partners)]
         unique = sorted(set(keys))
-        for start in range(0, len(unique), 25):
-            request: dict[str, Any] = {
-                self._table: [
-                    {"DeleteRequest": {"Key": to_item({"pk": pk, "sk": sk})}} for pk, sk in unique[start : start + 25]
-                ]
-            }
-            while request:
-                with unavailable_on_failure():
-                    answer = self._client.batch_write_item(RequestItems=request)
-                request = answer.get("UnprocessedItems") or {}
+        batch_write(
+            self._client, self._table, [{"DeleteRequest": {"Key": to_item({"pk": pk, "sk": sk})}} for pk, sk in unique]
+        )
         return len(unique)
