@@ -72,13 +72,19 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 @pytest.fixture
 def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
-    """template.yaml's resources on moto, with every function's environment set."""
+    """template.yaml's resources on moto, with every function's environment set; ``kanal review`` reaches the
+    reviewer API in-process (``review_gateway``)."""
     with mock_aws():
         created = create_stack(lambda service: boto3.client(service, region_name=REGION), REGION)
         for function in created.functions.values():
             for name, value in function.environment.items():
                 monkeypatch.setenv(name, value)
+        gateway = ReviewGateway(created, load_function("review").lambda_handler, [])
+        monkeypatch.setattr("kanal.reviewer.http_send", lambda url, headers, timeout=30: gateway.send(url, headers))
+        monkeypatch.setenv("KANAL_REVIEW_API_URL", LOCAL_REVIEW_API)
+        GATEWAYS[id(created)] = gateway
         yield created
+        GATEWAYS.pop(id(created), None)
 
 
 @pytest.fixture
@@ -145,3 +151,97 @@ def stream_event(dynamodb: Any, table: str, kinds: tuple[str, ...] = ()) -> dict
 def env(name: str) -> str:
     """An environment variable that the stack fixture set."""
     return os.environ[name]
+
+
+#: Where the tests' reviewer API "is": the local stack's kind of URL, served in-process by ``review_gateway``.
+LOCAL_REVIEW_API = "http://127.0.0.1:9"
+#: What the in-process gateway takes a signed caller to be (the access key id is the session's name).
+SIGNED_CALLER = "arn:aws:sts::123456789012:assumed-role/ReviewerRole/{}"
+
+
+GATEWAYS: dict[int, ReviewGateway] = {}
+
+
+@dataclass
+class ReviewGateway:
+    """The reviewer API in-process: API Gateway's part (routes from the template, the caller's identity put on
+    the request context) in front of the ReviewFunction handler. The CLI's HTTP transport is replaced by it."""
+
+    stack: Stack
+    handler: Callable[[dict[str, Any], Any], dict[str, Any]]
+    calls: list[dict[str, Any]]
+
+    def send(self, base_url: str, headers: Callable[[str, str, bytes, dict[str, str]], dict[str, str]]) -> Any:
+        from kanal.local.gateway import LOCAL_CALLER_HEADER, local_principal
+
+        def send(method: str, path: str, body: dict[str, Any] | None) -> tuple[int, Any]:
+            data = json.dumps(body).encode() if body is not None else b""
+            sent = {"Content-Type": "application/json"} if body is not None else {}
+            sent.update(headers(method, base_url + path, data, dict(sent)))
+            lowered = {k.lower(): v for k, v in sent.items()}
+            if base_url.startswith("http://127.0.0.1") and LOCAL_CALLER_HEADER.lower() in lowered:
+                caller = local_principal(lowered[LOCAL_CALLER_HEADER.lower()])
+            elif lowered.get("authorization", "").startswith("AWS4-HMAC-SHA256 Credential="):
+                # Signed for API Gateway in the API's region, over every header sent (API Gateway would check
+                # the signature itself; here its scope and coverage are what the test can see).
+                scope, signed = lowered["authorization"].split("Credential=", 1)[1].split(", SignedHeaders=")
+                access_key, _, region, service, _ = scope.split("/")
+                assert (region, service) == (REGION, "execute-api")
+                assert set(signed.split(",", 1)[0].split(";")) >= {"host", "x-amz-date"} | (
+                    {"content-type"} if body is not None else set()
+                )
+                caller = SIGNED_CALLER.format(access_key)
+            else:
+                return 403, {"detail": "Missing Authentication Token"}
+            return self.invoke(method, path, body, caller, sent)
+
+        return send
+
+    def invoke(
+        self,
+        method: str,
+        path: str,
+        body: Any,
+        caller: str | None,
+        headers: dict[str, str] | None = None,
+        raw: str | None = None,
+    ) -> tuple[int, Any]:
+        """One request as API Gateway passes it on: ``caller`` is the verified principal (None: IAM bypassed)."""
+        from kanal.local.gateway import Api
+
+        api = Api.from_stack(self.stack, "ReviewApi")
+        route, params = next(((r, p) for r in api.routes if (p := r.match(method, path)) is not None), (None, None))
+        if route is None:
+            return 403, {"detail": "Missing Authentication Token"}
+        sent = {"Content-Type": "application/json", **(headers or {})}
+        text = raw if raw is not None else (json.dumps(body) if body is not None else None)
+        event = {
+            "resource": route.resource,
+            "path": path,
+            "httpMethod": method,
+            "headers": sent,
+            "multiValueHeaders": {k: [v] for k, v in sent.items()},
+            "queryStringParameters": None,
+            "multiValueQueryStringParameters": None,
+            "pathParameters": params or None,
+            "requestContext": {
+                "resourcePath": route.resource,
+                "httpMethod": method,
+                "path": f"/prod{path}",
+                "stage": "prod",
+                "requestId": "test",
+                "identity": {"userArn": caller, "caller": caller} if caller else {"sourceIp": "127.0.0.1"},
+            },
+            "body": text,
+            "isBase64Encoded": False,
+        }
+        self.calls.append({"method": method, "path": path, "caller": caller})
+        answer = self.handler(event, LambdaContext())
+        reply = answer.get("body") or ""
+        return int(answer["statusCode"]), json.loads(reply) if reply else None
+
+
+@pytest.fixture
+def review_gateway(stack: Stack) -> ReviewGateway:
+    """The in-process reviewer API that ``kanal review`` talks to on the moto stack (and the calls it got)."""
+    return GATEWAYS[id(stack)]

@@ -78,10 +78,10 @@ def test_dev_file_points_at_the_local_stack(
     assert json.loads(capsys.readouterr().out) == []
 
 
-def test_missing_queues_are_a_usage_error(
+def test_an_unknown_reviewer_api_is_a_usage_error(
     stack: Any, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.delenv("URGENT_QUEUE_URL")
+    monkeypatch.delenv("KANAL_REVIEW_API_URL")
     code, _, err = run(capsys, "review", "next", "--wait", "0", "--reviewer", "ana")
     assert code == 2
-    assert "URGENT_QUEUE_URL and NORMAL_QUEUE_URL must be set" in err
+    assert "the reviewer API's URL is unknown" in err

@@ -9,16 +9,16 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import boto3
 import pytest
 from kanal import wiring
 from kanal.adapters import aws
 from kanal.cli import main
 from kanal.errors import ReviewRefused
+from kanal.local.gateway import local_principal
 from kanal.models import CaseEventKind, InfoReply, Outcome, PartnerKind, Policy
 from kanal.review import Review
 
-from tests.conftest import REGION, Invoke, env, event, stream_event
+from tests.conftest import Invoke, env, event, stream_event
 from tests.test_api import VIDEO, body_of, get, post, report_body
 
 NOW = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)
@@ -190,7 +190,7 @@ def test_needs_info_round_trip(
 
 
 def test_cli_next_decide_show(
-    api: Invoke, case_builder: Invoke, dynamodb: Any, capsys: pytest.CaptureFixture[str]
+    api: Invoke, case_builder: Invoke, dynamodb: Any, capsys: pytest.CaptureFixture[str], review_gateway: Any
 ) -> None:
     (receipt,) = reported(api, case_builder, dynamodb)
     capsys.readouterr()  # the handlers' logs
@@ -206,16 +206,19 @@ def test_cli_next_decide_show(
     assert "held by another reviewer until" in refusal
     assert "reviewer-a" not in refusal
     assert main([*table, *decide, "--reason", REASON, "--reviewer", "reviewer-a"]) == 0
-    assert json.loads(capsys.readouterr().out)["decision"]["ground"] == "national_law"
-    metrics = boto3.client("cloudwatch", region_name=REGION).list_metrics(Namespace="Kanal")["Metrics"]
-    assert {m["MetricName"] for m in metrics} == {"Decisions", "TimeToDecision"}
-    decided = next(m for m in metrics if m["MetricName"] == "Decisions")
-    assert {d["Name"]: d["Value"] for d in decided["Dimensions"]} == {"outcome": "removed", "policy": "national_law"}
+    out = capsys.readouterr().out
+    emf = [json.loads(line) for line in out.splitlines() if line.startswith('{"_aws"')]
+    assert json.loads(out[out.rindex("\n{\n") :])["decision"]["ground"] == "national_law"
+    # The reviewer API counts the decision in embedded-metric log lines (no CloudWatch call, no permission).
+    emitted = {m["Name"]: line for line in emf for d in line["_aws"]["CloudWatchMetrics"] for m in d["Metrics"]}
+    assert {"Decisions", "TimeToDecision"} <= set(emitted)
+    assert (emitted["Decisions"]["outcome"], emitted["Decisions"]["policy"]) == ("removed", "national_law")
     assert main([*table, "review", "next", "--wait", "0", "--reviewer", "reviewer-a"]) == 0
     assert capsys.readouterr().out == ""
     assert main([*table, "cases", "show", receipt["case_id"]]) == 0
     history = json.loads(capsys.readouterr().out)["history"]
-    assert [e["actor"] for e in history if e["kind"] == "decided"] == ["reviewer-a"]
+    # The trail records the principal the (local) gateway put on the request, not a name from the body.
+    assert [e["actor"] for e in history if e["kind"] == "decided"] == [local_principal("reviewer-a")]
     assert main([*table, "cases", "show", "c_nothing"]) == 1
 
 
@@ -312,12 +315,17 @@ def test_the_reconciler_puts_back_what_fell_off_and_reads_only_suspects(
 
 
 def test_a_decision_covers_what_the_reviewer_saw(
-    api: Invoke, case_builder: Invoke, dynamodb: Any, review: Review, capsys: pytest.CaptureFixture[str]
+    api: Invoke,
+    case_builder: Invoke,
+    dynamodb: Any,
+    review: Review,
+    capsys: pytest.CaptureFixture[str],
+    review_gateway: Any,
 ) -> None:
     """The reproduction: a reviewer holds a case with one report; KPU then reports it as synthetic media with an
     analysis; deciding no_violation on the old view is refused with what is new, and goes through once seen."""
     (first,) = reported(api, case_builder, dynamodb, "Bawaslu RI")
-    assert review.next("reviewer-a", 0, NOW) is not None
+    assert review.next(local_principal("reviewer-a"), 0, NOW) is not None  # as the CLI below
     kpu = wiring.services().partners.create("KPU RI", PartnerKind.ELECTION_AGENCY, NOW).partner.partner_id
     newer = report_body(category="synthetic_media", evidence_urls=["https://kpu.go.id/analisis/deepfake.pdf"])
     late = body_of(api(post(kpu, newer)))

@@ -9,10 +9,11 @@ from typing import Any
 
 import pytest
 from kanal import wiring
+from kanal.adapters import aws as aws_module
 from kanal.errors import ReviewRefused
-from kanal.reviewer import cmd_interactive, parse_duration, reviewer_identity
+from kanal.reviewer import cmd_interactive, desk_for, parse_duration, reviewer_name
 
-from tests.conftest import Invoke
+from tests.conftest import SIGNED_CALLER, Invoke, ReviewGateway
 from tests.test_review import REASON, reported
 
 NOW = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)
@@ -45,7 +46,9 @@ def args(**values: Any) -> argparse.Namespace:
     return argparse.Namespace(**{"reviewer": "reviewer-a", "wait": 0, **values})
 
 
-def test_interactive_decides_then_asks_then_quits(api: Invoke, case_builder: Invoke, dynamodb: Any) -> None:
+def test_interactive_decides_then_asks_then_quits(
+    api: Invoke, case_builder: Invoke, dynamodb: Any, review_gateway: ReviewGateway
+) -> None:
     first = reported(api, case_builder, dynamodb)[0]
     second = reported(api, case_builder, dynamodb, url="https://www.tiktok.com/@lain/video/7300000000000000009")[0]
     third = reported(api, case_builder, dynamodb, url="https://www.tiktok.com/@lain/video/7300000000000000010")[0]
@@ -71,12 +74,14 @@ def test_interactive_decides_then_asks_then_quits(api: Invoke, case_builder: Inv
     assert sorted(states.values()) == ["decided", "needs_info", "received"]
 
 
-def test_interactive_reports_refusals(api: Invoke, case_builder: Invoke, dynamodb: Any) -> None:
+def test_interactive_reports_refusals(
+    api: Invoke, case_builder: Invoke, dynamodb: Any, review_gateway: ReviewGateway
+) -> None:
     (receipt,) = reported(api, case_builder, dynamodb)
     script = Script("d", "removed", "misinformation", "too short", "a", "Kapan diunggah pertama kali?", "soon")
     cmd_interactive(args(), wiring.services(), script.ask, script.out)  # ends at the end of input
     shown = "\n".join(script.shown)
-    assert "refused: the statement of reasons needs at least 10 characters" in shown
+    assert "refused: reason: the statement of reasons needs at least 10 characters" in shown
     assert "refused: use a number with m, h or d" in shown
     assert shown.endswith("released")
     case = wiring.services().cases.get(receipt["case_id"])
@@ -92,16 +97,40 @@ def test_durations() -> None:
         parse_duration("soon")
 
 
-def test_reviewer_identity(stack: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_who_reviews_comes_from_the_platform_on_aws_and_from_the_name_only_locally(
+    api: Invoke, case_builder: Invoke, dynamodb: Any, review_gateway: ReviewGateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On the local stack the name is the reviewer (and is required); on AWS the request is signed with the
+    caller's credentials and the API records the signer: a name given there is refused, not trusted."""
     services = wiring.services()
-    assert reviewer_identity(args(reviewer="ana"), services) == "ana"
+    desk, who = desk_for(args(reviewer="ana"), services)
+    assert who == "ana"
     monkeypatch.setenv("KANAL_REVIEWER", "budi")
-    assert reviewer_identity(args(reviewer=None), services) == "budi"
+    assert desk_for(args(reviewer=None), services)[1] == "budi"
     monkeypatch.delenv("KANAL_REVIEWER")
-    assert reviewer_identity(args(reviewer=None), services).startswith("arn:aws:")  # STS, as on AWS
-    local = wiring.build(services.settings.model_copy(update={"endpoint_url": "http://127.0.0.1:1"}))
     with pytest.raises(ReviewRefused, match="--reviewer"):
-        reviewer_identity(args(reviewer=None), local)
+        desk_for(args(reviewer=None), services)
+    with pytest.raises(argparse.ArgumentTypeError, match="IAM role session name"):
+        reviewer_name("ana\x1b]0;x")
+
+    aws = services.settings.model_copy(
+        update={"review_api_url": "https://abc123.execute-api.ap-southeast-3.amazonaws.com/prod"}
+    )
+    on_aws = wiring.build(aws)
+    with pytest.raises(argparse.ArgumentTypeError, match="local stack only"):
+        desk_for(args(reviewer="ana"), on_aws)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "ana.signed")
+    aws_module.reset()
+    desk, who = desk_for(args(reviewer=None), on_aws)
+    assert who == "your IAM identity"
+    (receipt,) = reported(api, case_builder, dynamodb)
+    claimed = desk.next(0)
+    assert claimed is not None
+    assert claimed["case"]["claim"] == {"held_by_you": True, "expires_at": claimed["case"]["claim"]["expires_at"]}
+    held = wiring.services().cases.get(receipt["case_id"])
+    assert held is not None
+    assert held.claim is not None
+    assert held.claim.reviewer == SIGNED_CALLER.format("ana.signed")  # the signer, as API Gateway verified it
 
 
 def test_keep_extends_the_lease(api: Invoke, case_builder: Invoke, dynamodb: Any) -> None:

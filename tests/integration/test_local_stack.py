@@ -178,3 +178,41 @@ def test_busy_port_is_one_clear_line(stack: Running, tmp_path: Path) -> None:
     _, err = second.communicate(timeout=60)
     assert second.returncode == 2
     assert f"port {port} is busy; choose another with --port" in err
+
+
+def kanal(stack: Running, *argv: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(  # noqa: S603 - our own console script
+        [KANAL, *argv], cwd=stack.folder, env=clean_env(), capture_output=True, text=True, timeout=90, check=False
+    )
+
+
+def test_reviewers_act_through_the_reviewer_api_as_who_the_gateway_says(stack: Running) -> None:
+    """Over HTTP as a reviewer uses it: the reviewer API refuses an unnamed caller; `kanal review` names its
+    reviewer to the local gateway, which records the principal; another reviewer is refused with when, not who."""
+    unsigned = requests.post(f"{stack.url}/v1/review/next", json={"wait_seconds": 0}, timeout=10)
+    assert unsigned.status_code == 403
+    assert unsigned.headers["Content-Type"] == "application/problem+json"
+    video = "https://www.tiktok.com/@lain/video/7300000000000000042"
+    case_id = stack.post("Perludem", body(content_url=video)).json()["case_id"]
+    claimed = None
+    for _ in range(10):  # other tests' cases may come first: decide until ours comes
+        shown = kanal(stack, "review", "next", "--json", "--wait", "5", "--reviewer", "ana")
+        assert shown.returncode == 0, shown.stderr
+        claimed = json.loads(shown.stdout) if shown.stdout.strip() else None
+        if claimed is None or claimed["case_id"] == case_id:
+            break
+        other = ["review", "decide", claimed["case_id"], "--outcome", "no_violation", "--policy", "misinformation"]
+        assert kanal(stack, *other, "--reason", "Tidak melanggar aturan.", "--reviewer", "ana").returncode == 0
+    assert claimed is not None
+    assert claimed["case_id"] == case_id
+    assert claimed["claim"]["held_by_you"] is True
+    decide = ["review", "decide", case_id, "--outcome", "removed", "--policy", "misinformation"]
+    refused = kanal(stack, *decide, "--reason", "Klaim palsu tentang TPS.", "--reviewer", "budi")
+    assert refused.returncode == 1
+    assert "held by another reviewer until" in refused.stderr
+    assert "ana" not in refused.stderr.replace("kanal", "")
+    decided = kanal(stack, *decide, "--reason", "Klaim palsu tentang TPS.", "--reviewer", "ana")
+    assert decided.returncode == 0, decided.stderr
+    history = json.loads(kanal(stack, "cases", "show", case_id).stdout)["history"]
+    actors = {e["kind"]: e["actor"] for e in history}
+    assert actors["decided"] == actors["claimed"] == "arn:aws:sts::123456789012:assumed-role/ReviewerRole/ana"

@@ -74,6 +74,7 @@ def resolve_settings(args: argparse.Namespace) -> Settings:
         "NORMAL_DLQ_URL",
     )
     found = {name: os.environ.get(name) for name in names}
+    review_api = _checked("KANAL_REVIEW_API_URL", arguments.endpoint_url)
     dev = dev_settings()
     if not table and dev and not args.stack_name:
         env = dev.get("env", {})
@@ -84,6 +85,7 @@ def resolve_settings(args: argparse.Namespace) -> Settings:
         table = env.get("KANAL_TABLE_NAME") or env.get("TABLE_NAME")
         found = {name: env.get(name) for name in names}
         endpoint = endpoint or dev.get("aws_endpoint")
+        review_api = review_api or dev.get("review_api_url")
     if not table:
         stack = args.stack_name or _checked("KANAL_STACK_NAME", arguments.stack_name) or "kanal"
         outputs = stack_outputs(stack, endpoint)
@@ -97,6 +99,7 @@ def resolve_settings(args: argparse.Namespace) -> Settings:
             "URGENT_DLQ_URL": outputs.get("UrgentDLQUrl"),
             "NORMAL_DLQ_URL": outputs.get("NormalDLQUrl"),
         }
+        review_api = review_api or outputs.get("ReviewApiUrl")
     return Settings(
         table_name=table,
         urgent_queue_url=found["URGENT_QUEUE_URL"],
@@ -107,6 +110,7 @@ def resolve_settings(args: argparse.Namespace) -> Settings:
         urgent_dlq_url=found["URGENT_DLQ_URL"],
         normal_dlq_url=found["NORMAL_DLQ_URL"],
         endpoint_url=endpoint,
+        review_api_url=review_api,
     )
 
 

@@ -38,6 +38,8 @@ from kanal.reminders import ReminderStore, default_rules, local_time, question_t
 
 LEASE = timedelta(minutes=15)
 MIN_REASON = 10
+#: How many messages one ``Review.next`` settles at most before it answers "none yet".
+MAX_SETTLED = 20
 
 
 @dataclass(frozen=True)
@@ -143,15 +145,23 @@ class Review:
     timers: ReminderStore | None = None
     calendar: Calendar | None = None
 
-    def next(self, reviewer: str, wait_seconds: int, now: datetime) -> ClaimedCase | None:
-        """Claim the next case that needs review, settling other messages on the way; None if none came."""
-        while True:
-            delivery = self.inbox.receive(wait_seconds)
+    def next(self, reviewer: str, wait_seconds: int, now: datetime | Callable[[], datetime]) -> ClaimedCase | None:
+        """Claim the next case that needs review, settling other messages on the way; None if none came.
+
+        ``now`` is the time, or a clock read after each receive (a long poll takes up to ``wait_seconds``). Only
+        the first receive waits, and at most MAX_SETTLED messages are settled in one call: a call returns in
+        about ``wait_seconds`` however many superseded copies the queues hold, and the caller asks again."""
+        clock = now if callable(now) else (lambda: now)
+        wait = wait_seconds
+        for _ in range(MAX_SETTLED):
+            delivery = self.inbox.receive(wait)
             if delivery is None:
                 return None
-            claimed = self._settle(delivery, reviewer, now)
+            claimed = self._settle(delivery, reviewer, clock())
             if claimed is not None:
                 return claimed
+            wait = 0
+        return None
 
     def _settle(self, delivery: Delivery, reviewer: str, now: datetime) -> ClaimedCase | None:
         """Claim the delivered case, or do what its verdict says with the message."""

@@ -1,4 +1,10 @@
-"""The reviewer's commands: ``kanal review`` (interactive), ``review next|decide|ask|release`` and ``cases show``."""
+"""The reviewer's commands: ``kanal review`` (interactive), ``review next|decide|ask|release`` and ``cases show``.
+
+Every review command goes through the reviewer API (``review_client``): on AWS signed with the caller's IAM
+credentials, which are the reviewer's identity; on the local stack (no IAM) naming the reviewer with
+``--reviewer`` or ``$KANAL_REVIEWER``, which only the local stack accepts. ``cases show`` is for leads: it
+reads the table with their own rights and shows who holds a case.
+"""
 
 from __future__ import annotations
 
@@ -11,14 +17,14 @@ import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TextIO
-from zoneinfo import ZoneInfo
+from urllib.parse import urlsplit
 
-from kanal import arguments, clock, regions, terminal
-from kanal.cases import urgency
-from kanal.errors import CaseNotFound, NewReports, ReviewRefused
-from kanal.models import Case, CaseEvent, Outcome, Policy, Report
+from kanal import arguments, clock, terminal
+from kanal.casefile import case_document
+from kanal.errors import CaseNotFound, ReviewRefused
+from kanal.models import Outcome, Policy
 from kanal.reminders import local_time
-from kanal.review import ClaimedCase, Review, questions_asked
+from kanal.review_client import ReportsArrived, ReviewDesk, http_send, local_caller, region_of, sigv4
 
 if TYPE_CHECKING:
     from kanal.wiring import Services
@@ -34,9 +40,18 @@ SHORTEST_DUE = timedelta(minutes=10)
 LONGEST_DUE = timedelta(days=30)
 #: The longest statement of reasons or question taken (as long as a report's description).
 MAX_TEXT = 5000
-#: The longest reviewer name: an assumed role's ARN with its session name fits.
-MAX_REVIEWER = 256
-reviewer_name = arguments.text(MAX_REVIEWER, lines=False)
+#: A reviewer's name on the local stack: what AWS allows as a role session name (which is what a reviewer's
+#: name is on AWS: ReviewerRole's trust requires the caller's own IAM user name as the session name).
+SESSION_NAME = re.compile(r"[A-Za-z0-9+=,.@_-]{2,64}")
+
+
+def reviewer_name(text: str) -> str:
+    """A reviewer's name on the local stack: 2 to 64 of letters, digits and +=,.@_-, as an IAM session name."""
+    if not SESSION_NAME.fullmatch(text):
+        raise argparse.ArgumentTypeError("must be 2-64 letters, digits or +=,.@_- (as an IAM role session name)")
+    return text
+
+
 statement = arguments.text(MAX_TEXT, lines=True)
 
 
@@ -53,71 +68,42 @@ def parse_duration(text: str) -> timedelta:
     return duration
 
 
-def reviewer_identity(args: argparse.Namespace, services: Services) -> str:
-    """--reviewer, else $KANAL_REVIEWER, else the caller's IAM identity (a deployed stack)."""
-    named = args.reviewer or os.environ.get("KANAL_REVIEWER")
-    if named:
+def is_local(url: str) -> bool:
+    """Whether a reviewer API URL is the local stack's (plain HTTP on this machine's loopback)."""
+    parts = urlsplit(url)
+    return parts.scheme == "http" and parts.hostname in ("127.0.0.1", "localhost", "::1")
+
+
+def desk_for(args: argparse.Namespace, services: Services) -> tuple[ReviewDesk, str]:
+    """The reviewer API, and whom it will record: the caller's IAM identity on AWS (requests signed with its
+    credentials), the name from --reviewer or $KANAL_REVIEWER on the local stack (which has no IAM)."""
+    settings = services.settings
+    url = getattr(args, "review_api_url", None) or settings.review_api_url
+    if not url:
+        raise RuntimeError("the reviewer API's URL is unknown (stack output ReviewApiUrl, KANAL_REVIEW_API_URL)")
+    named = getattr(args, "reviewer", None) or os.environ.get("KANAL_REVIEWER")
+    timeout = getattr(args, "wait", 0) + 15
+    if is_local(url):  # the local stack of `kanal dev`, which has no IAM
+        if not named:
+            raise ReviewRefused("name the reviewer with --reviewer or KANAL_REVIEWER on the local stack")
         try:
-            return reviewer_name(str(named))
+            name = reviewer_name(str(named))
         except argparse.ArgumentTypeError as error:  # $KANAL_REVIEWER (the flag was checked by its type)
             raise argparse.ArgumentTypeError(f"KANAL_REVIEWER {error}") from None
-    if services.settings.endpoint_url:
-        raise ReviewRefused("name the reviewer with --reviewer or KANAL_REVIEWER on the local stack")
-    from kanal.adapters.aws import client
+        return ReviewDesk(http_send(url, local_caller(name), timeout)), name
+    if named:
+        raise argparse.ArgumentTypeError(
+            "--reviewer and KANAL_REVIEWER are for the local stack only: on AWS you review as your IAM identity"
+        )
+    from kanal.adapters.aws import credentials_and_region
 
-    return str(client("sts").get_caller_identity()["Arn"])
-
-
-#: The reviewers' time zone (the moderation team works in WIB).
-ZONE = ZoneInfo("Asia/Jakarta")
-
-
-def when(moment: datetime) -> str:
-    """A time as reviewers read it in JSON: their zone, to the second."""
-    return moment.astimezone(ZONE).isoformat(timespec="seconds")
-
-
-def case_document(
-    case: Case, reports: list[Report], now: datetime, history: list[CaseEvent] | None = None
-) -> dict[str, Any]:
-    """A case as a reviewer sees it: everything needed to decide (times in WIB)."""
-    left = case.review_due_at - now
-    return {
-        "case_id": case.case_id,
-        "status": str(case.status),
-        "content_url": case.content_url,
-        "categories": sorted(case.categories),
-        "urgent_reasons": urgency(case, now),
-        "report_count": case.report_count,
-        "first_reported_at": when(case.first_reported_at),
-        "review_due_at": when(case.review_due_at),
-        "seconds_left": int(left.total_seconds()),
-        "claim": case.claim.model_dump(mode="json", exclude={"receipt"}) if case.claim else None,
-        "question": case.question.model_dump(mode="json") if case.question else None,
-        "decision": case.decision.model_dump(mode="json") if case.decision else None,
-        "questions": [
-            {k: when(datetime.fromisoformat(v)) if k.endswith("_at") and v else v for k, v in q.items()}
-            for q in questions_asked(history or [])
-        ],
-        "reports": [report_document(r) for r in reports],
-    }
-
-
-def report_document(r: Report) -> dict[str, Any]:
-    """One report as a reviewer sees it."""
-    return {
-        "report_id": r.report_id,
-        "partner_id": r.partner_id,
-        "partner": r.partner_name,
-        "partner_kind": str(r.partner_kind) if r.partner_kind else None,
-        "category": str(r.category),
-        "region_code": r.region_code,
-        "region": regions.display_name(r.region_code),
-        "description": r.description,
-        "evidence_urls": r.evidence_urls,
-        "legal_basis": r.legal_basis,
-        "received_at": when(r.received_at),
-    }
+    credentials, region = credentials_and_region()
+    if credentials is None:
+        raise ReviewRefused("no AWS credentials: assume ReviewerRole first (README, Reviewing)")
+    region = region_of(url, region)
+    if not region:
+        raise RuntimeError("no AWS region (AWS_DEFAULT_REGION) for the reviewer API")
+    return ReviewDesk(http_send(url, sigv4(credentials, region), timeout)), "your IAM identity"
 
 
 def _print(value: Any) -> None:
@@ -126,52 +112,44 @@ def _print(value: Any) -> None:
 
 def cmd_next(args: argparse.Namespace, services: Services) -> None:
     """Claim one case and print it; nothing when none arrives within --wait."""
-    review = services.review()
-    claimed = review.next(reviewer_identity(args, services), args.wait, clock.now())
+    desk, _ = desk_for(args, services)
+    claimed = desk.next(args.wait)
     if claimed is not None:
-        history = services.trail.history(claimed.case.case_id)
-        _print(case_document(claimed.case, claimed.reports, clock.now(), history))
+        _print(claimed["case"])
 
 
 def cmd_decide(args: argparse.Namespace, services: Services) -> None:
     """Decide a held case; refused, with the new reports printed, if reports arrived since it was claimed (they
     count as seen then: deciding again after reading them goes through)."""
-    review = services.review()
-    reviewer = reviewer_identity(args, services)
+    desk, _ = desk_for(args, services)
     try:
-        case = review.decide(
-            args.case_id, reviewer, Outcome(args.outcome), Policy(args.policy), args.reason, clock.now()
-        )
-    except NewReports as new:
-        _print({"case_id": args.case_id, "new_reports": [report_document(r) for r in new.reports]})
-        review.saw(args.case_id, reviewer, new.reports, clock.now())
+        decided = desk.decide(args.case_id, args.outcome, args.policy, args.reason)
+    except ReportsArrived as new:
+        _print({"case_id": args.case_id, "new_reports": new.reports})
         raise
-    _publish_metrics(services, case)
-    assert case.decision is not None
-    _print({"case_id": case.case_id, "status": str(case.status), "decision": case.decision.model_dump(mode="json")})
+    _print(decided)
 
 
 def cmd_ask(args: argparse.Namespace, services: Services) -> None:
     """Ask the reporting partners for information."""
-    case = services.review().ask(args.case_id, reviewer_identity(args, services), args.question, args.due, clock.now())
-    assert case.question is not None
-    _print({"case_id": case.case_id, "status": str(case.status), "question": case.question.model_dump(mode="json")})
+    desk, _ = desk_for(args, services)
+    _print(desk.ask(args.case_id, args.question, args.due))
 
 
 def cmd_release(args: argparse.Namespace, services: Services) -> None:
     """Give a held case back to its queue."""
-    case = services.review().release(args.case_id, reviewer_identity(args, services), clock.now())
-    _print({"case_id": case.case_id, "status": str(case.status), "released": True})
+    desk, _ = desk_for(args, services)
+    _print(desk.release(args.case_id))
 
 
 def cmd_show(args: argparse.Namespace, services: Services) -> None:
-    """A case with its reports and its whole trail."""
+    """A case with its reports, its whole trail and who holds it (for leads, with their own rights)."""
     case = services.cases.get(args.case_id)
     if case is None:
         raise CaseNotFound(args.case_id)
     history = services.trail.history(case.case_id)
     document = case_document(case, services.trail.reports_of(case.case_id), clock.now(), history)
-    document["history"] = [e.model_dump(mode="json") for e in services.trail.history(case.case_id)]
+    document["history"] = [e.model_dump(mode="json") for e in history]
     _print(document)
 
 
@@ -194,16 +172,6 @@ def cmd_replay(args: argparse.Namespace, services: Services) -> None:
         raise ReviewRefused(f"{done.still_failing + done.expired} record(s) could not be replayed; see above")
 
 
-def _publish_metrics(services: Services, case: Case) -> None:
-    from kanal.adapters.aws import client
-    from kanal.adapters.cloudwatch import publish_decision
-
-    try:
-        publish_decision(client("cloudwatch", services.settings.endpoint_url), case)
-    except Exception as error:  # metrics must never undo a stored decision
-        print(terminal.line(f"kanal: decision stored; metrics not sent ({error})"), file=sys.stderr)
-
-
 def _one(value: Any) -> str:
     """A stored value for one line of the case view: every control, bidi and line-breaking character escaped."""
     return terminal.line(str(value))
@@ -215,21 +183,16 @@ def _block(value: str, indent: str) -> str:
     return indent + terminal.safe(value).replace("\n", "\n" + indent)
 
 
-def _show_case(
-    claimed: ClaimedCase, now: datetime, out: Callable[[str], None], history: list[CaseEvent] | None = None
-) -> None:
-    doc = case_document(claimed.case, claimed.reports, now, history)
+def _show_case(doc: dict[str, Any], queue: str, out: Callable[[str], None]) -> None:
+    """A claimed case on the reviewer's screen (``doc`` as the reviewer API answers it)."""
     hours, seconds = divmod(doc["seconds_left"], 3600)
     left = f"{hours} h {seconds // 60} min left" if doc["seconds_left"] > 0 else "OVERDUE"
     categories, urgent = _one(", ".join(doc["categories"])), _one(", ".join(doc["urgent_reasons"]) or "-")
     out("")
-    out(
-        f"━━ case {_one(doc['case_id'])}  ·  {_one(claimed.delivery.queue)} queue  ·  "
-        f"{doc['report_count']} report(s)  ·  {left}"
-    )
+    out(f"━━ case {_one(doc['case_id'])}  ·  {_one(queue)} queue  ·  {doc['report_count']} report(s)  ·  {left}")
     out(f"   {_one(doc['content_url'])}")
     out(f"   categories: {categories}   urgent because: {urgent}")
-    out(f"   review due {local_time(claimed.case.review_due_at)}")
+    out(f"   review due {_one(_local(doc['review_due_at']))}")
     for asked in doc["questions"]:
         out(f"   ?? asked {_one(_local(asked['asked_at']))}: {_one(asked['question'] or '-')}")
         if asked["answer"]:
@@ -326,12 +289,11 @@ def cmd_interactive(
 ) -> None:
     """The reviewer's loop: next case, decide / ask / release, next case, until q or end of input (Ctrl-D),
     also while the queues are empty (``typed`` is looked at after each empty wait)."""
-    review = services.review()
-    reviewer = reviewer_identity(args, services)
+    desk, who = desk_for(args, services)
     out = _safe_lines(out)
-    out(f"kanal review as {reviewer}: urgent cases first. q or Ctrl-D to stop.")
+    out(f"kanal review as {who}: urgent cases first. q or Ctrl-D to stop.")
     while True:
-        claimed = review.next(reviewer, args.wait, clock.now())
+        claimed = desk.next(args.wait)
         if claimed is None:
             line = typed()
             if line == "" or (line is not None and line.strip() == "q"):
@@ -339,70 +301,60 @@ def cmd_interactive(
                 return
             out(f"no case in the last {args.wait} s; waiting again (q or Ctrl-D to stop)")
             continue
+        doc = claimed["case"]
         stop = threading.Event()
-        keeper = threading.Thread(
-            target=_keep_lease, args=(review.keep, claimed.case.case_id, reviewer, stop), daemon=True, name="lease"
-        )
+        keeper = threading.Thread(target=_keep_lease, args=(desk, doc["case_id"], stop), daemon=True, name="lease")
         keeper.start()
         try:
-            _show_case(claimed, clock.now(), out, services.trail.history(claimed.case.case_id))
-            if not _work_on(review, claimed.case.case_id, reviewer, ask, out, services):
+            _show_case(doc, claimed["queue"], out)
+            if not _work_on(desk, doc, ask, out):
                 return
         finally:
             stop.set()
 
 
-def _work_on(
-    review: Review,
-    case_id: str,
-    reviewer: str,
-    ask: Callable[[str], str],
-    out: Callable[[str], None],
-    services: Services,
-) -> bool:
+def _work_on(desk: ReviewDesk, doc: dict[str, Any], ask: Callable[[str], str], out: Callable[[str], None]) -> bool:
     """Act on one held case until it is decided, asked about or released; False when the reviewer stops."""
+    case_id = doc["case_id"]
     while True:
         try:
             action = _choose("decide, ask the partner, release, quit", ["d", "a", "r", "q"], ask, out)
             if action == "d":
                 outcome = _choose("outcome", [o.value for o in Outcome], ask, out)
-                held = review.cases.get(case_id)
-                policy = _choose("policy", policies_for(held.categories if held else set()), ask, out)
+                policy = _choose("policy", policies_for(set(doc["categories"])), ask, out)
                 reason = statement(ask("statement of reasons: "))
                 try:
-                    case = review.decide(case_id, reviewer, Outcome(outcome), Policy(policy), reason, clock.now())
-                except NewReports as new:
+                    desk.decide(case_id, outcome, policy, reason)
+                except ReportsArrived as new:
                     out(f"── {new}:")
                     for report in new.reports:
-                        _show_report(report_document(report), out)
-                    review.saw(case_id, reviewer, new.reports, clock.now())
+                        _show_report(report, out)
                     continue
-                _publish_metrics(services, case)
                 out(f"decided: {outcome} under {policy}")
             elif action == "a":
                 question = statement(ask("question for the partner: "))
                 due = parse_duration(ask("answer due in (e.g. 48h): ") or "48h")
-                review.ask(case_id, reviewer, question, due, clock.now())
+                desk.ask(case_id, question, due)
                 out("asked; the case returns to the queue when the partner answers")
             else:
-                review.release(case_id, reviewer, clock.now())
+                desk.release(case_id)
                 out("released")
             return action != "q"
         except EOFError:
-            review.release(case_id, reviewer, clock.now())
+            desk.release(case_id)
             out("released")
             return False
         except (ReviewRefused, argparse.ArgumentTypeError) as refused:
             out(f"refused: {refused}")
-            current = review.cases.get(case_id)
-            if current is None or current.claim is None or current.claim.reviewer != reviewer:
+            claim = desk.case(case_id).get("claim") or {}
+            if not claim.get("held_by_you"):
                 return True  # the case is gone from this reviewer; on to the next
 
 
-def _keep_lease(keep: Callable[[str, str, datetime], Any], case_id: str, reviewer: str, stop: threading.Event) -> None:
+def _keep_lease(desk: ReviewDesk, case_id: str, stop: threading.Event) -> None:
     while not stop.wait(KEEP_EVERY.total_seconds()):
         try:
-            keep(case_id, reviewer, clock.now())
+            desk.keep(case_id)
         except Exception:  # the claim may have been decided or lost meanwhile; the next action says so
             return
 
@@ -413,7 +365,15 @@ def add_commands(
     """Register ``review`` and ``cases`` on the top-level parser."""
     review = commands.add_parser("review", help="review cases from the queues (interactive without an action)")
     review.add_argument(
-        "--reviewer", type=reviewer_name, help="reviewer name (default: $KANAL_REVIEWER, else your IAM identity)"
+        "--reviewer",
+        type=reviewer_name,
+        help="local stack only: the reviewer's name (default: $KANAL_REVIEWER); on AWS your IAM identity is used",
+    )
+    review.add_argument(
+        "--review-api-url",
+        type=arguments.endpoint_url,
+        default=argparse.SUPPRESS,
+        help="the reviewer API (default: $KANAL_REVIEW_API_URL, else the stack output ReviewApiUrl)",
     )
     review.add_argument(
         "--wait", type=arguments.wait_seconds, default=20, help="seconds to wait for a case, 0-20 (default 20)"
@@ -425,7 +385,9 @@ def add_commands(
         name: str, handler: Callable[[argparse.Namespace, Services], None], text: str
     ) -> argparse.ArgumentParser:
         parser: argparse.ArgumentParser = actions.add_parser(name, help=text)
-        parser.add_argument("--reviewer", type=reviewer_name, default=argparse.SUPPRESS, help="reviewer name")
+        parser.add_argument(
+            "--reviewer", type=reviewer_name, default=argparse.SUPPRESS, help="local stack only: the reviewer's name"
+        )
         parser.set_defaults(func=run(handler))
         return parser
 

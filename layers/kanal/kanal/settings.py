@@ -25,6 +25,9 @@ class Settings(BaseModel):
     stage: str = Field(default="prod", description="KANAL_STAGE")
     retention_days: int = Field(default=730, ge=1, description="KANAL_RETENTION_DAYS: how long reports are kept.")
     endpoint_url: str | None = Field(default=None, description="AWS_ENDPOINT_URL, for the local stack.")
+    review_api_url: str | None = Field(
+        default=None, description="KANAL_REVIEW_API_URL: the reviewer API, for `kanal review` (output ReviewApiUrl)."
+    )
 
     @property
     def retention(self) -> timedelta:
@@ -47,5 +50,6 @@ class Settings(BaseModel):
             "stage": env.get("KANAL_STAGE"),
             "retention_days": env.get("KANAL_RETENTION_DAYS"),
             "endpoint_url": env.get("AWS_ENDPOINT_URL"),
+            "review_api_url": env.get("KANAL_REVIEW_API_URL"),
         }
         return cls.model_validate({k: v for k, v in values.items() if v is not None})

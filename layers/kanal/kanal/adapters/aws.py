@@ -37,6 +37,12 @@ def _session() -> Any:
     return session
 
 
+def credentials_and_region() -> tuple[Any, str | None]:
+    """The caller's AWS credentials (None if there are none) and region, found as every client finds them."""
+    session = _session()
+    return session.get_credentials(), session.get_config_variable("region")
+
+
 def reset() -> None:
     """Forget the clients and the session (tests and the local stack change the environment they read)."""
     client.cache_clear()

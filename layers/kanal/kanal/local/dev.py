@@ -62,8 +62,8 @@ class LocalStack:
         started = time.perf_counter()
         stack = self.emulator.start()
         self.timings.update(self.emulator.timings)
-        api = Api.from_stack(stack)
-        self.server = make_server(api, self._invoke, self.host, self.port, self.log)
+        apis = [Api.from_stack(stack, "Api"), Api.from_stack(stack, "ReviewApi")]
+        self.server = make_server(apis, self._invoke, self.host, self.port, self.log)
         import boto3
 
         streams = boto3.client("dynamodbstreams", endpoint_url=self.emulator.endpoint)
@@ -125,6 +125,9 @@ class LocalStack:
         }
         return {
             "api_url": self.api_url,
+            # The reviewer API shares the port (its paths are /v1/review/...); callers name themselves with the
+            # X-Kanal-Local-Reviewer header, which only the local gateway reads.
+            "review_api_url": self.api_url,
             "aws_endpoint": self.emulator.endpoint,
             "region": env.get("AWS_DEFAULT_REGION"),
             "partners": self.partners,

@@ -17,6 +17,8 @@ from typing import Any
 from kanal.local.template import Function, Stack, create_stack, default_template_path, load
 
 REGION = "ap-southeast-3"
+#: Invocations of one function that may run at once on the local stack.
+ENVIRONMENTS = 8
 Handler = Callable[[dict[str, Any], Any], Any]
 
 
@@ -122,9 +124,10 @@ class Emulator:
     stack: Stack | None = None
     handlers: dict[str, Handler] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
-    #: One invocation at a time per function, as in one Lambda execution environment: handlers keep
-    #: per-invocation state in module globals (Powertools' Logger keys and metric set do).
-    locks: dict[str, threading.Lock] = field(default_factory=dict)
+    #: At most ENVIRONMENTS invocations of one function at once, as Lambda runs one per execution environment
+    #: and starts more under load: a reviewer's claim that long-polls the queues for 20 s must not hold up
+    #: another reviewer's decision. (The environments share this process's modules, as every function here does.)
+    locks: dict[str, threading.Semaphore] = field(default_factory=dict)
 
     @property
     def endpoint(self) -> str:
@@ -179,7 +182,7 @@ class Emulator:
         aws.reset()
         root = self.template_path.parent
         self.handlers = {name: load_handler(root, f) for name, f in self.stack.functions.items()}
-        self.locks = {name: threading.Lock() for name in self.handlers}
+        self.locks = {name: threading.BoundedSemaphore(ENVIRONMENTS) for name in self.handlers}
         self.timings["handlers_s"] = time.perf_counter() - started
         return self.stack
 

@@ -1,8 +1,14 @@
-"""A local API Gateway for the template's REST API: routes, the REQUEST authorizer and its cache, proxy events.
+"""A local API Gateway for the template's REST APIs: routes, the REQUEST authorizer and its cache, IAM
+authorization, proxy events.
 
 It reads the routes, the authorizer and the gateway responses from the
 template, builds the REST proxy event API Gateway would send, and returns
 the handler's answer as is.
+
+The local stack has no IAM: an API with ``DefaultAuthorizer: AWS_IAM`` (the reviewer API) takes the
+caller's name from the ``X-Kanal-Local-Reviewer`` header, which only this local gateway reads, and puts
+it on the request context where API Gateway puts the verified principal. A deployed API ignores the
+header: there the identity is the request's SigV4 signer.
 """
 
 from __future__ import annotations
@@ -53,14 +59,25 @@ class Authorizer:
     ttl: int
 
 
+#: Where the local stack takes an IAM-authorized caller's name from (local only: no deployed API reads it).
+LOCAL_CALLER_HEADER = "X-Kanal-Local-Reviewer"
+
+
+def local_principal(name: str) -> str:
+    """The principal ARN the local stack gives a named caller: as AWS names a session of ReviewerRole."""
+    return f"arn:aws:sts::123456789012:assumed-role/ReviewerRole/{name}"
+
+
 @dataclass
 class Api:
-    """The template's REST API: its stage, routes, authorizer and gateway responses."""
+    """One of the template's REST APIs: its stage, routes, authorizer and gateway responses."""
 
     stage: str
     routes: list[Route]
     authorizer: Authorizer | None
     responses: dict[str, dict[str, Any]]
+    #: IAM authorization (DefaultAuthorizer: AWS_IAM): the caller is a principal, not a partner key.
+    iam: bool = False
     cache: dict[str, tuple[float, dict[str, Any] | None]] = field(default_factory=dict)
     lock: Lock = field(default_factory=Lock)
 
@@ -71,7 +88,8 @@ class Api:
         auth = props.get("Auth", {})
         authorizer = None
         default = auth.get("DefaultAuthorizer")
-        if default:
+        iam = default == "AWS_IAM"
+        if default and not iam:
             spec = auth["Authorizers"][default]
             logical = spec["FunctionArn"]["Fn::GetAtt"][0]
             identity = spec.get("Identity", {})
@@ -96,6 +114,7 @@ class Api:
             routes=routes,
             authorizer=authorizer,
             responses=props.get("GatewayResponses", {}),
+            iam=iam,
         )
 
     def gateway_response(self, kind: str, status: int) -> tuple[int, dict[str, str], bytes]:
@@ -192,8 +211,9 @@ def build_event(
     }
 
 
-def make_server(api: Api, invoke: Invoke, host: str, port: int, log: Log) -> ThreadingHTTPServer:
-    """An HTTP server that answers as the deployed API would."""
+def make_server(apis: Api | list[Api], invoke: Invoke, host: str, port: int, log: Log) -> ThreadingHTTPServer:
+    """An HTTP server that answers as the deployed APIs would (their paths do not overlap: one port serves all)."""
+    served = apis if isinstance(apis, list) else [apis]
 
     class Gateway(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -208,12 +228,19 @@ def make_server(api: Api, invoke: Invoke, host: str, port: int, log: Log) -> Thr
             body = self.rfile.read(length) if length else b""
             path = urlsplit(self.path).path
             partner = "-"
-            for route in api.routes:
+            for api, route in ((a, r) for a in served for r in a.routes):
                 params = route.match(self.command, path)
                 if params is None:
                     continue
                 event = build_event(api, route, params, self, body)
-                if route.authorized:
+                if api.iam:
+                    name = _header(dict(self.headers.items()), LOCAL_CALLER_HEADER)
+                    if not name:
+                        unsigned = api.gateway_response("MISSING_AUTHENTICATION_TOKEN", 403)
+                        return self._answer(*unsigned, started, partner)
+                    partner = local_principal(name)
+                    event["requestContext"]["identity"].update(userArn=partner, caller=partner, user=name)
+                elif route.authorized:
                     arn = f"arn:aws:execute-api:ap-southeast-3:123456789012:local/{api.stage}/{self.command}{path}"
                     policy = api.authorize(invoke, arn, event)
                     if policy is None:
@@ -228,7 +255,7 @@ def make_server(api: Api, invoke: Invoke, host: str, port: int, log: Log) -> Thr
                     return self._answer(*api.gateway_response("DEFAULT_5XX", 502), started, partner)
                 return self._answer(*_proxy_answer(result), started, partner)
             # API Gateway answers an unknown path or method with MISSING_AUTHENTICATION_TOKEN.
-            return self._answer(*api.gateway_response("MISSING_AUTHENTICATION_TOKEN", 403), started, partner)
+            return self._answer(*served[0].gateway_response("MISSING_AUTHENTICATION_TOKEN", 403), started, partner)
 
         def _answer(self, status: int, headers: dict[str, str], body: bytes, started: float, partner: str) -> None:
             self.send_response(status)
@@ -238,7 +265,8 @@ def make_server(api: Api, invoke: Invoke, host: str, port: int, log: Log) -> Thr
             self.end_headers()
             self.wfile.write(body)
             took = (time.perf_counter() - started) * 1000
-            log(f"{self.command} {urlsplit(self.path).path} {status} {took:.0f}ms partner={partner}")
+            who = "reviewer" if partner.startswith("arn:") else "partner"
+            log(f"{self.command} {urlsplit(self.path).path} {status} {took:.0f}ms {who}={partner}")
 
         def __getattr__(self, name: str) -> Any:
             # http.server dispatches to do_<METHOD>: every method reaches the routing (and its 404).

@@ -1,0 +1,5 @@
+"""The reviewer API: claim, keep, decide, ask and release, as the caller's verified IAM principal."""
+
+from kanal.entrypoints.review_api import lambda_handler
+
+__all__ = ["lambda_handler"]
