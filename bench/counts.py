@@ -46,7 +46,7 @@ def aws_stack() -> Iterator[Any]:
             os.environ.update(function.environment)
         os.environ["POWERTOOLS_LOG_LEVEL"] = "ERROR"
         os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"
-        wiring.services.cache_clear()
+        wiring.reset()
         aws.reset()
         root = default_template_path().parent
         handlers = {name: load_handler(root, f) for name, f in stack.functions.items()}

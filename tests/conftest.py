@@ -37,6 +37,16 @@ class LambdaContext:
         return 10_000
 
 
+def as_function(stack: Stack, logical_id: str, handler: Callable[..., Any]) -> Callable[..., Any]:
+    """``handler`` run as ``logical_id`` runs in Lambda: with the settings of its own environment only."""
+
+    def run(event: dict[str, Any], context: Any) -> Any:
+        with wiring.function_environment(stack.functions[logical_id].environment):
+            return handler(event, context)
+
+    return run
+
+
 def load_function(name: str) -> ModuleType:
     """functions/<name>/app.py, imported under a unique name (every function's module is called app)."""
     spec = importlib.util.spec_from_file_location(f"function_{name}", ROOT / "functions" / name / "app.py")
@@ -63,10 +73,10 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
     monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
     monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "Kanal")
-    wiring.services.cache_clear()
+    wiring.reset()
     aws.reset()
     yield
-    wiring.services.cache_clear()
+    wiring.reset()
     aws.reset()
 
 
@@ -79,7 +89,8 @@ def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
         for function in created.functions.values():
             for name, value in function.environment.items():
                 monkeypatch.setenv(name, value)
-        gateway = ReviewGateway(created, load_function("review").lambda_handler, [])
+        review = as_function(created, "ReviewFunction", load_function("review").lambda_handler)
+        gateway = ReviewGateway(created, review, [])
         monkeypatch.setattr("kanal.reviewer.http_send", lambda url, headers, timeout=30: gateway.send(url, headers))
         monkeypatch.setenv("KANAL_REVIEW_API_URL", LOCAL_REVIEW_API)
         GATEWAYS[id(created)] = gateway
@@ -105,7 +116,7 @@ Invoke = Callable[[dict[str, Any]], dict[str, Any]]
 @pytest.fixture
 def api(stack: Stack) -> Invoke:
     """Invoke the intake function with an API Gateway event."""
-    handler = load_function("intake").lambda_handler
+    handler = as_function(stack, "IntakeFunction", load_function("intake").lambda_handler)
     one_at_a_time = threading.Lock()  # one Lambda execution environment: Powertools' resolver is per process
 
     def invoke(e: dict[str, Any]) -> dict[str, Any]:
@@ -119,14 +130,14 @@ def api(stack: Stack) -> Invoke:
 @pytest.fixture
 def authorizer(stack: Stack) -> Invoke:
     """Invoke the authorizer function."""
-    handler = load_function("authorizer").lambda_handler
+    handler = as_function(stack, "AuthorizerFunction", load_function("authorizer").lambda_handler)
     return lambda e: handler(e, LambdaContext())
 
 
 @pytest.fixture
 def case_builder(stack: Stack) -> Invoke:
     """Invoke the case builder with a stream event."""
-    handler = load_function("cases").lambda_handler
+    handler = as_function(stack, "CaseBuilderFunction", load_function("cases").lambda_handler)
     return lambda e: handler(e, LambdaContext())
 
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from kanal import arguments, clock, reviewer, terminal
 from kanal.errors import CaseNotFound, KanalError, KeyNotFound, PartnerNotFound, ReviewRefused, StoreUnavailable
 from kanal.models import PartnerKind
-from kanal.settings import Settings
+from kanal.settings import SETTINGS, Setting, Settings
 
 if TYPE_CHECKING:
     from kanal.partners import Partners
@@ -56,62 +56,47 @@ def dev_settings() -> dict[str, Any] | None:
     return None
 
 
+#: How the CLI checks a setting's value from the environment (as the flag that stands for it).
+CHECKS: dict[str, Callable[[str], str]] = {
+    "table_name": arguments.table_name,
+    "endpoint_url": arguments.endpoint_url,
+    "review_api_url": arguments.endpoint_url,
+}
+
+
 def resolve_settings(args: argparse.Namespace) -> Settings:
-    """Which stack to talk to: flags and environment, then the local stack of ``kanal dev``, then a deployed stack."""
-    endpoint = args.endpoint_url or _checked("AWS_ENDPOINT_URL", arguments.endpoint_url)
-    table = (
-        args.table_name
-        or _checked("KANAL_TABLE_NAME", arguments.table_name)
-        or _checked("TABLE_NAME", arguments.table_name)
-    )
-    names = (
-        "URGENT_QUEUE_URL",
-        "NORMAL_QUEUE_URL",
-        "PARTNER_TOPIC_ARN",
-        "LEADS_TOPIC_ARN",
-        "CASE_BUILDER_FAILURE_QUEUE_URL",
-        "URGENT_DLQ_URL",
-        "NORMAL_DLQ_URL",
-    )
-    found = {name: os.environ.get(name) for name in names}
-    review_api = _checked("KANAL_REVIEW_API_URL", arguments.endpoint_url)
+    """Which stack to talk to: flags and environment, then the local stack of ``kanal dev``, then a deployed stack
+    (its outputs). Each setting's variables and output come from ``kanal.settings.SETTINGS``."""
+    found: dict[str, str | None] = {s.field: _from_environment(s) for s in SETTINGS}
+    found["table_name"] = args.table_name or found["table_name"]
+    found["endpoint_url"] = args.endpoint_url or found["endpoint_url"]
     dev = dev_settings()
-    if not table and dev and not args.stack_name:
+    if not found["table_name"] and dev and not args.stack_name:
         env = dev.get("env", {})
         for name in ("AWS_DEFAULT_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
             if name in env:
                 os.environ.setdefault(name, env[name])
         os.environ.setdefault("AWS_DEFAULT_REGION", dev.get("region", "ap-southeast-3"))
-        table = env.get("KANAL_TABLE_NAME") or env.get("TABLE_NAME")
-        found = {name: env.get(name) for name in names}
-        endpoint = endpoint or dev.get("aws_endpoint")
-        review_api = review_api or dev.get("review_api_url")
-    if not table:
+        local = {s.field: next((env[v] for v in (s.variable, *s.aliases) if env.get(v)), None) for s in SETTINGS}
+        found = {field: found[field] or local[field] for field in found}
+        found["endpoint_url"] = found["endpoint_url"] or dev.get("aws_endpoint")
+        found["review_api_url"] = found["review_api_url"] or dev.get("review_api_url")
+    if not found["table_name"]:
         stack = args.stack_name or _checked("KANAL_STACK_NAME", arguments.stack_name) or "kanal"
-        outputs = stack_outputs(stack, endpoint)
-        table = outputs["TableName"]
-        found = {
-            "URGENT_QUEUE_URL": outputs.get("UrgentQueueUrl"),
-            "NORMAL_QUEUE_URL": outputs.get("NormalQueueUrl"),
-            "PARTNER_TOPIC_ARN": outputs.get("PartnerTopicArn"),
-            "LEADS_TOPIC_ARN": outputs.get("ModerationLeadsTopicArn"),
-            "CASE_BUILDER_FAILURE_QUEUE_URL": outputs.get("CaseBuilderFailureQueueUrl"),
-            "URGENT_DLQ_URL": outputs.get("UrgentDLQUrl"),
-            "NORMAL_DLQ_URL": outputs.get("NormalDLQUrl"),
-        }
-        review_api = review_api or outputs.get("ReviewApiUrl")
-    return Settings(
-        table_name=table,
-        urgent_queue_url=found["URGENT_QUEUE_URL"],
-        normal_queue_url=found["NORMAL_QUEUE_URL"],
-        partner_topic_arn=found["PARTNER_TOPIC_ARN"],
-        leads_topic_arn=found["LEADS_TOPIC_ARN"],
-        failure_queue_url=found["CASE_BUILDER_FAILURE_QUEUE_URL"],
-        urgent_dlq_url=found["URGENT_DLQ_URL"],
-        normal_dlq_url=found["NORMAL_DLQ_URL"],
-        endpoint_url=endpoint,
-        review_api_url=review_api,
-    )
+        outputs = stack_outputs(stack, found["endpoint_url"])
+        for setting in SETTINGS:
+            if setting.output and not found[setting.field]:
+                found[setting.field] = outputs.get(setting.output)
+    return Settings.model_validate({k: v for k, v in found.items() if v is not None})
+
+
+def _from_environment(setting: Setting) -> str | None:
+    """A setting's value from its variable or an alias (aliases first: they are the CLI's own names)."""
+    for variable in (*setting.aliases, setting.variable):
+        value = _checked(variable, CHECKS.get(setting.field, str))
+        if value:
+            return value
+    return None
 
 
 def _checked(variable: str, kind: Callable[[str], str]) -> str | None:

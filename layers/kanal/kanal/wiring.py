@@ -6,6 +6,10 @@ calls (the authorizer, for one, never loads the calendar, the review or the remi
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import cache, cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -173,7 +177,33 @@ def build(settings: Settings) -> Services:
     return Services(settings)
 
 
-@cache
+#: The environment of the function being invoked, where several share a process (the local stack, the tests):
+#: each then reads its settings from its own variables only, as in Lambda, so a variable the template forgot
+#: to give a function fails there too instead of being found in another function's environment.
+_function_environment: ContextVar[tuple[tuple[str, str], ...] | None] = ContextVar("kanal_function_environment")
+
+
+@contextmanager
+def function_environment(variables: Mapping[str, str]) -> Iterator[None]:
+    """Run a function's handler with its own environment's settings (and this process's AWS endpoint)."""
+    own = {**{k: v for k, v in os.environ.items() if k == "AWS_ENDPOINT_URL"}, **variables}
+    token = _function_environment.set(tuple(sorted(own.items())))
+    try:
+        yield
+    finally:
+        _function_environment.reset(token)
+
+
 def services() -> Services:
-    """The process's services, from the environment."""
-    return build(Settings.from_env())
+    """The services of this process (in Lambda: of its function), from the environment."""
+    return _services(_function_environment.get(None))
+
+
+@cache
+def _services(environment: tuple[tuple[str, str], ...] | None) -> Services:
+    return build(Settings.from_env(dict(environment) if environment is not None else None))
+
+
+def reset() -> None:
+    """Forget every process's services (tests and the local stack change the environment they read)."""
+    _services.cache_clear()

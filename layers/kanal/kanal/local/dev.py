@@ -104,25 +104,10 @@ class LocalStack:
 
     def description(self) -> dict[str, Any]:
         """What .kanal/dev.json holds: where everything is, and the variables that point the CLI here."""
-        env = {
-            name: os.environ[name]
-            for name in (
-                "AWS_ENDPOINT_URL",
-                "AWS_DEFAULT_REGION",
-                "AWS_ACCESS_KEY_ID",
-                "AWS_SECRET_ACCESS_KEY",
-                "KANAL_TABLE_NAME",
-                "TABLE_NAME",
-                "URGENT_QUEUE_URL",
-                "NORMAL_QUEUE_URL",
-                "PARTNER_TOPIC_ARN",
-                "LEADS_TOPIC_ARN",
-                "CASE_BUILDER_FAILURE_QUEUE_URL",
-                "URGENT_DLQ_URL",
-                "NORMAL_DLQ_URL",
-            )
-            if name in os.environ
-        }
+        from kanal.settings import variables
+
+        wanted = ("AWS_DEFAULT_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", *variables())
+        env = {name: os.environ[name] for name in wanted if name in os.environ}
         return {
             "api_url": self.api_url,
             # The reviewer API shares the port (its paths are /v1/review/...); callers name themselves with the

@@ -178,7 +178,7 @@ class Emulator:
         from kanal import wiring
         from kanal.adapters import aws
 
-        wiring.services.cache_clear()
+        wiring.reset()
         aws.reset()
         root = self.template_path.parent
         self.handlers = {name: load_handler(root, f) for name, f in self.stack.functions.items()}
@@ -191,7 +191,9 @@ class Emulator:
         assert self.stack is not None
         function = self.stack.functions[logical_id]
         context = LambdaContext(function_name=f"kanal-{logical_id}", timeout_seconds=function.timeout)
-        with self.locks[logical_id]:
+        from kanal import wiring
+
+        with self.locks[logical_id], wiring.function_environment(function.environment):
             return self.handlers[logical_id](event, context)
 
     def stop(self) -> None:
