@@ -36,6 +36,8 @@ def aws_stack() -> Iterator[Any]:
             "POWERTOOLS_TRACE_DISABLED": "true",
             "POWERTOOLS_METRICS_DISABLED": "true",
             "POWERTOOLS_LOG_LEVEL": "ERROR",
+            # moto's in-process mock and botocore 1.44's account-based endpoints: see pyproject.toml.
+            "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
         }
     )
     os.environ.pop("AWS_ENDPOINT_URL", None)

@@ -64,6 +64,7 @@ def probe(*options: str) -> Probe:
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_DEFAULT_REGION": "ap-southeast-3",
+        "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",  # moto's in-process mock: see pyproject.toml
         "AWS_LAMBDA_FUNCTION_NAME": "kanal-probe",
         "AWS_EXECUTION_ENV": "AWS_Lambda_python3.13",
         "LAMBDA_TASK_ROOT": str(ROOT / "functions"),
