@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, overload
+
+if TYPE_CHECKING:
+    from mypy_boto3_cloudformation import CloudFormationClient
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodbstreams import DynamoDBStreamsClient
+    from mypy_boto3_sns import SNSClient
+    from mypy_boto3_sqs import SQSClient
 
 #: Fail fast on the request path: API Gateway gives up after 29 s and partners retry anyway.
 _CONFIG: dict[str, Any] = {
@@ -13,13 +20,28 @@ _CONFIG: dict[str, Any] = {
 }
 
 
-@cache
+@overload
+def client(service: Literal["dynamodb"], endpoint_url: str | None = None) -> DynamoDBClient: ...
+@overload
+def client(service: Literal["dynamodbstreams"], endpoint_url: str | None = None) -> DynamoDBStreamsClient: ...
+@overload
+def client(service: Literal["sqs"], endpoint_url: str | None = None) -> SQSClient: ...
+@overload
+def client(service: Literal["sns"], endpoint_url: str | None = None) -> SNSClient: ...
+@overload
+def client(service: Literal["cloudformation"], endpoint_url: str | None = None) -> CloudFormationClient: ...
 def client(service: str, endpoint_url: str | None = None) -> Any:
-    """A shared client for ``service`` (AWS_ENDPOINT_URL is honoured by botocore itself).
+    """A shared client for ``service``, typed by boto3-stubs so that mypy checks every call's parameters
+    (AWS_ENDPOINT_URL is honoured by botocore itself).
 
-    Made with botocore alone: importing boto3 would add boto3 and s3transfer, about 0.1 s of every
-    cold start, for nothing the functions use.
+    Made with botocore alone: importing boto3 would add boto3 and s3transfer to every cold start for
+    nothing the functions use.
     """
+    return _client(service, endpoint_url)
+
+
+@cache
+def _client(service: str, endpoint_url: str | None) -> Any:
     from botocore.config import Config  # imported here so that modules that never call AWS do not pay for it
 
     return _session().create_client(service, endpoint_url=endpoint_url, config=Config(**_CONFIG))
@@ -45,5 +67,5 @@ def credentials_and_region() -> tuple[Any, str | None]:
 
 def reset() -> None:
     """Forget the clients and the session (tests and the local stack change the environment they read)."""
-    client.cache_clear()
+    _client.cache_clear()
     _session.cache_clear()

@@ -14,9 +14,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
+from typing_extensions import Unpack
 
 from kanal.adapters.attributes import from_attribute, to_attribute
 from kanal.errors import CaseConflict, KeyNotFound, StoreUnavailable
@@ -34,6 +35,10 @@ from kanal.models import (
     report_position,
 )
 from kanal.ports import Suspect
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import QueryInputTypeDef, TransactWriteItemTypeDef
 
 #: How long a case is kept after its last report or decision (the template's RetentionDays sets it).
 DEFAULT_RETENTION = timedelta(days=730)
@@ -122,7 +127,7 @@ def case_from_item(item: dict[str, Any]) -> Case:
 class DynamoReports:
     """Reports in DynamoDB (implements ReportRepository)."""
 
-    def __init__(self, client: Any, table: str, retention: timedelta = DEFAULT_RETENTION) -> None:
+    def __init__(self, client: DynamoDBClient, table: str, retention: timedelta = DEFAULT_RETENTION) -> None:
         self._client = client
         self._table = table
         self._retention = retention
@@ -217,7 +222,7 @@ class DynamoReports:
 class DynamoCases:
     """Cases in DynamoDB (implements CaseRepository)."""
 
-    def __init__(self, client: Any, table: str, retention: timedelta = DEFAULT_RETENTION) -> None:
+    def __init__(self, client: DynamoDBClient, table: str, retention: timedelta = DEFAULT_RETENTION) -> None:
         self._client = client
         self._table = table
         self._retention = retention
@@ -290,7 +295,7 @@ class DynamoCases:
         if reasons:
             values[":reasons"] = reasons
             adds += ", urgent_reasons :reasons"
-        update = {
+        update: TransactWriteItemTypeDef = {
             "Update": {
                 "TableName": self._table,
                 "Key": self._key(case_id),
@@ -305,7 +310,7 @@ class DynamoCases:
                 "ExpressionAttributeValues": to_item(values),
             }
         }
-        entries = [
+        entries: list[TransactWriteItemTypeDef] = [
             {
                 "Put": {
                     "TableName": self._table,
@@ -508,7 +513,7 @@ class DynamoSuspects:
     #: How far back a run looks (a missed run, a long outage).
     LOOKBACK = timedelta(days=8)
 
-    def __init__(self, client: Any, table: str) -> None:
+    def __init__(self, client: DynamoDBClient, table: str) -> None:
         self._client = client
         self._table = table
 
@@ -538,7 +543,7 @@ def _whole_day(moment: datetime) -> datetime:
 class DynamoTrail:
     """Case history and a case's reports in DynamoDB (implements Trail)."""
 
-    def __init__(self, client: Any, table: str, retention: timedelta = DEFAULT_RETENTION) -> None:
+    def __init__(self, client: DynamoDBClient, table: str, retention: timedelta = DEFAULT_RETENTION) -> None:
         self._client = client
         self._table = table
         self._retention = retention
@@ -566,14 +571,16 @@ class DynamoTrail:
         total, start = 0, None
         while True:
             with unavailable_on_failure():
-                answer = self._client.query(
-                    TableName=self._table,
-                    IndexName=CASE_INDEX,
-                    KeyConditionExpression="gsi2pk = :case",
-                    ExpressionAttributeValues=to_item({":case": f"CASE#{case_id}"}),
-                    Select="COUNT",
-                    **({"ExclusiveStartKey": start} if start else {}),
-                )
+                query: QueryInputTypeDef = {
+                    "TableName": self._table,
+                    "IndexName": CASE_INDEX,
+                    "KeyConditionExpression": "gsi2pk = :case",
+                    "ExpressionAttributeValues": to_item({":case": f"CASE#{case_id}"}),
+                    "Select": "COUNT",
+                }
+                if start:
+                    query["ExclusiveStartKey"] = start
+                answer = self._client.query(**query)
             total += int(answer.get("Count", 0))
             start = answer.get("LastEvaluatedKey")
             if not start:
@@ -600,7 +607,7 @@ class DynamoTrail:
 class DynamoPartners:
     """Partners and key hashes in DynamoDB (implements PartnerDirectory)."""
 
-    def __init__(self, client: Any, table: str) -> None:
+    def __init__(self, client: DynamoDBClient, table: str) -> None:
         self._client = client
         self._table = table
 
@@ -682,7 +689,7 @@ class DynamoPartners:
         )
 
 
-def query_all(client: Any, **query: Any) -> Iterator[dict[str, Any]]:
+def query_all(client: DynamoDBClient, **query: Unpack[QueryInputTypeDef]) -> Iterator[dict[str, Any]]:
     """Every item a query matches, page after page, unmarshalled."""
     start: dict[str, Any] | None = None
     while True:
@@ -694,7 +701,9 @@ def query_all(client: Any, **query: Any) -> Iterator[dict[str, Any]]:
             return
 
 
-def query_days(client: Any, table: str, prefix: str, until: datetime, lookback: timedelta) -> Iterator[dict[str, Any]]:
+def query_days(
+    client: DynamoDBClient, table: str, prefix: str, until: datetime, lookback: timedelta
+) -> Iterator[dict[str, Any]]:
     """The items of a by_owner index bucketed by UTC day (partitions ``<prefix><day>``, sort keys starting with
     a timestamp) from ``lookback`` before ``until`` up to ``until``: one query per day, reading only those."""
     day = (until - lookback).astimezone(UTC).date()
@@ -709,7 +718,7 @@ def query_days(client: Any, table: str, prefix: str, until: datetime, lookback: 
         day += timedelta(days=1)
 
 
-def batch_write(client: Any, table: str, requests: Sequence[dict[str, Any]]) -> None:
+def batch_write(client: DynamoDBClient, table: str, requests: Sequence[dict[str, Any]]) -> None:
     """Put and delete requests, 25 at a time, retrying what DynamoDB left unprocessed."""
     for start in range(0, len(requests), 25):
         request: dict[str, Any] = {table: list(requests[start : start + 25])}
@@ -719,7 +728,7 @@ def batch_write(client: Any, table: str, requests: Sequence[dict[str, Any]]) -> 
             request = answer.get("UnprocessedItems") or {}
 
 
-def put_new(client: Any, table: str, values: dict[str, Any]) -> bool:
+def put_new(client: DynamoDBClient, table: str, values: dict[str, Any]) -> bool:
     """Put an item unless one with its key exists; whether it was put."""
     with unavailable_on_failure():
         try:

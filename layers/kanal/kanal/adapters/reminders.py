@@ -13,7 +13,7 @@ import json
 from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING
 
 from kanal.adapters.dynamodb import (
     CASE_INDEX,
@@ -33,6 +33,10 @@ from kanal.adapters.dynamodb import (
 from kanal.models import Case, CaseStatus
 from kanal.reminders import LEADS, Reminder, ReminderKind, ReminderRules, Timer, digest_text
 
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_sns import SNSClient
+
 #: How far back a sweep looks for timers that are due but not finished (a missed run, a late timer).
 LOOKBACK = timedelta(days=8)
 #: How far back a digest looks for a partner's open questions.
@@ -42,7 +46,7 @@ QUESTION_HORIZON = timedelta(days=30)
 class DynamoReminders:
     """Timers and sent reminders in the table (implements ReminderStore)."""
 
-    def __init__(self, client: Any, table: str, retention: timedelta = DEFAULT_RETENTION) -> None:
+    def __init__(self, client: DynamoDBClient, table: str, retention: timedelta = DEFAULT_RETENTION) -> None:
         self._client = client
         self._table = table
         self._retention = retention
@@ -121,7 +125,7 @@ class DynamoReminders:
 class DynamoDigests:
     """What a partner's daily digest says, from its recent reports and their cases."""
 
-    def __init__(self, reports: DynamoReports, cases: DynamoCases, client: Any, table: str) -> None:
+    def __init__(self, reports: DynamoReports, cases: DynamoCases, client: DynamoDBClient, table: str) -> None:
         self._reports = reports
         self._cases = cases
         self._client = client
@@ -159,7 +163,7 @@ class DynamoDigests:
 class SnsNotifier:
     """Partners' reminders on the partner topic (filtered by partner_id); escalations on the leads' topic."""
 
-    def __init__(self, client: Any, partner_topic: str, leads_topic: str) -> None:
+    def __init__(self, client: SNSClient, partner_topic: str, leads_topic: str) -> None:
         self._client = client
         self._partner_topic = partner_topic
         self._leads_topic = leads_topic
@@ -183,7 +187,7 @@ class DynamoPurge:
     index) with their idempotency holds, its trail, its timers and the reminders sent about it. Only what
     came before the case's expiry goes: a report of the same video after it belongs to a new case."""
 
-    def __init__(self, client: Any, table: str, rules: ReminderRules) -> None:
+    def __init__(self, client: DynamoDBClient, table: str, rules: ReminderRules) -> None:
         self._client = client
         self._table = table
         self._rules = rules

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kanal.adapters.dynamodb import stamp
 from kanal.models import Case, Priority
 from kanal.ports import Delivery
 
+if TYPE_CHECKING:
+    from mypy_boto3_sqs import SQSClient
+
 
 class SqsReviewQueue:
     """Sends a case to the urgent or the normal review queue."""
 
-    def __init__(self, client: Any, urgent_url: str, normal_url: str) -> None:
+    def __init__(self, client: SQSClient, urgent_url: str, normal_url: str) -> None:
         self._client = client
         self._urls = {Priority.URGENT: urgent_url, Priority.NORMAL: normal_url}
 
@@ -44,7 +47,7 @@ class SqsReviewInbox:
     #: Long-poll slices on the urgent queue; the normal queue is asked (without waiting) between slices.
     SLICE_SECONDS = 2
 
-    def __init__(self, client: Any, urgent_url: str, normal_url: str) -> None:
+    def __init__(self, client: SQSClient, urgent_url: str, normal_url: str) -> None:
         self._client = client
         self._urls = {Priority.URGENT: urgent_url, Priority.NORMAL: normal_url}
 
@@ -103,7 +106,7 @@ PARKED = "kanal.parked_record"
 class SqsParking:
     """The case builder's failure queue: stream records that no retry can fix, with the reason."""
 
-    def __init__(self, client: Any, url: str) -> None:
+    def __init__(self, client: SQSClient, url: str) -> None:
         self._client = client
         self._url = url
 
@@ -116,7 +119,7 @@ class SqsParking:
 class SqsDeadLetters:
     """The review queues' dead-letter queues (implements reconciler.DeadLetters)."""
 
-    def __init__(self, client: Any, urgent_dlq_url: str, normal_dlq_url: str) -> None:
+    def __init__(self, client: SQSClient, urgent_dlq_url: str, normal_dlq_url: str) -> None:
         self._client = client
         self._urls = {Priority.URGENT: urgent_dlq_url, Priority.NORMAL: normal_dlq_url}
 

@@ -20,7 +20,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -32,6 +32,10 @@ from kanal.adapters.dynamodb import case_from_item, report_from_item
 from kanal.cases import CaseBuilder
 from kanal.models import Case, Report
 from kanal.observability import log_metrics, logger, metrics, safe_text
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodbstreams import DynamoDBStreamsClient
+    from mypy_boto3_sqs import SQSClient
 
 #: DynamoDB's answers that no retry changes (the request itself is wrong: too large, invalid).
 PERMANENT_CODES = frozenset({"ValidationException", "ItemCollectionSizeLimitExceededException"})
@@ -183,7 +187,7 @@ class Replayed:
     problems: list[str] = field(default_factory=list)
 
 
-def stream_records(streams: Any, info: dict[str, Any]) -> list[dict[str, Any]] | None:
+def stream_records(streams: DynamoDBStreamsClient, info: dict[str, Any]) -> list[dict[str, Any]] | None:
     """The records a Lambda failure message names (DDBStreamBatchInfo), if the stream still holds them (24 h)."""
     try:
         iterator = streams.get_shard_iterator(
@@ -201,14 +205,16 @@ def stream_records(streams: Any, info: dict[str, Any]) -> list[dict[str, Any]] |
         for record in records:
             if int(record["dynamodb"]["SequenceNumber"]) > end:
                 return found
-            found.append(record)
+            found.append(dict(record))
         if not records:
             return found
         iterator = answer.get("NextShardIterator")
     return found
 
 
-def replay(sqs: Any, streams: Any, url: str, builder: CaseBuilder, now: datetime, limit: int = 1000) -> Replayed:
+def replay(
+    sqs: SQSClient, streams: DynamoDBStreamsClient, url: str, builder: CaseBuilder, now: datetime, limit: int = 1000
+) -> Replayed:
     """Send the failure queue's records through the case builder again (after a fix); a message goes once its
     records are attached. Records that fail again stay on the queue (hidden a minute) and are counted."""
     from kanal.adapters.sqs import PARKED
