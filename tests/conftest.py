@@ -77,9 +77,9 @@ def _calls_within_policy(request: pytest.FixtureRequest, _isolated_environment: 
     created: Stack | None = request.getfixturevalue("stack") if "stack" in request.fixturenames else None
     yield
     if created is not None and iam.RECORDER.calls:
-        denied = iam.Conformance.of(created).denied(iam.RECORDER.calls)
+        denied = iam.Conformance.of(created).denial_report(iam.RECORDER.calls)
         if denied:
-            pytest.fail(iam.report("AWS calls the template's IAM statements do not allow", denied), pytrace=False)
+            pytest.fail(denied, pytrace=False)
 
 
 @pytest.fixture(autouse=True)

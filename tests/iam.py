@@ -665,19 +665,34 @@ class Conformance:
 
     def denied(self, calls: Iterable[Call]) -> list[str]:
         """What the calls need that their principal's statements do not allow, one line per request."""
-        findings: list[str] = []
+        return _unique(text for _, text in self._denials(calls))
+
+    def denial_report(self, calls: Iterable[Call]) -> str | None:
+        """The denials as a failure message, with the statements of each principal denied; None if none."""
+        denials = self._denials(calls)
+        if not denials:
+            return None
+        lines = [report("AWS calls the template's IAM statements do not allow", _unique(t for _, t in denials))]
+        for principal in dict.fromkeys(p for p, _ in denials):
+            lines.append(f"{principal}'s statements (PRINCIPALS -> {PRINCIPALS.get(principal, 'none')}):")
+            lines.extend(f"    {s}" for s in self.statements.get(principal, []))
+        return "\n".join(lines)
+
+    def _denials(self, calls: Iterable[Call]) -> list[tuple[str, str]]:
+        found: list[tuple[str, str]] = []
         for call, requests in self.requests(calls):
             statements = self.statements.get(call.principal)
             if statements is None:
-                findings.append(f"{call.principal} is no principal in tests/iam.py PRINCIPALS: {call}")
+                found.append((call.principal, f"{call.principal} is no principal in tests/iam.py PRINCIPALS: {call}"))
                 continue
             if isinstance(requests, Unsupported):
-                findings.append(f"{call.principal}: {call}: {requests}")
+                found.append((call.principal, f"{call.principal}: {call}: {requests}"))
                 continue
             for request in requests:
                 if not any(s.allows(request) for s in statements):
-                    findings.append(f"{call.principal} may not {request}{_culprits(request, statements)}: {call}")
-        return _unique(findings)
+                    why = _culprits(request, statements)
+                    found.append((call.principal, f"{call.principal} may not {request}{why}: {call}"))
+        return found
 
     def unused(self, calls: Iterable[Call]) -> list[str]:
         """Grants of written statements that no call uses: each action, on each resource it can act on, with

@@ -222,7 +222,7 @@ def test_every_function_is_a_principal() -> None:
 def test_every_call_is_allowed(recorded: tuple[iam.Conformance, list[iam.Call]]) -> None:
     checks, calls = recorded
     assert {c.principal for c in calls} == set(iam.PRINCIPALS), "every principal's code ran"
-    assert checks.denied(calls) == [], iam.report("calls not allowed", checks.denied(calls))
+    assert checks.denial_report(calls) is None, checks.denial_report(calls)
 
 
 def test_every_grant_is_used(recorded: tuple[iam.Conformance, list[iam.Call]]) -> None:
@@ -435,6 +435,10 @@ def test_findings_name_the_principal_the_call_and_the_culprit() -> None:
         f"F may not dynamodb:BatchWriteItem on {TABLE}, dynamodb:LeadingKeys=CASE#1|KEY#1 "
         "(not allowed: dynamodb:LeadingKeys=KEY#1): dynamodb.BatchWriteItem from here"
     ]
+    assert checks.denial_report([batch("CASE#1")]) is None
+    shown = str(checks.denial_report([batch("KEY#1")]))
+    assert shown.startswith("AWS calls the template's IAM statements do not allow (1):\n  - F may not ")
+    assert "\nF's statements (PRINCIPALS -> none):\n    FRole / FRolePolicy0 #1: " in shown
     (split,) = checks.denied([batch("CASE#1", "TIMER#1")])
     assert "no one statement allows them all" in split
     assert checks.denied([batch("CASE#1", principal="G")]) == [
