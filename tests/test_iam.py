@@ -221,7 +221,8 @@ def test_every_function_is_a_principal() -> None:
 
 def test_every_call_is_allowed(recorded: tuple[iam.Conformance, list[iam.Call]]) -> None:
     checks, calls = recorded
-    assert {c.principal for c in calls} == set(iam.PRINCIPALS), "every principal's code ran"
+    idle = set(iam.PRINCIPALS) - {c.principal for c in calls}
+    assert not idle, f"no flow drives {sorted(idle)}: add one to drive_every_function"
     assert checks.denial_report(calls) is None, checks.denial_report(calls)
 
 
@@ -255,6 +256,7 @@ def test_a_needed_action_removed_from_the_template_is_reported(
     statements[:] = [s for s in statements if s["Action"] != "dynamodb:DeleteItem"]
     denied = iam.Conformance.of(stack, template=iam.translate(source)).denied(calls)
     table = stack.attributes[("ReportsTable", "Arn")]
+    denied = [d for d in denied if d.startswith("IntakeFunction")]
     assert len(denied) == 1, denied
     assert denied[0].startswith(
         f"IntakeFunction may not dynamodb:DeleteItem on {table}, dynamodb:LeadingKeys=IDEMPOTENCY#r_"
@@ -286,6 +288,7 @@ def test_a_grant_no_code_uses_is_reported(stack: Stack, recorded: tuple[iam.Conf
     source = load()
     written_statements(source, "AuthorizerFunction")[0]["Action"] = ["dynamodb:GetItem", "dynamodb:PutItem"]
     unused = iam.Conformance.of(stack, template=iam.translate(source)).unused(calls)
+    unused = [u for u in unused if u.startswith("AuthorizerFunction")]
     assert len(unused) == 1, unused
     assert unused[0].startswith(
         f"AuthorizerFunction: no call uses dynamodb:PutItem on {stack.attributes[('ReportsTable', 'Arn')]} "
