@@ -1,4 +1,8 @@
-"""Shared fixtures: the template's resources on moto, handlers loaded as SAM loads them, events from events/."""
+"""Shared fixtures: the template's resources on moto, handlers loaded as SAM loads them, events from events/.
+
+Every handler runs as its function: tests/iam.py records the AWS calls it makes, and a test on the moto stack
+fails if its functions made a call that their IAM statements in the translated template do not allow.
+"""
 
 from __future__ import annotations
 
@@ -19,6 +23,8 @@ from kanal import wiring
 from kanal.adapters import aws
 from kanal.local.template import Stack, create_stack
 from moto import mock_aws
+
+from tests import iam
 
 ROOT = Path(__file__).resolve().parents[1]
 REGION = "ap-southeast-3"
@@ -54,6 +60,8 @@ def load_function(name: str) -> ModuleType:
     assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    # The handler runs as the template's function with this CodeUri: the AWS calls it makes are recorded as its.
+    module.lambda_handler = iam.as_principal(iam.principal_of_code(name), module.lambda_handler)
     return module
 
 
@@ -61,6 +69,27 @@ def event(name: str) -> dict[str, Any]:
     """A fresh copy of events/<name>.json."""
     loaded: dict[str, Any] = json.loads((ROOT / "events" / f"{name}.json").read_text(encoding="utf-8"))
     return copy.deepcopy(loaded)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _recorded_sessions() -> Iterator[None]:
+    """Every botocore session kanal makes records the calls made for a principal (tests/iam.py)."""
+    undo = iam.hook_sessions(aws)
+    yield
+    undo()
+
+
+@pytest.fixture(autouse=True)
+def _calls_within_policy(request: pytest.FixtureRequest, _isolated_environment: None) -> Iterator[None]:
+    """On the moto stack, every AWS call a function made must be one its IAM statements allow (tests/iam.py); the
+    stack is set up first, so that the statements resolve to its names."""
+    iam.RECORDER.clear()
+    created: Stack | None = request.getfixturevalue("stack") if "stack" in request.fixturenames else None
+    yield
+    if created is not None and iam.RECORDER.calls:
+        denied = iam.Conformance.of(created).denial_report(iam.RECORDER.calls)
+        if denied:
+            pytest.fail(denied, pytrace=False)
 
 
 @pytest.fixture(autouse=True)

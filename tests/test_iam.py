@@ -1,0 +1,482 @@
+"""IAM conformance (tests/iam.py): the calls each function's code makes in flows that reach all its AWS calls,
+checked against its statements in the translated template, both ways.
+
+- Every call is allowed: an action, resource or leading key that a function needs and its policy lacks fails.
+  (tests/conftest.py checks this after every test on the moto stack too, not only here.)
+- Every grant is used: each action of a statement the template writes, on each resource it can act on and with
+  each LeadingKeys prefix, is used by some call of these flows, and none can go without a call being denied.
+- The checks catch what they must: a needed action removed, or a prefix narrowed, is reported, readably.
+
+The flows run once, in a fixed order, in the first test that needs them (``recorded``); the module's other
+tests check the same recorded calls. One deterministic run keeps the checks independent of which other test
+modules ran (and this module to a few seconds); the checks after every other test only ever say "denied".
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+from kanal import wiring
+from kanal.local.template import Stack, load
+from kanal.models import InfoReply, Outcome, PartnerKind, Policy
+
+from tests import iam
+from tests.conftest import REGION, Invoke, LambdaContext, env, event, load_function, stream_event
+from tests.test_api import VIDEO, body_of, failing, get, post, report_body
+
+WIB = timezone(timedelta(hours=7))
+T0 = datetime(2026, 11, 23, 9, 0, tzinfo=WIB)
+REASON = "Video berisi klaim palsu tentang pemindahan TPS."
+QUESTION = "Di TPS mana kejadian ini terjadi?"
+
+
+@dataclass
+class Clock:
+    """The moment every function and rule sees (kanal.clock.now)."""
+
+    now: datetime = T0
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    moment = Clock()
+    monkeypatch.setattr("kanal.clock.now", lambda: moment.now)
+    return moment
+
+
+@pytest.fixture
+def reminders(stack: Stack) -> Invoke:
+    """Invoke the reminder function with a schedule's input."""
+    handler = load_function("reminders").lambda_handler
+    return lambda e: handler(e, LambdaContext())
+
+
+def job(name: str) -> dict[str, Any]:
+    """A schedule's input (events/schedule_<name>.json where there is one)."""
+    try:
+        return event(f"schedule_{name}")
+    except FileNotFoundError:
+        return {"job": name}
+
+
+def info(partner_id: str, report_id: str) -> dict[str, Any]:
+    e = event("post_info")
+    e["requestContext"]["authorizer"] = {"principalId": partner_id, "partner_id": partner_id}
+    e["pathParameters"] = {"report_id": report_id}
+    e["path"] = f"/v1/reports/{report_id}/info"
+    e["requestContext"]["path"] = f"/prod{e['path']}"
+    e["body"] = json.dumps(InfoReply(message="TPS 12, Menteng.").model_dump(mode="json"))
+    return e
+
+
+def authorize(key: str) -> dict[str, Any]:
+    e = event("authorizer")
+    e["headers"]["Authorization"] = f"Bearer {key}"
+    return e
+
+
+def drive_every_function(
+    clock: Clock, api: Invoke, authorizer: Invoke, case_builder: Invoke, reminders: Invoke, dynamodb: Any, sqs: Any
+) -> None:
+    """Three videos' lives through every function: reports (one retried, one failing), their cases, a question
+    answered and one left unanswered, a decision, reminders and digests, the reconciler's repairs on both queues,
+    a poison record, a late report of a decided case, and a case's expiry. Reviewers' steps run as nobody (no
+    principal: theirs is not under check here)."""
+    table = env("TABLE_NAME")
+    services = wiring.services()
+    create = services.partners.create
+    bawaslu = create("Bawaslu DKI", PartnerKind.ELECTION_AGENCY, T0, "31.71")
+    perludem = create("Perludem", PartnerKind.CIVIL_SOCIETY, T0).partner.partner_id
+    agency = bawaslu.partner.partner_id
+
+    # AuthorizerFunction: a key, and one that is no key of anyone's. What it answers rides on the agency's requests.
+    identity = authorizer(authorize(bawaslu.api_key))["context"]
+    assert identity["partner_id"] == agency
+
+    def post_as_agency(body: dict[str, Any], key: str) -> dict[str, Any]:
+        e = post(agency, body, key=key)
+        e["requestContext"]["authorizer"] = {"principalId": agency, **identity}
+        return e
+
+    with pytest.raises(Exception, match="Unauthorized"):
+        authorizer(authorize("kanal_" + "0" * 43))
+
+    # IntakeFunction: a report with an Idempotency-Key (and its retry), a second partner's of the same video, two
+    # about other videos (one urgent, one not), and a request that fails after taking its key's hold (released).
+    first = body_of(api(post_as_agency(report_body(), "k-1")))
+    assert body_of(api(post_as_agency(report_body(), "k-1")))["report_id"] == first["report_id"]
+    api(post(perludem, report_body(content_url=VIDEO + "?lang=id")))
+    other = body_of(api(post(perludem, report_body(content_url=VIDEO[:-2] + "77", category="synthetic_media"))))
+    third = body_of(api(post(perludem, report_body(content_url=VIDEO[:-2] + "88"))))
+    with failing(services.reports._client, "GetItem", "InternalServerError"):
+        assert api(post_as_agency(report_body(), "k-2"))["statusCode"] == 503
+
+    # CaseBuilderFunction: the cases open and go to review.
+    assert case_builder(stream_event(dynamodb, table)) == {"batchItemFailures": []}
+
+    # A reviewer asks about the two urgent cases; the agency answers one (IntakeFunction), the other stays open.
+    review = services.review()
+    for _ in range(2):
+        claimed = review.next("ana", 0, clock.now)
+        assert claimed is not None
+        review.ask(claimed.case.case_id, "ana", QUESTION, timedelta(hours=48), clock.now)
+    clock.now = T0 + timedelta(hours=25)
+    assert "info_due" in {r["kind"] for r in reminders(job("sweep"))["sent"]}
+    assert api(info(agency, first["report_id"]))["statusCode"] == 202
+    assert case_builder(stream_event(dynamodb, table, kinds=("info_provided",))) == {"batchItemFailures": []}
+
+    # The unanswered question runs out: the reminder function reopens that case; its stream record is "lost",
+    # so the reconciler finds it on no queue and puts it back (urgent). Dead letters: a superseded copy of the
+    # answered case's message (dropped), and the current one of the third case (which goes back, normal).
+    clock.now = T0 + timedelta(hours=49)
+    reminders(job("sweep"))
+    dead = {"URGENT_DLQ_URL": first["case_id"], "NORMAL_DLQ_URL": third["case_id"]}
+    for queue, case_id in dead.items():
+        case = services.cases.get(case_id)
+        assert case is not None
+        ticket = case.ticket - 1 if case_id == first["case_id"] else case.ticket
+        sqs.send_message(QueueUrl=env(queue), MessageBody=json.dumps({"case_id": case_id, "ticket": ticket}))
+    clock.now += timedelta(minutes=15)
+    requeued = {(r["case_id"], r["queue"]) for r in reminders(job("reconcile"))["requeued"]}
+    assert requeued == {(other["case_id"], "urgent"), (third["case_id"], "normal")}
+    # A dead letter that names no case is set aside for 12 hours, which SQS refuses (12 hours is the most,
+    # counted from the receive): the run fails. Reported, not changed here; the call is recorded all the same.
+    for queue in dead:
+        sqs.send_message(QueueUrl=env(queue), MessageBody="not a review message")
+        with pytest.raises(ClientError, match="VisibilityTimeout"):
+            reminders(job("reconcile"))
+
+    # The reviewer decides the answered case (removed: the agency's statutory window starts); reminders follow
+    # (review overdue for the other case, the window's) and the daily digest; partners read what they have.
+    for _ in range(4):
+        claimed = review.next("ana", 0, clock.now)
+        if claimed is not None and claimed.case.case_id == first["case_id"]:
+            break
+    else:
+        pytest.fail("the answered case did not come back to review")
+    review.decide(first["case_id"], "ana", Outcome.REMOVED, Policy.NATIONAL_LAW, REASON, clock.now)
+    clock.now = datetime(2026, 11, 26, 8, 30, tzinfo=WIB)
+    assert [r["kind"] for r in reminders(job("digest"))["sent"]] == ["daily_digest"] * 2
+    clock.now = datetime(2026, 11, 29, 8, 30, tzinfo=WIB)
+    swept = reminders(job("sweep"))["sent"]
+    assert {"review_overdue", "statutory_window"} <= {r["kind"] for r in swept}, swept
+    assert api(get(agency, "/v1/reports"))["statusCode"] == 200
+    assert api(get(agency, f"/v1/reports/{first['report_id']}"))["statusCode"] == 200
+    listed = event("list_reminders")
+    listed["requestContext"]["authorizer"] = {"principalId": agency, "partner_id": agency}
+    assert body_of(api(listed))
+
+    # CaseBuilderFunction again: a report the decision did not consider (the case reopens), a poison record
+    # (parked), and the case's expiry (everything about it goes with it).
+    api(post(perludem, report_body(content_url=VIDEO + "?again=1")))
+    assert case_builder(stream_event(dynamodb, table)) == {"batchItemFailures": []}
+    poison = {"eventName": "INSERT", "dynamodb": {"SequenceNumber": "9", "NewImage": {"sk": {"S": "REPORT"}}}}
+    assert case_builder({"Records": [poison]}) == {"batchItemFailures": []}
+    key = {"pk": {"S": f"CASE#{first['case_id']}"}, "sk": {"S": "CASE"}}
+    case = dynamodb.get_item(TableName=table, Key=key)["Item"]
+    dynamodb.delete_item(TableName=table, Key=key)
+    removal = {
+        "eventName": "REMOVE",
+        "userIdentity": {"type": "Service", "principalId": "dynamodb.amazonaws.com"},
+        "dynamodb": {"SequenceNumber": "10", "Keys": key, "OldImage": case},
+    }
+    assert case_builder(json.loads(json.dumps({"Records": [removal]}))) == {"batchItemFailures": []}
+
+
+#: The recording of one run of the flows, shared by this module's tests (filled by the first that needs it).
+RECORDED: dict[str, Any] = {}
+
+
+@pytest.fixture
+def recorded(
+    clock: Clock,
+    stack: Stack,
+    api: Invoke,
+    authorizer: Invoke,
+    case_builder: Invoke,
+    reminders: Invoke,
+    dynamodb: Any,
+    sqs: Any,
+) -> tuple[iam.Conformance, list[iam.Call]]:
+    """The checks on the stack, and the calls of every function in ``drive_every_function``."""
+    if not RECORDED:
+        drive_every_function(clock, api, authorizer, case_builder, reminders, dynamodb, sqs)
+        RECORDED["calls"] = list(iam.RECORDER.calls)
+    return iam.Conformance.of(stack), RECORDED["calls"]
+
+
+def test_every_function_is_a_principal() -> None:
+    """A function added to the template without its principal here fails (and so its calls are never unchecked)."""
+    functions = {name for name, r in load()["Resources"].items() if r["Type"] == "AWS::Serverless::Function"}
+    assert functions <= set(iam.PRINCIPALS.values()), "add the new function to PRINCIPALS in tests/iam.py"
+    template = iam.translated()
+    for logical_id in iam.PRINCIPALS.values():
+        assert iam.statements_of(logical_id, template), logical_id
+
+
+def test_every_call_is_allowed(recorded: tuple[iam.Conformance, list[iam.Call]]) -> None:
+    checks, calls = recorded
+    idle = set(iam.PRINCIPALS) - {c.principal for c in calls}
+    assert not idle, f"no flow drives {sorted(idle)}: add one to drive_every_function"
+    assert checks.denial_report(calls) is None, checks.denial_report(calls)
+
+
+def test_every_grant_is_used(recorded: tuple[iam.Conformance, list[iam.Call]]) -> None:
+    checks, calls = recorded
+    unused = checks.unused(calls)
+    assert unused == [], iam.report("grants no call uses", unused)
+
+
+def test_no_grant_could_go(recorded: tuple[iam.Conformance, list[iam.Call]]) -> None:
+    """Removing any action, or any LeadingKeys prefix, of a written statement denies some call: the policy is no
+    wider than the code, and each of its parts is needed (none is covered by another statement)."""
+    checks, calls = recorded
+    redundant = checks.redundant(calls)
+    assert redundant == [], iam.report("grants that could go", redundant)
+
+
+def written_statements(source: dict[str, Any], function: str) -> list[dict[str, Any]]:
+    """The statements of a function's Policies in the template as written (loaded, intrinsics in long form)."""
+    statements: list[dict[str, Any]] = source["Resources"][function]["Properties"]["Policies"][0]["Statement"]
+    return statements
+
+
+def test_a_needed_action_removed_from_the_template_is_reported(
+    stack: Stack, recorded: tuple[iam.Conformance, list[iam.Call]]
+) -> None:
+    """The template without IntakeFunction's DeleteItem (a failed request releasing its Idempotency-Key)."""
+    _, calls = recorded
+    source = load()
+    statements = written_statements(source, "IntakeFunction")
+    statements[:] = [s for s in statements if s["Action"] != "dynamodb:DeleteItem"]
+    denied = iam.Conformance.of(stack, template=iam.translate(source)).denied(calls)
+    table = stack.attributes[("ReportsTable", "Arn")]
+    denied = [d for d in denied if d.startswith("IntakeFunction")]
+    assert len(denied) == 1, denied
+    assert denied[0].startswith(
+        f"IntakeFunction may not dynamodb:DeleteItem on {table}, dynamodb:LeadingKeys=IDEMPOTENCY#r_"
+    ), denied
+    assert ": dynamodb.DeleteItem from DynamoReports.release (kanal/adapters/dynamodb.py:" in denied[0]
+    assert "< Intake.submit (kanal/intake.py:" in denied[0]
+
+
+def test_a_narrowed_prefix_is_reported(stack: Stack, recorded: tuple[iam.Conformance, list[iam.Call]]) -> None:
+    """CaseBuilderFunction's PutItem narrowed from TIMER#* to TIMER#info_due#* (it writes review_overdue timers)."""
+    _, calls = recorded
+    source = load()
+    (put,) = [s for s in written_statements(source, "CaseBuilderFunction") if s["Action"] == "dynamodb:PutItem"]
+    keys = put["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"]
+    keys[keys.index("TIMER#*")] = "TIMER#info_due#*"
+    checks = iam.Conformance.of(stack, template=iam.translate(source))
+    denied = checks.denied(calls)
+    assert denied, "narrowing the prefix was not noticed"
+    assert all(d.startswith("CaseBuilderFunction may not dynamodb:PutItem on ") for d in denied), denied
+    assert "dynamodb:LeadingKeys=TIMER#review_overdue#c_" in denied[0]
+    assert "from put_new (kanal/adapters/dynamodb.py:" in denied[0]
+    assert "< DynamoReminders.add_timers (kanal/adapters/reminders.py:" in denied[0]
+    assert any("no call uses dynamodb:PutItem" in u and "TIMER#info_due#*" in u for u in checks.unused(calls))
+
+
+def test_a_grant_no_code_uses_is_reported(stack: Stack, recorded: tuple[iam.Conformance, list[iam.Call]]) -> None:
+    """The authorizer given PutItem on key items (which it never writes): least privilege the other way."""
+    _, calls = recorded
+    source = load()
+    written_statements(source, "AuthorizerFunction")[0]["Action"] = ["dynamodb:GetItem", "dynamodb:PutItem"]
+    unused = iam.Conformance.of(stack, template=iam.translate(source)).unused(calls)
+    unused = [u for u in unused if u.startswith("AuthorizerFunction")]
+    assert len(unused) == 1, unused
+    assert unused[0].startswith(
+        f"AuthorizerFunction: no call uses dynamodb:PutItem on {stack.attributes[('ReportsTable', 'Arn')]} "
+        "(AuthorizerFunctionRole / AuthorizerFunctionRolePolicy0 #1: "
+    ), unused
+
+
+# --- The evaluator and the mapping, on their own ----------------------------------------------------------
+
+NAMES = iam.Names(REGION, "123456789012", {"t": {None: "pk", "by_case": "gsi2pk"}})
+TABLE = f"arn:aws:dynamodb:{REGION}:123456789012:table/t"
+
+
+def call(service: str, operation: str, principal: str = "F", **params: Any) -> iam.Call:
+    return iam.Call(principal, service, operation, params, "here")
+
+
+def statement(**body: Any) -> iam.Statement:
+    return iam.Statement("FRole", "FRolePolicy0", 0, {"Effect": "Allow", **body})
+
+
+def request(action: str, resource: str = TABLE, leading: tuple[str, ...] = (), namespace: str = "") -> iam.Request:
+    keys = {"dynamodb:LeadingKeys": leading} if leading else {}
+    keys.update({"cloudwatch:namespace": (namespace,)} if namespace else {})
+    return iam.Request(action, resource, keys, call("x", "y"))
+
+
+def test_requests_of_calls() -> None:
+    key = {"pk": {"S": "CASE#1"}, "sk": {"S": "CASE"}}
+    transaction = call(
+        "dynamodb",
+        "TransactWriteItems",
+        TransactItems=[
+            {"Update": {"TableName": "t", "Key": key}},
+            {"Put": {"TableName": "t", "Item": {"pk": {"S": "CASE#1"}, "sk": {"S": "EVENT#"}}}},
+            {"ConditionCheck": {"TableName": "t", "Key": {"pk": {"S": "REPORT#2"}, "sk": {"S": "REPORT"}}}},
+        ],
+    )
+    assert [str(r) for r in iam.requests_of(transaction, NAMES)] == [
+        f"dynamodb:UpdateItem on {TABLE}, dynamodb:LeadingKeys=CASE#1",
+        f"dynamodb:PutItem on {TABLE}, dynamodb:LeadingKeys=CASE#1",
+        f"dynamodb:ConditionCheckItem on {TABLE}, dynamodb:LeadingKeys=REPORT#2",
+    ]
+    batch = call(
+        "dynamodb",
+        "BatchWriteItem",
+        RequestItems={"t": [{"PutRequest": {"Item": key}}, {"DeleteRequest": {"Key": {"pk": {"S": "TIMER#a"}}}}]},
+    )
+    (one,) = iam.requests_of(batch, NAMES)
+    assert one.keys == {"dynamodb:LeadingKeys": ("CASE#1", "TIMER#a")}  # one request, every item's key
+    query = call(
+        "dynamodb",
+        "Query",
+        TableName="t",
+        IndexName="by_case",
+        KeyConditionExpression="#k = :case AND gsi2sk BETWEEN :a AND :b",
+        ExpressionAttributeNames={"#k": "gsi2pk"},
+        ExpressionAttributeValues={":case": {"S": "CASE#1"}, ":a": {"S": "0"}, ":b": {"S": "9"}},
+    )
+    assert (
+        str(iam.requests_of(query, NAMES)[0]) == f"dynamodb:Query on {TABLE}/index/by_case, dynamodb:LeadingKeys=CASE#1"
+    )
+    url = "https://sqs.ap-southeast-3.amazonaws.com/123456789012/q"
+    assert iam.requests_of(call("sqs", "SendMessageBatch", QueueUrl=url), NAMES)[0].resource == (
+        "arn:aws:sqs:ap-southeast-3:123456789012:q"
+    )
+    metric = iam.requests_of(call("cloudwatch", "PutMetricData", Namespace="Kanal"), NAMES)[0]
+    assert (metric.action, metric.resource, metric.keys) == (
+        "cloudwatch:PutMetricData",
+        "*",
+        {"cloudwatch:namespace": ("Kanal",)},
+    )
+    stacks = iam.requests_of(call("cloudformation", "DescribeStacks", StackName="kanal"), NAMES)[0]
+    assert stacks.resource == f"arn:aws:cloudformation:{REGION}:123456789012:stack/kanal/*"
+    for unmapped in (call("dynamodb", "ListTables"), call("lambda", "Invoke")):
+        with pytest.raises(iam.Unsupported, match="add it to"):
+            iam.requests_of(unmapped, NAMES)
+    with pytest.raises(iam.Unsupported, match="no equality on partition key"):
+        iam.requests_of(call("dynamodb", "Query", TableName="t", KeyConditionExpression="sk = :x"), NAMES)
+
+
+def test_statements_as_iam_evaluates_them() -> None:
+    scoped = statement(
+        Action=["dynamodb:Get*"],
+        Resource=[TABLE, f"{TABLE}/index/*"],
+        Condition={"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["CASE#*"]}},
+    )
+    assert scoped.allows(request("DynamoDB:GetItem", leading=("CASE#1",)))  # actions ignore case
+    assert not scoped.allows(request("dynamodb:GetItem", leading=("CASE#1", "KEY#2")))  # for all values
+    assert not scoped.allows(request("dynamodb:PutItem", leading=("CASE#1",)))
+    assert not scoped.allows(request("dynamodb:GetItem", resource=TABLE + "2", leading=("CASE#1",)))
+    assert scoped.allows(request("dynamodb:GetItem"))  # no leading key at all (a Scan): ForAllValues holds, as on AWS
+    plain = statement(
+        Action="cloudwatch:PutMetricData", Resource="*", Condition={"StringEquals": {"cloudwatch:namespace": "Kanal"}}
+    )
+    assert plain.allows(request("cloudwatch:PutMetricData", "*", namespace="Kanal"))
+    assert not plain.allows(request("cloudwatch:PutMetricData", "*", namespace="Other"))
+    assert not plain.allows(request("cloudwatch:PutMetricData", "*"))  # a missing key fails a plain condition
+    anyof = statement(Action="*", Resource="*", Condition={"ForAnyValue:StringEquals": {"dynamodb:LeadingKeys": ["A"]}})
+    assert anyof.allows(request("x:y", "*", leading=("A", "B")))
+    assert not anyof.allows(request("x:y", "*"))
+
+
+@pytest.mark.parametrize(
+    ("body", "why"),
+    [
+        ({"Condition": {"StringNotLike": {"dynamodb:LeadingKeys": ["A*"]}}}, "operator StringNotLike"),
+        ({"Condition": {"StringLikeIfExists": {"dynamodb:LeadingKeys": ["A*"]}}}, "operator StringLikeIfExists"),
+        ({"Condition": {"StringEquals": {"aws:SourceVpce": ["v"]}}}, "condition key aws:SourceVpce"),
+        ({"Condition": {"StringLike": {"dynamodb:LeadingKeys": ["${aws:userid}*"]}}}, "policy variables"),
+        ({"Effect": "Deny"}, "Effect 'Deny'"),
+        ({"NotAction": "x:y"}, "NotAction"),
+        ({"Resource": {"Fn::GetAtt": ["T", "Arn"]}}, "not resolved"),
+    ],
+)
+def test_what_the_evaluator_cannot_read_fails_loudly(body: dict[str, Any], why: str) -> None:
+    with pytest.raises(iam.Unsupported, match=why):
+        statement(**{"Action": "x:y", "Resource": "*", **body}).allows(request("x:y", "*", leading=("A",)))
+
+
+def test_findings_name_the_principal_the_call_and_the_culprit() -> None:
+    names = iam.Names(REGION, "123456789012", {"t": {None: "pk"}})
+    checks = iam.Conformance(
+        names,
+        {
+            "F": [
+                statement(
+                    Action="dynamodb:BatchWriteItem",
+                    Resource=TABLE,
+                    Condition={"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["CASE#*"]}},
+                ),
+                statement(
+                    Action="dynamodb:BatchWriteItem",
+                    Resource=TABLE,
+                    Condition={"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["TIMER#*"]}},
+                ),
+            ]
+        },
+    )
+
+    def batch(*keys: str, principal: str = "F") -> iam.Call:
+        items = [{"DeleteRequest": {"Key": {"pk": {"S": k}}}} for k in keys]
+        return call("dynamodb", "BatchWriteItem", principal, RequestItems={"t": items})
+
+    assert checks.denied([batch("CASE#1"), batch("TIMER#1")]) == []
+    assert checks.denied([batch("CASE#1", "KEY#1")]) == [
+        f"F may not dynamodb:BatchWriteItem on {TABLE}, dynamodb:LeadingKeys=CASE#1|KEY#1 "
+        "(not allowed: dynamodb:LeadingKeys=KEY#1): dynamodb.BatchWriteItem from here"
+    ]
+    assert checks.denial_report([batch("CASE#1")]) is None
+    shown = str(checks.denial_report([batch("KEY#1")]))
+    assert shown.startswith("AWS calls the template's IAM statements do not allow (1):\n  - F may not ")
+    assert "\nF's statements (PRINCIPALS -> none):\n    FRole / FRolePolicy0 #1: " in shown
+    (split,) = checks.denied([batch("CASE#1", "TIMER#1")])
+    assert "no one statement allows them all" in split
+    assert checks.denied([batch("CASE#1", principal="G")]) == [
+        "G is no principal in tests/iam.py PRINCIPALS: dynamodb.BatchWriteItem from here"
+    ]
+    assert checks.denied([call("dynamodb", "ListTables")]) == [
+        "F: dynamodb.ListTables from here: no IAM mapping for dynamodb.ListTables: "
+        "add it to requests_of in tests/iam.py"
+    ]
+    assert checks.unused([batch("CASE#1")]) == [
+        f"F: no call uses dynamodb:BatchWriteItem on {TABLE} (FRole / FRolePolicy0 #1: "
+        f'{{"Action": "dynamodb:BatchWriteItem", "Resource": "{TABLE}", "Condition": {{"ForAllValues:StringLike": '
+        '{"dynamodb:LeadingKeys": ["TIMER#*"]}}})'
+    ]
+
+
+def test_a_policy_sam_adds_without_a_reason_fails() -> None:
+    template = {
+        "Resources": {
+            "F": {"Type": "AWS::Lambda::Function", "Properties": {"Role": {"Fn::GetAtt": ["FRole", "Arn"]}}},
+            "FRole": {
+                "Type": "AWS::IAM::Role",
+                "Properties": {
+                    "Policies": [
+                        {"PolicyName": "FRolePolicy0", "PolicyDocument": {"Statement": [{"Effect": "Allow"}]}},
+                        {"PolicyName": "DeadLetterQueuePolicy", "PolicyDocument": {"Statement": {"Effect": "Allow"}}},
+                    ]
+                },
+            },
+        }
+    }
+    written, service = iam.statements_of("F", template)
+    assert (written.written, service.written) == (True, False)
+    template["Resources"]["FRole"]["Properties"]["Policies"].append(  # type: ignore[index]
+        {"PolicyName": "FSomethingNewPolicy", "PolicyDocument": {"Statement": []}}
+    )
+    with pytest.raises(iam.Unsupported, match="SAM added policy FSomethingNewPolicy to FRole"):
+        iam.statements_of("F", template)
