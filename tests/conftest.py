@@ -234,6 +234,8 @@ class ReviewGateway:
                     {"content-type"} if body is not None else set()
                 )
                 caller = SIGNED_CALLER.format(access_key)
+                api_id, stage = base_url.split("//", 1)[1].split(".", 1)[0], base_url.rstrip("/").rsplit("/", 1)[1]
+                iam.record("execute-api", "Invoke", {"api_id": api_id, "stage": stage, "method": method, "path": path})
             else:
                 return 403, {"detail": "Missing Authentication Token"}
             return self.invoke(method, path, body, caller, sent)

@@ -52,6 +52,9 @@ PRINCIPALS: dict[str, str] = {
     "IntakeFunction": "IntakeFunction",
     "CaseBuilderFunction": "CaseBuilderFunction",
     "ReminderFunction": "ReminderFunction",
+    "ReviewFunction": "ReviewFunction",
+    #: The reviewer commands (`kanal review`), run with ReviewerRole's credentials.
+    "reviewer": "ReviewerRole",
 }
 
 #: Policies that SAM adds to a function's role for Lambda itself, not for the function's code: no code path
@@ -75,6 +78,8 @@ IAM_PREFIX = {
     "cloudformation": "cloudformation",
     "scheduler": "scheduler",
     "sts": "sts",
+    # Not botocore: a signed HTTP request to an API Gateway API (recorded with ``record``).
+    "execute-api": "execute-api",
 }
 
 #: Stands in for AWS::StackId's random part: the stack's own id, whatever it is.
@@ -319,6 +324,13 @@ class Recorder:
 RECORDER = Recorder()
 
 
+def record(service: str, operation: str, params: Mapping[str, Any]) -> None:
+    """Record a call made without botocore (a signed HTTP request to an API) for the principal acting now."""
+    principal = _PRINCIPAL.get()
+    if principal is not None:
+        RECORDER.calls.append(Call(principal, service, operation, dict(params), _origin(3)))
+
+
 def hook_sessions(aws: Any) -> Callable[[], None]:
     """Make ``kanal.adapters.aws`` attach RECORDER to each session it makes; the function that undoes it."""
     original = aws._session
@@ -329,11 +341,11 @@ def hook_sessions(aws: Any) -> Callable[[], None]:
         return RECORDER.attach(made())
 
     aws._session = recorded_session
-    aws.client.cache_clear()
+    aws._client.cache_clear()
 
     def undo() -> None:
         aws._session = original
-        aws.client.cache_clear()
+        aws._client.cache_clear()
 
     return undo
 
@@ -532,6 +544,9 @@ def requests_of(call: Call, names: Names) -> list[Request]:
         return [one("*", {"cloudwatch:namespace": (str(p["Namespace"]),)})]
     elif call.service == "cloudformation" and op == "DescribeStacks":
         return [one(names.stack_arn(str(p["StackName"])) if "StackName" in p else "*")]
+    elif call.service == "execute-api" and op == "Invoke":
+        api, stage, method, path = p["api_id"], p["stage"], p["method"], p["path"]
+        return [one(f"arn:aws:execute-api:{names.region}:{names.account}:{api}/{stage}/{method}{path}")]
     elif call.service == "sts":
         if op == "AssumeRole":
             return [one(str(p["RoleArn"]))]

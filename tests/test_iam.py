@@ -14,16 +14,23 @@ modules ran (and this module to a few seconds); the checks after every other tes
 
 from __future__ import annotations
 
+import argparse
+import contextlib
+import io
 import json
+import os
+import warnings
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+import boto3
 import pytest
-from botocore.exceptions import ClientError
 from kanal import wiring
+from kanal.cli import main
 from kanal.local.template import Stack, load
 from kanal.models import InfoReply, Outcome, PartnerKind, Policy
+from kanal.reviewer import desk_for
 
 from tests import iam
 from tests.conftest import REGION, Invoke, LambdaContext, env, event, load_function, stream_event
@@ -85,8 +92,8 @@ def drive_every_function(
 ) -> None:
     """Three videos' lives through every function: reports (one retried, one failing), their cases, a question
     answered and one left unanswered, a decision, reminders and digests, the reconciler's repairs on both queues,
-    a poison record, a late report of a decided case, and a case's expiry. Reviewers' steps run as nobody (no
-    principal: theirs is not under check here)."""
+    a poison record, a late report of a decided case, and a case's expiry. Reviewers' steps are `kanal review`
+    commands as on AWS (the reviewer principal), through the reviewer API (ReviewFunction)."""
     table = env("TABLE_NAME")
     services = wiring.services()
     create = services.partners.create
@@ -119,12 +126,11 @@ def drive_every_function(
     # CaseBuilderFunction: the cases open and go to review.
     assert case_builder(stream_event(dynamodb, table)) == {"batchItemFailures": []}
 
-    # A reviewer asks about the two urgent cases; the agency answers one (IntakeFunction), the other stays open.
-    review = services.review()
+    # A reviewer asks about the two urgent cases (`kanal review`, signed as ReviewerRole's session, through the
+    # reviewer API); the agency answers one (IntakeFunction), the other stays open.
     for _ in range(2):
-        claimed = review.next("ana", 0, clock.now)
-        assert claimed is not None
-        review.ask(claimed.case.case_id, "ana", QUESTION, timedelta(hours=48), clock.now)
+        claimed = reviewer("review", "next", "--wait", "0")
+        reviewer("review", "ask", claimed["case_id"], "--question", QUESTION, "--due", "48h")
     clock.now = T0 + timedelta(hours=25)
     assert "info_due" in {r["kind"] for r in reminders(job("sweep"))["sent"]}
     assert api(info(agency, first["report_id"]))["statusCode"] == 202
@@ -144,22 +150,36 @@ def drive_every_function(
     clock.now += timedelta(minutes=15)
     requeued = {(r["case_id"], r["queue"]) for r in reminders(job("reconcile"))["requeued"]}
     assert requeued == {(other["case_id"], "urgent"), (third["case_id"], "normal")}
-    # A dead letter that names no case is set aside for 12 hours, which SQS refuses (12 hours is the most,
-    # counted from the receive): the run fails. Reported, not changed here; the call is recorded all the same.
+    # A dead letter that names no case is set aside (left where it alarms, hidden from the next runs).
     for queue in dead:
         sqs.send_message(QueueUrl=env(queue), MessageBody="not a review message")
-        with pytest.raises(ClientError, match="VisibilityTimeout"):
-            reminders(job("reconcile"))
+        assert reminders(job("reconcile"))["requeued"] == []
 
     # The reviewer decides the answered case (removed: the agency's statutory window starts); reminders follow
     # (review overdue for the other case, the window's) and the daily digest; partners read what they have.
-    for _ in range(4):
-        claimed = review.next("ana", 0, clock.now)
-        if claimed is not None and claimed.case.case_id == first["case_id"]:
+    # Cases come urgent first: the answered one is decided; the others are kept a while, looked at again and
+    # given back (a fresh message on the queue each belongs in), then held when they come round again.
+    desk = desk_for(argparse.Namespace(reviewer=None, wait=0), wiring.build(reviewer_settings()))[0]
+    decided = ["--outcome", str(Outcome.REMOVED), "--policy", str(Policy.NATIONAL_LAW), "--reason", REASON]
+    given_back: set[str] = set()
+    for _ in range(8):
+        with iam.acting_as("reviewer"):
+            shown = desk.next(0)
+        assert shown is not None, "a case did not come back to review"
+        case_id = shown["case"]["case_id"]
+        if case_id == first["case_id"]:
+            reviewer("review", "decide", case_id, *decided)
+        elif case_id not in given_back:
+            with iam.acting_as("reviewer"):
+                desk.keep(case_id)
+                desk.case(case_id)
+            reviewer("review", "release", case_id)
+            given_back.add(case_id)
+        decision = services.cases.get(first["case_id"])
+        if decision is not None and decision.decision and given_back >= {other["case_id"], third["case_id"]}:
             break
     else:
-        pytest.fail("the answered case did not come back to review")
-    review.decide(first["case_id"], "ana", Outcome.REMOVED, Policy.NATIONAL_LAW, REASON, clock.now)
+        pytest.fail(f"not every case came to review: {given_back}")
     clock.now = datetime(2026, 11, 26, 8, 30, tzinfo=WIB)
     assert [r["kind"] for r in reminders(job("digest"))["sent"]] == ["daily_digest"] * 2
     clock.now = datetime(2026, 11, 29, 8, 30, tzinfo=WIB)
@@ -188,6 +208,47 @@ def drive_every_function(
     assert case_builder(json.loads(json.dumps({"Records": [removal]}))) == {"batchItemFailures": []}
 
 
+#: Where `kanal review` finds the stack: a CloudFormation stack on moto with the outputs it reads (the stack
+#: id's name part is what AWS::StackId resolves to in the checks).
+REVIEWER_STACK = "kanal-local"
+REVIEW_API = f"https://ReviewApi.execute-api.{REGION}.amazonaws.com/prod"
+
+
+def reviewer_settings() -> Any:
+    from kanal.settings import Settings
+
+    return Settings(table_name=env("TABLE_NAME"), review_api_url=REVIEW_API)
+
+
+def reviewer(*argv: str) -> Any:
+    """`kanal --stack-name kanal-local ARGV` as a reviewer runs it on AWS: no table or API named, so it reads the
+    stack's outputs, and signs its requests; its AWS calls are recorded as the reviewer's (ReviewerRole)."""
+    hidden = {name: os.environ.pop(name) for name in ("TABLE_NAME", "KANAL_REVIEW_API_URL") if name in os.environ}
+    printed = io.StringIO()
+    try:
+        with iam.acting_as("reviewer"), contextlib.redirect_stdout(printed):
+            code = main(["--stack-name", REVIEWER_STACK, *argv])
+    finally:
+        os.environ.update(hidden)
+    assert code == 0, argv
+    text = printed.getvalue()
+    return json.loads(text[text.index("\n{\n") + 1 :] if "\n{\n" in text else text[text.index("{") :])
+
+
+def reviewer_stack() -> None:
+    """The deployed stack as `kanal review` sees it: its outputs."""
+    outputs = {"TableName": env("TABLE_NAME"), "ReviewApiUrl": REVIEW_API}
+    template = {
+        "Resources": {"Handle": {"Type": "AWS::CloudFormation::WaitConditionHandle"}},
+        "Outputs": {name: {"Value": value} for name, value in outputs.items()},
+    }
+    with warnings.catch_warnings():  # moto creates no resource for a wait condition handle, and says so
+        warnings.simplefilter("ignore", UserWarning)
+        boto3.client("cloudformation", region_name=REGION).create_stack(
+            StackName=REVIEWER_STACK, TemplateBody=json.dumps(template)
+        )
+
+
 #: The recording of one run of the flows, shared by this module's tests (filled by the first that needs it).
 RECORDED: dict[str, Any] = {}
 
@@ -205,6 +266,7 @@ def recorded(
 ) -> tuple[iam.Conformance, list[iam.Call]]:
     """The checks on the stack, and the calls of every function in ``drive_every_function``."""
     if not RECORDED:
+        reviewer_stack()
         drive_every_function(clock, api, authorizer, case_builder, reminders, dynamodb, sqs)
         RECORDED["calls"] = list(iam.RECORDER.calls)
     return iam.Conformance.of(stack), RECORDED["calls"]
@@ -480,3 +542,26 @@ def test_a_policy_sam_adds_without_a_reason_fails() -> None:
     )
     with pytest.raises(iam.Unsupported, match="SAM added policy FSomethingNewPolicy to FRole"):
         iam.statements_of("F", template)
+
+
+def test_the_reviewer_commands_need_exactly_what_reviewer_role_grants(
+    stack: Stack, recorded: tuple[iam.Conformance, list[iam.Call]]
+) -> None:
+    """`kanal review` on AWS calls the reviewer API and reads the stack's outputs, nothing else; ReviewerRole
+    without execute-api:Invoke (or with a table right) is reported."""
+    checks, calls = recorded
+    mine = [c for c in calls if c.principal == "reviewer"]
+    assert {(c.service, c.operation) for c in mine} == {("execute-api", "Invoke"), ("cloudformation", "DescribeStacks")}
+    assert checks.denied(mine) == []
+    source = load()
+    statements = source["Resources"]["ReviewerRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    statements[:] = [s for s in statements if s["Action"] != "execute-api:Invoke"]
+    denied = iam.Conformance.of(stack, template=iam.translate(source)).denied(mine)
+    assert denied
+    assert all(d.startswith("reviewer may not execute-api:Invoke on arn:aws:execute-api:") for d in denied), denied
+    widened = load()
+    widened["Resources"]["ReviewerRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"].append(
+        {"Effect": "Allow", "Action": "dynamodb:GetItem", "Resource": {"Fn::GetAtt": ["ReportsTable", "Arn"]}}
+    )
+    unused = iam.Conformance.of(stack, template=iam.translate(widened)).unused(mine)
+    assert any(u.startswith("reviewer: no call uses dynamodb:GetItem") for u in unused), unused

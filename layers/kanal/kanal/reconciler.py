@@ -23,7 +23,7 @@ from kanal.review import in_review
 #: How long a reopened case may wait for its stream record to queue it before the reconciler steps in.
 GRACE = timedelta(minutes=10)
 #: How long a dead letter naming no case is set aside before it is looked at again (it stays, and alarms).
-SET_ASIDE = timedelta(hours=12)
+SET_ASIDE = timedelta(hours=1)
 
 
 @dataclass(frozen=True)

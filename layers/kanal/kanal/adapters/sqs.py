@@ -6,6 +6,8 @@ import json
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from botocore.exceptions import ClientError
+
 from kanal.adapters.dynamodb import stamp
 from kanal.models import Case, Priority
 from kanal.ports import Delivery
@@ -149,7 +151,18 @@ class SqsDeadLetters:
         self._client.delete_message(QueueUrl=self._urls[delivery.queue], ReceiptHandle=delivery.receipt)
 
     def set_aside(self, delivery: Delivery, seconds: int) -> None:
-        """Leave it in its queue (where it alarms), out of the next runs' way for a while."""
-        self._client.change_message_visibility(
-            QueueUrl=self._urls[delivery.queue], ReceiptHandle=delivery.receipt, VisibilityTimeout=min(seconds, 43200)
-        )
+        """Leave it in its queue (where it alarms), out of the next runs' way for a while. SQS refuses to hide a
+        message past 12 hours in all (an old dead letter may be close to that): it then stays as it is, hidden
+        until the receive's own visibility ends, and a later run sets it aside again."""
+        try:
+            self._client.change_message_visibility(
+                QueueUrl=self._urls[delivery.queue],
+                ReceiptHandle=delivery.receipt,
+                VisibilityTimeout=min(seconds, 43200),
+            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") not in (
+                "InvalidParameterValue",
+                "InvalidParameterValueException",
+            ):
+                raise
