@@ -42,6 +42,10 @@ def test_the_recorded_reviewer_is_the_verified_caller_never_a_name_the_client_se
     status, answer = review_gateway.invoke("POST", "/v1/review/next", {"wait_seconds": 0}, BUDI, spoof)
     assert status == 200
     assert answer["case"]["claim"]["held_by_you"] is True
+    # The report came with a key that carried no name (as keys issued before names rode on them): the API
+    # looks the partner up, so the reviewer still sees who reported.
+    (shown,) = answer["case"]["reports"]
+    assert (shown["partner"], shown["partner_kind"]) == ("Bawaslu RI", "election_agency")
     case_id = receipt["case_id"]
     status, answer = review_gateway.invoke(
         "POST", f"/v1/review/cases/{case_id}/decision", {**DECISION, "reviewer": ANA}, BUDI, spoof

@@ -24,7 +24,7 @@ from pydantic import AfterValidator, ConfigDict, Field
 from kanal import __version__, casefile, clock, wiring
 from kanal.entrypoints.routing import Documented, Reply, Request, Router, problem
 from kanal.errors import CaseConflict, CaseNotFound, NewReports, ReviewRefused, StoreUnavailable
-from kanal.models import Case, Model, Outcome, PlainText, Policy, Problem
+from kanal.models import Case, Model, Outcome, Partner, PlainText, Policy, Problem, Report
 from kanal.observability import log_metrics, logger, metrics
 from kanal.review import MIN_REASON
 
@@ -134,7 +134,7 @@ def take_next(request: Request) -> Reply:
         return Reply(status=204)
     case_id = claimed.case.case_id
     document = casefile.case_document(
-        claimed.case, claimed.reports, clock.now(), services.trail.history(case_id), viewer=reviewer
+        claimed.case, named(claimed.reports), clock.now(), services.trail.history(case_id), viewer=reviewer
     )
     logger.info("case claimed", extra={"case_id": case_id, "queue": str(claimed.delivery.queue)})
     return _json(200, {"queue": str(claimed.delivery.queue), "case": document})
@@ -153,7 +153,7 @@ def get_case(request: Request) -> Reply:
     reviewer = reviewer_of(request)
     services = wiring.services()
     case = _case(request.path.case_id)
-    reports = services.trail.reports_of(case.case_id)
+    reports = named(services.trail.reports_of(case.case_id))
     history = services.trail.history(case.case_id)
     return _json(200, casefile.case_document(case, reports, clock.now(), history, viewer=reviewer))
 
@@ -201,7 +201,7 @@ def decide(request: Request) -> Reply:
     except NewReports as new:
         review.saw(case_id, reviewer, new.reports, clock.now())
         answer = json.loads(str(problem(HTTPStatus.CONFLICT, str(new)).body))
-        answer["new_reports"] = [casefile.report_document(r) for r in new.reports]
+        answer["new_reports"] = [casefile.report_document(r) for r in named(new.reports)]
         return Reply(status=409, body=json.dumps(answer, ensure_ascii=False), content_type="application/problem+json")
     count_decision(case)
     assert case.decision is not None
@@ -246,6 +246,23 @@ def release(request: Request) -> Reply:
     case = wiring.services().review().release(request.path.case_id, reviewer, clock.now())
     logger.info("case released", extra={"case_id": case.case_id})
     return _json(200, {**_state(case), "released": True})
+
+
+def named(reports: list[Report]) -> list[Report]:
+    """Reports with their partner's name and kind: a report sent with a key issued before keys carried them has
+    neither, and the moderation team needs to know who reported (one read per such partner)."""
+    directory = wiring.services().partners.directory
+    found: dict[str, Partner | None] = {}
+    shown = []
+    for report in reports:
+        if report.partner_name is None:
+            if report.partner_id not in found:
+                found[report.partner_id] = directory.get_partner(report.partner_id)
+            partner = found[report.partner_id]
+            if partner is not None:
+                report = report.model_copy(update={"partner_name": partner.name, "partner_kind": partner.kind})
+        shown.append(report)
+    return shown
 
 
 def _state(case: Case) -> dict[str, str]:
