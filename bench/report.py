@@ -50,11 +50,13 @@ What was done, and what is left:
   attribute values themselves (`kanal/adapters/attributes.py`, checked against boto3's serializer by a
   property test): importing anything under `boto3` costs boto3 and s3transfer on every cold start.
 - The intake function routes with a small router of its own (`kanal/entrypoints/routing.py`) instead of
-  Powertools' resolver with validation, whose OpenAPI models were the largest single cost; the OpenAPI
-  document is built from the same route declarations, on its first request.
+  Powertools' resolver with validation (the last two rows above, each alone in a bare interpreter; in a
+  process that already has Logger and pydantic, the resolver took about 45 ms more than the router,
+  measured by hand, not by this benchmark); the OpenAPI document is built from the same route
+  declarations, on its first request.
 - botocore's data loader is told to check only the service asked for (`kanal/adapters/loader.py`): its
-  own check lists every one of its ~400 service directories before it loads a model, about 17 ms of
-  the first client here, more on a slower disk.
+  own check lists every one of its ~400 service directories before it loads a model (about 30 ms of the
+  first client, measured by hand, not by this benchmark; more on a slower disk).
 - Each service, and the module it comes from, is made on first use (`kanal/wiring.py`): the authorizer
   loads neither the calendar nor the review or reminder rules.
 - pydantic models build their validators on first use (`defer_build`), so a function pays only for the

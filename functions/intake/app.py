@@ -1,4 +1,4 @@
-"""The partner API: POST/GET /v1/reports and the OpenAPI document."""
+"""The partner API: reports, answers to reviewers' questions, reminders and the OpenAPI document."""
 
 from kanal.entrypoints.api import lambda_handler
 

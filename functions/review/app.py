@@ -1,4 +1,4 @@
-"""The reviewer API: claim, keep, decide, ask and release, as the caller's verified IAM principal."""
+"""The reviewer API: claim, read a case, keep, decide, ask and release, as the caller's verified IAM principal."""
 
 from kanal.entrypoints.review_api import lambda_handler
 

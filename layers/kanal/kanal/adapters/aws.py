@@ -34,8 +34,9 @@ def client(service: str, endpoint_url: str | None = None) -> Any:
     """A shared client for ``service``, typed by boto3-stubs so that mypy checks every call's parameters
     (AWS_ENDPOINT_URL is honoured by botocore itself).
 
-    Made with botocore alone: importing boto3 would add boto3 and s3transfer to every cold start for
-    nothing the functions use.
+    Made with botocore alone: importing boto3 would add boto3 and s3transfer, for nothing the functions use
+    (about 17-20 ms on top of botocore's session and client, measured by hand in one process; ``make bench``
+    shows only each import's cost in a bare interpreter: boto3 0.16 s, botocore's session and client 0.14 s).
     """
     return _client(service, endpoint_url)
 

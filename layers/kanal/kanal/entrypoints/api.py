@@ -1,4 +1,5 @@
-"""The partner API (IntakeFunction): POST/GET /v1/reports and GET /v1/openapi.json.
+"""The partner API (IntakeFunction): /v1/reports (POST, GET), /v1/reports/{report_id} (GET) and its /info (POST),
+/v1/reminders (GET) and /v1/openapi.json (GET).
 
 Routes translate HTTP into calls on the rules and domain errors into RFC 9457
 problem documents; nothing here talks to AWS directly.
