@@ -11,19 +11,30 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 from functools import cache
 from importlib import resources
-from typing import Any, Protocol
+from typing import Any, Protocol, assert_never
 from zoneinfo import ZoneInfo
 
 from pydantic import Field
 
-from kanal.calendar import Calendar
-from kanal.models import Case, CaseEvent, CaseEventKind, CaseStatus, Model, Outcome, Partner, PartnerKind, Report
+from kanal.calendar import Calendar, Phase
+from kanal.models import (
+    Case,
+    CaseEvent,
+    CaseEventKind,
+    CaseStatus,
+    Category,
+    Model,
+    Outcome,
+    Partner,
+    PartnerKind,
+    Report,
+)
 
 LEADS = "moderation-leads"
 #: A milestone reminder not sent within this time of its send time is skipped (the next offset follows).
@@ -33,7 +44,7 @@ ZONE_NAMES = {"Asia/Jakarta": "WIB", "Asia/Makassar": "WITA", "Asia/Jayapura": "
 
 
 class ReminderKind(StrEnum):
-    """What a reminder is about."""
+    """What a reminder is about. Each kind has one entry in ``rule_for``: when, to whom, what it says."""
 
     INFO_DUE = "info_due"
     INFO_NOT_PROVIDED = "info_not_provided"
@@ -41,6 +52,55 @@ class ReminderKind(StrEnum):
     ELECTION_MILESTONE = "election_milestone"
     STATUTORY_WINDOW = "statutory_window"
     DAILY_DIGEST = "daily_digest"
+
+
+class Audience(StrEnum):
+    """To whom a kind of reminder goes."""
+
+    #: The partners who reported the case.
+    CASE_PARTNERS = "case_partners"
+    #: The moderation leads' topic, and the partners who reported the case.
+    LEADS_AND_CASE_PARTNERS = "leads_and_case_partners"
+    #: The election agency that made the report (other kinds of partner have no statutory window).
+    REPORTING_AGENCY = "reporting_agency"
+    #: Every partner in the directory.
+    EVERY_PARTNER = "every_partner"
+    #: Every partner with something to report that day (reports sent, decisions, questions waiting).
+    PARTNERS_WITH_ACTIVITY = "partners_with_activity"
+
+
+class Subject(StrEnum):
+    """What a reminder's ``subject`` names (and so what its timer and record are deleted with)."""
+
+    CASE = "case"
+    REPORT = "report"
+    MILESTONE = "milestone"
+    DAY = "day"
+
+
+#: A kind's message from its timer, in the partner's zone; ``detail`` is the text the sender composed
+#: itself (only the daily digest has one: its figures come from the digest source).
+Wording = Callable[["Timer", Calendar, ZoneInfo, str], str]
+#: The offset of a reminder sent at its deadline.
+AT_DEADLINE = ("0h", timedelta())
+
+
+@dataclass(frozen=True)
+class KindRule:
+    """One kind of reminder: when it is sent, to whom, and what it says."""
+
+    #: The deadline it is about, as the README's table says it.
+    deadline: str
+    #: True: sent at the offsets before the deadline that ``data/reminders.json`` lists for the kind;
+    #: False: once, at the deadline (offset "0h").
+    before: bool
+    to: Audience
+    subject: Subject
+    text: Wording
+
+    def offsets(self, kind: ReminderKind, rules: ReminderRules) -> list[tuple[str, timedelta]]:
+        """The offsets before its deadline at which ``kind`` is sent."""
+        return rules.offsets_for(kind) if self.before else [AT_DEADLINE]
 
 
 class Timer(Model):
@@ -119,46 +179,39 @@ def parse_offset(text: str) -> timedelta:
     return timedelta(**{{"m": "minutes", "h": "hours", "d": "days"}[match.group(2)]: int(match.group(1))})
 
 
-def question_timers(case: Case, rules: ReminderRules) -> list[Timer]:
-    """When a partner is asked: reminders before the answer is due, and the notice when it is not given."""
-    assert case.question is not None
-    due = case.question.due_at
-    timers = [
+def case_timers(kind: ReminderKind, case: Case, due: datetime, rules: ReminderRules) -> list[Timer]:
+    """A case's timers of ``kind`` for a deadline at ``due``: one per offset its rule sends at."""
+    rule = RULES[kind]
+    assert rule.subject is Subject.CASE
+    return [
         Timer(
-            kind=ReminderKind.INFO_DUE,
+            kind=kind,
             subject=case.case_id,
             case_id=case.case_id,
             offset=text,
             send_at=due - before,
             due_at=due,
-            partner_ids=sorted(case.partners),
+            partner_ids=recipients(rule.to, case=case),
         )
-        for text, before in rules.offsets_for(ReminderKind.INFO_DUE)
+        for text, before in rule.offsets(kind, rules)
     ]
-    timers.append(
-        Timer(
-            kind=ReminderKind.INFO_NOT_PROVIDED,
-            subject=case.case_id,
-            case_id=case.case_id,
-            offset="0h",
-            send_at=due,
-            due_at=due,
-            partner_ids=sorted(case.partners),
-        )
-    )
-    return timers
 
 
-def overdue_timer(case: Case) -> Timer:
-    """When a case opens: the escalation if it is still undecided at its review deadline."""
-    return Timer(
-        kind=ReminderKind.REVIEW_OVERDUE,
-        subject=case.case_id,
-        case_id=case.case_id,
-        offset="0h",
-        send_at=case.review_due_at,
-        due_at=case.review_due_at,
-    )
+def question_timers(case: Case, rules: ReminderRules) -> list[Timer]:
+    """When a partner is asked: reminders before the answer is due, and the notice when it is not given."""
+    assert case.question is not None
+    due = case.question.due_at
+    return [
+        *case_timers(ReminderKind.INFO_DUE, case, due, rules),
+        *case_timers(ReminderKind.INFO_NOT_PROVIDED, case, due, rules),
+    ]
+
+
+def overdue_timer(case: Case, rules: ReminderRules | None = None) -> Timer:
+    """When a case opens: the escalation if it is still undecided at its review deadline (its recipients are
+    found when it fires: the case's partners then)."""
+    (timer,) = case_timers(ReminderKind.REVIEW_OVERDUE, case, case.review_due_at, rules or default_rules())
+    return timer.model_copy(update={"partner_ids": []})
 
 
 def statutory_timers(case: Case, reports: Sequence[Report], calendar: Calendar, rules: ReminderRules) -> list[Timer]:
@@ -166,22 +219,25 @@ def statutory_timers(case: Case, reports: Sequence[Report], calendar: Calendar, 
     decision = case.decision
     if decision is None or not (decision.ground == "national_law" or decision.outcome is Outcome.REMOVED):
         return []
+    kind = ReminderKind.STATUTORY_WINDOW
+    rule = RULES[kind]
     timers = []
     for report in reports:
-        if report.partner_kind is not PartnerKind.ELECTION_AGENCY:
+        to = recipients(rule.to, case=case, report=report)
+        if not to:
             continue
         election = calendar.election(report.election)
         closes = rules.window_end(report.observed_at or report.received_at, election.type if election else None)
-        for text, before in rules.offsets_for(ReminderKind.STATUTORY_WINDOW):
+        for text, before in rule.offsets(kind, rules):
             timers.append(
                 Timer(
-                    kind=ReminderKind.STATUTORY_WINDOW,
+                    kind=kind,
                     subject=report.report_id,
                     case_id=case.case_id,
                     offset=text,
                     send_at=closes - before,
                     due_at=closes,
-                    partner_ids=[report.partner_id],
+                    partner_ids=to,
                 )
             )
     return timers
@@ -189,19 +245,21 @@ def statutory_timers(case: Case, reports: Sequence[Report], calendar: Calendar, 
 
 def milestone_timers(calendar: Calendar, rules: ReminderRules, partners: Iterable[Partner]) -> list[Timer]:
     """Every election milestone's reminders, for every partner (computed from the calendar, never stored)."""
-    everyone = sorted(p.partner_id for p in partners)
+    kind = ReminderKind.ELECTION_MILESTONE
+    rule = RULES[kind]
+    to = recipients(rule.to, partners=(p.partner_id for p in partners))
     return [
         Timer(
-            kind=ReminderKind.ELECTION_MILESTONE,
+            kind=kind,
             subject=f"{election.election_id}:{milestone.milestone_id}",
             offset=text,
             send_at=milestone.at - before,
             due_at=milestone.at,
-            partner_ids=everyone,
+            partner_ids=to,
         )
         for election in calendar.elections
         for milestone in election.milestones
-        for text, before in rules.offsets_for(ReminderKind.ELECTION_MILESTONE)
+        for text, before in rule.offsets(kind, rules)
     ]
 
 
@@ -212,46 +270,164 @@ def local_time(moment: datetime, zone: ZoneInfo = WIB) -> str:
 
 def text_for(timer: Timer, calendar: Calendar, zone: ZoneInfo = WIB, detail: str = "") -> str:
     """The reminder's message: Bahasa Indonesia first, then English, times in the partner's zone."""
+    return rule_for(timer.kind).text(timer, calendar, zone, detail)
+
+
+def _info_due_text(timer: Timer, calendar: Calendar, zone: ZoneInfo, detail: str) -> str:
+    due, case = local_time(timer.due_at, zone), timer.case_id or ""
+    return (
+        f"Pengingat: tim moderasi menunggu informasi tambahan Anda untuk kasus {case} paling lambat {due}. "
+        f"Jawab melalui POST /v1/reports/{{report_id}}/info.\n"
+        f"Reminder: the moderation team is waiting for your additional information on case {case} by {due}. "
+        f"Answer through POST /v1/reports/{{report_id}}/info."
+    )
+
+
+def _info_not_provided_text(timer: Timer, calendar: Calendar, zone: ZoneInfo, detail: str) -> str:
+    due, case = local_time(timer.due_at, zone), timer.case_id or ""
+    return (
+        f"Batas waktu informasi tambahan untuk kasus {case} ({due}) telah lewat; kasus dikembalikan ke antrean "
+        f"peninjauan tanpa informasi tersebut.\n"
+        f"The deadline for additional information on case {case} ({due}) has passed; the case is back in "
+        f"review without it."
+    )
+
+
+def _review_overdue_text(timer: Timer, calendar: Calendar, zone: ZoneInfo, detail: str) -> str:
+    due, case = local_time(timer.due_at, zone), timer.case_id or ""
+    return (
+        f"Laporan Anda tentang kasus {case} terlambat ditinjau: batas waktu {due} telah lewat. Kami sedang "
+        f"menanganinya.\nYour report on case {case} is delayed: its review deadline {due} has passed. "
+        f"We are on it."
+    )
+
+
+def _statutory_window_text(timer: Timer, calendar: Calendar, zone: ZoneInfo, detail: str) -> str:
+    due, case = local_time(timer.due_at, zone), timer.case_id or ""
+    return (
+        f"Pengingat: jangka waktu untuk menindaklanjuti pelanggaran yang dilaporkan ({timer.subject}, kasus "
+        f"{case}) berakhir {due}.\nReminder: the window to act on the reported violation ({timer.subject}, "
+        f"case {case}) closes {due}."
+    )
+
+
+def urgent_review_hours(calendar: Calendar) -> dict[Phase, int]:
+    """The longest review deadline of any category in the quiet period and on voting day (``data/sla.json``):
+    what a partner may be promised for a report made then."""
+    return {
+        phase: max(calendar.review_hours(str(category), phase) for category in Category)
+        for phase in (Phase.QUIET, Phase.VOTING)
+    }
+
+
+def _review_promise(calendar: Calendar) -> tuple[str, str]:
+    """How soon reports in the quiet period and on voting day are reviewed, in Bahasa Indonesia and English."""
+    hours = urgent_review_hours(calendar)
+    quiet, voting = hours[Phase.QUIET], hours[Phase.VOTING]
+    if quiet == voting:
+        return (
+            f"Laporan pada masa tenang dan hari pemungutan suara ditinjau dalam {quiet} jam",
+            f"Reports in the quiet period and on voting day are reviewed within {quiet} hours",
+        )
+    return (
+        f"Laporan pada masa tenang ditinjau dalam {quiet} jam dan pada hari pemungutan suara dalam {voting} jam",
+        f"Reports in the quiet period are reviewed within {quiet} hours, and on voting day within {voting} hours",
+    )
+
+
+def _election_milestone_text(timer: Timer, calendar: Calendar, zone: ZoneInfo, detail: str) -> str:
     due = local_time(timer.due_at, zone)
-    case = timer.case_id or ""
-    if timer.kind is ReminderKind.INFO_DUE:
-        return (
-            f"Pengingat: tim moderasi menunggu informasi tambahan Anda untuk kasus {case} paling lambat {due}. "
-            f"Jawab melalui POST /v1/reports/{{report_id}}/info.\n"
-            f"Reminder: the moderation team is waiting for your additional information on case {case} by {due}. "
-            f"Answer through POST /v1/reports/{{report_id}}/info."
-        )
-    if timer.kind is ReminderKind.INFO_NOT_PROVIDED:
-        return (
-            f"Batas waktu informasi tambahan untuk kasus {case} ({due}) telah lewat; kasus dikembalikan ke antrean "
-            f"peninjauan tanpa informasi tersebut.\n"
-            f"The deadline for additional information on case {case} ({due}) has passed; the case is back in "
-            f"review without it."
-        )
-    if timer.kind is ReminderKind.REVIEW_OVERDUE:
-        return (
-            f"Laporan Anda tentang kasus {case} terlambat ditinjau: batas waktu {due} telah lewat. Kami sedang "
-            f"menanganinya.\nYour report on case {case} is delayed: its review deadline {due} has passed. "
-            f"We are on it."
-        )
-    if timer.kind is ReminderKind.STATUTORY_WINDOW:
-        return (
-            f"Pengingat: jangka waktu untuk menindaklanjuti pelanggaran yang dilaporkan ({timer.subject}, kasus "
-            f"{case}) berakhir {due}.\nReminder: the window to act on the reported violation ({timer.subject}, "
-            f"case {case}) closes {due}."
-        )
-    if timer.kind is ReminderKind.ELECTION_MILESTONE:
-        election_id, _, milestone_id = timer.subject.partition(":")
-        election = calendar.election(election_id)
-        milestone = next((m for m in election.milestones if m.milestone_id == milestone_id), None) if election else None
-        name_id, name_en = (milestone.name_id, milestone.name_en) if milestone else (milestone_id, milestone_id)
-        return (
-            f"Pengingat {election_id}: {name_id} mulai {due}. Laporan pada masa tenang dan hari pemungutan suara "
-            f"ditinjau dalam 4 jam; laporkan ajakan kampanye, iklan dan survei melalui kanal ini.\n"
-            f"Reminder {election_id}: {name_en} at {due}. Reports in the quiet period and on voting day are "
-            f"reviewed within 4 hours; report campaigning, ads and surveys through this channel."
-        )
-    return detail
+    election_id, _, milestone_id = timer.subject.partition(":")
+    election = calendar.election(election_id)
+    milestone = next((m for m in election.milestones if m.milestone_id == milestone_id), None) if election else None
+    name_id, name_en = (milestone.name_id, milestone.name_en) if milestone else (milestone_id, milestone_id)
+    promise_id, promise_en = _review_promise(calendar)
+    return (
+        f"Pengingat {election_id}: {name_id} mulai {due}. {promise_id}; laporkan ajakan kampanye, iklan dan "
+        f"survei melalui kanal ini.\n"
+        f"Reminder {election_id}: {name_en} at {due}. {promise_en}; report campaigning, ads and surveys "
+        f"through this channel."
+    )
+
+
+def _digest_wording(timer: Timer, calendar: Calendar, zone: ZoneInfo, detail: str) -> str:
+    return detail  # digest_text, composed by the digest source from the day's figures
+
+
+def rule_for(kind: ReminderKind) -> KindRule:
+    """The one entry of each kind of reminder. A kind without one is a type error (mypy: ``assert_never``)."""
+    match kind:
+        case ReminderKind.INFO_DUE:
+            return KindRule("a reviewer's question is due", True, Audience.CASE_PARTNERS, Subject.CASE, _info_due_text)
+        case ReminderKind.INFO_NOT_PROVIDED:
+            return KindRule(
+                "a reviewer's question is due, unanswered",
+                False,
+                Audience.CASE_PARTNERS,
+                Subject.CASE,
+                _info_not_provided_text,
+            )
+        case ReminderKind.REVIEW_OVERDUE:
+            return KindRule(
+                "the case's review_due_at, undecided",
+                False,
+                Audience.LEADS_AND_CASE_PARTNERS,
+                Subject.CASE,
+                _review_overdue_text,
+            )
+        case ReminderKind.ELECTION_MILESTONE:
+            return KindRule(
+                "a milestone of data/elections.json",
+                True,
+                Audience.EVERY_PARTNER,
+                Subject.MILESTONE,
+                _election_milestone_text,
+            )
+        case ReminderKind.STATUTORY_WINDOW:
+            return KindRule(
+                "an agency's window to act closes (removed, or decided on national law)",
+                True,
+                Audience.REPORTING_AGENCY,
+                Subject.REPORT,
+                _statutory_window_text,
+            )
+        case ReminderKind.DAILY_DIGEST:
+            return KindRule(
+                "digest_hour_local (data/reminders.json), Asia/Jakarta",
+                False,
+                Audience.PARTNERS_WITH_ACTIVITY,
+                Subject.DAY,
+                _digest_wording,
+            )
+        case _:
+            assert_never(kind)
+
+
+#: Every kind's entry (built at import: a kind without one fails there, and in mypy before that).
+RULES: dict[ReminderKind, KindRule] = {kind: rule_for(kind) for kind in ReminderKind}
+
+
+def offsets_of(kind: ReminderKind, rules: ReminderRules) -> list[tuple[str, timedelta]]:
+    """The offsets before its deadline at which ``kind`` is sent (its rule: from the data, or at the deadline)."""
+    return RULES[kind].offsets(kind, rules)
+
+
+def recipients(
+    audience: Audience, case: Case | None = None, report: Report | None = None, partners: Iterable[str] = ()
+) -> list[str]:
+    """Who an audience is, for a case, a report or the partner directory (sorted; leads first)."""
+    match audience:
+        case Audience.CASE_PARTNERS:
+            return sorted(case.partners) if case is not None else []
+        case Audience.LEADS_AND_CASE_PARTNERS:
+            return [LEADS, *(sorted(case.partners) if case is not None else [])]
+        case Audience.REPORTING_AGENCY:
+            agency = report is not None and report.partner_kind is PartnerKind.ELECTION_AGENCY
+            return [report.partner_id] if report is not None and agency else []
+        case Audience.EVERY_PARTNER | Audience.PARTNERS_WITH_ACTIVITY:
+            return sorted(partners)
+        case _:
+            assert_never(audience)
 
 
 class ReminderStore(Protocol):
@@ -341,8 +517,8 @@ class Reminders:
         if checked is None:
             result.skipped += 1
         else:
-            timer, recipients = checked
-            for partner_id in recipients:
+            timer, to = checked
+            for partner_id in to:
                 partner = directory.get(partner_id)
                 zone = self.calendar.zone_for(partner.region_code) if partner and partner.region_code else WIB
                 reminder = Reminder(
@@ -370,16 +546,17 @@ class Reminders:
         case = self.cases.get(timer.case_id or "")
         if case is None:
             return None
-        offsets = (
-            dict(self.rules.offsets_for(timer.kind)) if timer.kind is ReminderKind.INFO_DUE else {"0h": timedelta()}
-        )
+        rule = RULES[timer.kind]
+        if rule.subject is not Subject.CASE:
+            return None
+        offsets = dict(rule.offsets(timer.kind, self.rules))
         if timer.offset not in offsets or timer.send_at != timer.due_at - offsets[timer.offset]:
             return None  # not an offset kanal reminds at: each reminder goes once per real offset
         own = timer.model_copy(update={"subject": case.case_id, "case_id": case.case_id, "partner_ids": []})
         if timer.kind is ReminderKind.REVIEW_OVERDUE:
             if case.status is CaseStatus.DECIDED or case.review_due_at != timer.due_at:
                 return None
-            return own, [LEADS, *sorted(case.partners)]
+            return own, recipients(rule.to, case=case)
         waiting = case.status is CaseStatus.NEEDS_INFO and case.question is not None
         if not waiting or case.question is None or case.question.due_at != timer.due_at:
             return None  # answered, decided, or asked again with another deadline
@@ -388,7 +565,7 @@ class Reminders:
         if timer.kind is ReminderKind.INFO_NOT_PROVIDED and not dry_run:
             event = CaseEvent(case_id=case.case_id, kind=CaseEventKind.INFO_NOT_PROVIDED, actor="kanal", at=now)
             self.expiry.reopen(case.case_id, event, timer.due_at)
-        return own, sorted(case.partners)
+        return own, recipients(rule.to, case=case)
 
     def _statutory(self, timer: Timer) -> tuple[Timer, list[str]] | None:
         """A statutory window's reminder, only as ``statutory_timers`` makes it for a report of the decided case."""
@@ -419,18 +596,22 @@ class Reminders:
             return
         day = local.date()
         since = datetime.combine(day, time(self.rules.digest_hour), WIB) - timedelta(days=1)
-        for partner in directory.values():
-            text = self.digests.digest(partner.partner_id, since, now)
-            if text is None:
+        kind = ReminderKind.DAILY_DIGEST
+        ((offset, _),) = offsets_of(kind, self.rules)
+        for partner_id in recipients(RULES[kind].to, partners=directory):
+            detail = self.digests.digest(partner_id, since, now)
+            if detail is None:  # no activity: not among the partners this audience names today
                 continue
+            due = datetime.combine(day, time(self.rules.digest_hour), WIB)
+            timer = Timer(kind=kind, subject=day.isoformat(), offset=offset, send_at=due, due_at=due)
             reminder = Reminder(
-                kind=ReminderKind.DAILY_DIGEST,
-                partner_id=partner.partner_id,
-                subject=day.isoformat(),
-                offset="0h",
-                due_at=datetime.combine(day, time(self.rules.digest_hour), WIB),
+                kind=kind,
+                partner_id=partner_id,
+                subject=timer.subject,
+                offset=offset,
+                due_at=due,
                 sent_at=now,
-                text=text,
+                text=text_for(timer, self.calendar, WIB, detail),
             )
             self._send(reminder, result, dry_run)
 

@@ -31,7 +31,17 @@ from kanal.adapters.dynamodb import (
     unavailable_on_failure,
 )
 from kanal.models import Case, CaseStatus
-from kanal.reminders import LEADS, Reminder, ReminderKind, ReminderRules, Timer, digest_text
+from kanal.reminders import (
+    LEADS,
+    RULES,
+    Reminder,
+    ReminderKind,
+    ReminderRules,
+    Subject,
+    Timer,
+    digest_text,
+    offsets_of,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -196,8 +206,10 @@ class DynamoPurge:
         """Delete what belongs to ``case`` up to ``until``; how many keys were deleted (absent ones count)."""
         upto = f"{stamp(until)}~"
         keys: list[tuple[str, str]] = []
-        offsets = {kind: [text for text, _ in self._rules.offsets_for(kind)] for kind in ReminderKind}
+        offsets = {kind: [text for text, _ in offsets_of(kind, self._rules)] for kind in ReminderKind}
         partners = {*case.partners, LEADS}
+        # What is about the case or its reports goes with it; milestones and digests are about no case.
+        kinds = {subject: [kind for kind in ReminderKind if RULES[kind].subject is subject] for subject in Subject}
         for item in query_all(
             self._client,
             TableName=self._table,
@@ -208,9 +220,10 @@ class DynamoPurge:
         ):
             report_id, partner_id = str(item["report_id"]), str(item["partner_id"])
             keys += [(f"REPORT#{report_id}", "REPORT"), (f"IDEMPOTENCY#{report_id}", "IDEMPOTENCY")]
-            for offset in offsets[ReminderKind.STATUTORY_WINDOW]:
-                keys.append((f"TIMER#{ReminderKind.STATUTORY_WINDOW}#{report_id}", offset))
-                keys.append((f"REMINDER#{ReminderKind.STATUTORY_WINDOW}#{report_id}#{offset}#{partner_id}", "REMINDER"))
+            for kind in kinds[Subject.REPORT]:
+                for offset in offsets[kind]:
+                    keys.append((f"TIMER#{kind}#{report_id}", offset))
+                    keys.append((f"REMINDER#{kind}#{report_id}#{offset}#{partner_id}", "REMINDER"))
         keys += [
             (str(item["pk"]), str(item["sk"]))
             for item in query_all(
@@ -223,9 +236,8 @@ class DynamoPurge:
                 ProjectionExpression="pk, sk",
             )
         ]
-        case_kinds = (ReminderKind.INFO_DUE, ReminderKind.INFO_NOT_PROVIDED, ReminderKind.REVIEW_OVERDUE)
-        for kind in case_kinds:
-            for offset in offsets[kind] or ["0h"]:
+        for kind in kinds[Subject.CASE]:
+            for offset in offsets[kind]:
                 keys.append((f"TIMER#{kind}#{case.case_id}", offset))
                 keys += [(f"REMINDER#{kind}#{case.case_id}#{offset}#{p}", "REMINDER") for p in sorted(partners)]
         unique = sorted(set(keys))
