@@ -6,14 +6,16 @@ typo in a partner's integration is an error, not silently lost data.
 
 from __future__ import annotations
 
+import copy
 import string
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar, cast
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, create_model
 
 from kanal import content, regions, terminal
 
@@ -23,6 +25,44 @@ class Model(BaseModel):
     start only for the models it uses (building all of them costs tens of milliseconds)."""
 
     model_config = ConfigDict(defer_build=True)
+
+
+View = TypeVar("View", bound=BaseModel)
+#: Views' answers carry every field, null or not: the document says so (required in serialization).
+VIEW_CONFIG = ConfigDict(defer_build=True, json_schema_serialization_defaults_required=True)
+
+
+def view_of(
+    source: type[BaseModel],
+    name: str,
+    base: type[View],
+    hidden: Mapping[str, str],
+    *,
+    renamed: Mapping[str, str] | None = None,
+    retype: Callable[[Any], Any] | None = None,
+    doc: str = "",
+) -> type[View]:
+    """A view of ``source``: ``base`` (what the view adds or shows its own way) with every other field of
+    ``source``, as it is, but those in ``hidden`` (field -> why it is not shown) and those ``base`` already
+    has. A field added to ``source`` is shown unless it is hidden on purpose: never dropped unnoticed.
+    ``renamed`` shows a field under another name; ``retype`` maps a field's type for display."""
+    unknown = set(hidden) - set(source.model_fields)
+    if unknown:
+        raise TypeError(f"{name} hides fields {source.__name__} does not have: {sorted(unknown)}")
+    fields: dict[str, Any] = {}
+    for field, info in source.model_fields.items():
+        shown = (renamed or {}).get(field, field)
+        if field in hidden or shown in base.model_fields:
+            continue
+        annotation = retype(info.annotation) if retype else info.annotation
+        fields[shown] = (annotation, copy.copy(info))
+    view = create_model(name, __base__=base, __module__=base.__module__, __doc__=doc, **fields)
+    return cast("type[View]", view)
+
+
+def shown_fields(source: type[BaseModel], view: type[BaseModel], renamed: Mapping[str, str] | None = None) -> set[str]:
+    """The fields of ``source`` that ``view`` shows (under their own name or as ``renamed``)."""
+    return {f for f in source.model_fields if (renamed or {}).get(f, f) in view.model_fields}
 
 
 class PartnerKind(StrEnum):
@@ -489,21 +529,38 @@ class QuestionView(Model):
     due_at: datetime
 
 
-class ReportView(ReportReceipt):
-    """A partner's own report as GET /v1/reports/{id} shows it."""
+class ReportViewBase(ReportReceipt):
+    """What a partner's view of its report adds to the receipt: the question waiting, and the case's trail."""
+
+    model_config = VIEW_CONFIG
 
     question: QuestionView | None = None
     history: list[PartnerEvent] | None = None
 
-    content_url: str
-    category: Category
-    region_code: str
-    description: str
-    evidence_urls: list[str]
-    legal_basis: str | None = None
-    election: str | None = None
-    observed_at: datetime | None = None
-    partner_reference: str | None = None
+
+#: Report's fields that a partner is not shown, each with the reason. Every other field is (ReportView): a
+#: partner reads back what it sent and its receipt, nothing of kanal's own bookkeeping.
+HIDDEN_FROM_PARTNER = {
+    "partner_id": "the caller itself: every report a partner can read is its own",
+    "partner_kind": "the partner's own kind, from its key, not part of its report",
+    "partner_name": "the partner's own name, from its key, not part of its report",
+    "content_key": "kanal's grouping key for the content; content_url is the partner's own spelling of it",
+    "urgent_reasons": "how kanal orders its review queues; the partner sees review_due_at and the status",
+    "body_hash": "a fingerprint that tells a retry from another body under the same Idempotency-Key",
+    "idempotency_key": "the partner's retry token for the request, not part of the report",
+}
+
+if TYPE_CHECKING:
+    ReportView = ReportViewBase
+else:
+    ReportView = view_of(
+        Report,
+        "ReportView",
+        ReportViewBase,
+        HIDDEN_FROM_PARTNER,
+        doc="A partner's own report as GET /v1/reports/{id} shows it: the receipt, the question waiting, the "
+        "case's trail as the partner may see it, and every field of the report but those in HIDDEN_FROM_PARTNER.",
+    )
 
 
 class InfoReply(Model):

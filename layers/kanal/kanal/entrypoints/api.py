@@ -36,6 +36,7 @@ from kanal.models import (
     ReportPage,
     ReportReceipt,
     ReportView,
+    shown_fields,
 )
 from kanal.observability import log_metrics, logger, metrics
 from kanal.reminders import ReminderView
@@ -294,19 +295,7 @@ def view(report: Report, case: Case | None, history: list[PartnerEvent] | None =
         **receipt(report, case).model_dump(),
         question=QuestionView(question=question.text, due_at=question.due_at) if question else None,
         history=history,
-        **report.model_dump(
-            include={
-                "content_url",
-                "category",
-                "region_code",
-                "description",
-                "evidence_urls",
-                "legal_basis",
-                "election",
-                "observed_at",
-                "partner_reference",
-            }
-        ),
+        **report.model_dump(include=shown_fields(Report, ReportView) - set(ReportReceipt.model_fields)),
     )
 
 
