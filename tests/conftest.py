@@ -112,6 +112,16 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     aws.reset()
 
 
+@pytest.fixture(autouse=True)
+def _answers_as_documented(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every answer either API gives in any test is one its OpenAPI document declares, body and all
+    (``routing.Router.strict``): a route that answers what its document does not say fails the test."""
+    from kanal.entrypoints import api, review_api
+
+    for router in (api.app, review_api.app):
+        monkeypatch.setattr(router, "strict", True)
+
+
 @pytest.fixture
 def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
     """template.yaml's resources on moto, with every function's environment set; ``kanal review`` reaches the

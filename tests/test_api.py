@@ -77,7 +77,7 @@ def body_of(answer: dict[str, Any]) -> Any:
 
 
 def header(answer: dict[str, Any], name: str) -> str:
-    """A response header, from multiValueHeaders as Powertools answers REST events."""
+    """A response header, from multiValueHeaders (as the router answers REST events)."""
     return str(answer["multiValueHeaders"][name][0])
 
 

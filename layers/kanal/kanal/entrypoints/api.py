@@ -19,7 +19,14 @@ from pydantic import Field
 
 from kanal import __version__, clock, wiring
 from kanal.entrypoints.routing import Documented, Reply, Request, Router, problem
-from kanal.errors import CaseConflict, IdempotencyInProgress, InvalidRequest, ReportNotFound, StoreUnavailable
+from kanal.errors import (
+    CaseConflict,
+    IdempotencyInProgress,
+    IdempotencyKeyReused,
+    InvalidRequest,
+    ReportNotFound,
+    StoreUnavailable,
+)
 from kanal.intake import receipt
 from kanal.models import (
     Case,
@@ -30,7 +37,6 @@ from kanal.models import (
     NewReport,
     PartnerEvent,
     PartnerKind,
-    Problem,
     QuestionView,
     Report,
     ReportPage,
@@ -64,6 +70,16 @@ app = Router(
             "description": "A partner API key: `Authorization: Bearer kanal_...`",
         }
     },
+    # API Gateway's own answers on every route (template.yaml, Api's GatewayResponses), as problem documents.
+    gateway={
+        401: Documented.problem("No valid partner key (the authorizer refused it)"),
+        413: Documented.problem("Request over API Gateway's 10 MB"),
+        429: Documented.problem(
+            "Too many requests to the API right now", headers={"Retry-After": "Seconds to wait before retrying"}
+        ),
+        500: Documented.problem("The authorizer failed (its table unavailable, say): retry later"),
+        504: Documented.problem("The function did not answer in time: retry (a report with the same Idempotency-Key)"),
+    },
 )
 
 
@@ -93,31 +109,6 @@ class ListQuery(Model):
     cursor: str | None = Field(default=None, max_length=512, description="next_cursor of the previous page.")
 
 
-def problems(**described: str) -> dict[int, Documented]:
-    """Documented problem answers from {"s404": "why"} (plus 401, 500 and 503, which every route has)."""
-    described = {
-        "s401": "No valid partner key",
-        "s500": "Unexpected error",
-        "s503": "Storage unavailable: nothing was stored; retry after Retry-After seconds",
-        **described,
-    }
-    return {
-        int(code[1:]): Documented(text, Problem, media_type="application/problem+json")
-        for code, text in described.items()
-    }
-
-
-#: What every route with a body may answer about the body itself, before its fields.
-BODY_PROBLEMS = {
-    "s413": "Body over 64 KB",
-    "s415": (
-        "Body not sent as application/json in UTF-8 (no charset, or charset=utf-8), or with a Content-Encoding "
-        "other than identity; the Accept or Accept-Encoding header says what is taken"
-    ),
-}
-INVALID_BODY = "Invalid fields (one entry each), a member named twice in the JSON, or a body that is not UTF-8 JSON"
-
-
 def partner_id(request: Request) -> str:
     """The partner that the authorizer identified (API Gateway puts its context on the request)."""
     found = request.authorizer.get("partner_id")
@@ -141,13 +132,13 @@ def partner_kind(request: Request) -> PartnerKind | None:
     body=NewReport,
     headers=IdempotencyHeader,
     responses={
-        202: Documented("Accepted: stored and on its way to review", ReportReceipt),
-        **problems(
-            **BODY_PROBLEMS,
-            s409="A request with this Idempotency-Key is still running",
-            s422=f"{INVALID_BODY}, or an Idempotency-Key reused with another body",
+        202: Documented(
+            "Accepted: stored and on its way to review",
+            ReportReceipt,
+            headers={"Location": "The report's URL (GET it for its case's status)"},
         ),
     },
+    raises=(IdempotencyInProgress, IdempotencyKeyReused, InvalidRequest),
 )
 def post_report(request: Request) -> Reply:
     """Store a report and group it into the case of its content."""
@@ -186,10 +177,8 @@ def count_report(report: NewReport, *, duplicate: bool) -> None:
     summary="Read one of your reports",
     status=200,
     path=ReportPath,
-    responses={
-        200: Documented("Your report", ReportView),
-        **problems(s404="No such report among yours", s422="Invalid report id"),
-    },
+    responses={200: Documented("Your report", ReportView)},
+    raises=(ReportNotFound,),
 )
 def get_report(request: Request) -> ReportView:
     """A partner's own report with the status (and decision) of its case."""
@@ -210,15 +199,8 @@ def get_report(request: Request) -> ReportView:
     status=202,
     path=ReportPath,
     body=InfoReply,
-    responses={
-        202: Documented("Answer recorded; the case is back in review", ReportView),
-        **problems(
-            **BODY_PROBLEMS,
-            s404="No such report among yours",
-            s409="No question is waiting for an answer",
-            s422=INVALID_BODY,
-        ),
-    },
+    responses={202: Documented("Answer recorded; the case is back in review", ReportView)},
+    raises=(ReportNotFound, CaseConflict, InvalidRequest),
 )
 def post_info(request: Request) -> ReportView:
     """Answer the question of a case in needs_info; the case goes back to its review queue."""
@@ -238,7 +220,8 @@ def post_info(request: Request) -> ReportView:
     summary="List your reports, newest first",
     status=200,
     query=ListQuery,
-    responses={200: Documented("A page of your reports", ReportPage), **problems(s422="Invalid query parameter")},
+    responses={200: Documented("A page of your reports", ReportPage)},
+    raises=(InvalidRequest,),
 )
 def list_reports(request: Request) -> ReportPage:
     """A partner's own reports, a page at a time."""
@@ -267,7 +250,7 @@ def list_reports(request: Request) -> ReportPage:
     "/v1/reminders",
     summary="Reminders sent to you, newest first",
     status=200,
-    responses={200: Documented("Your reminders", ReminderView, many=True), **problems()},
+    responses={200: Documented("Your reminders", ReminderView, many=True)},
 )
 def list_reminders(request: Request) -> list[ReminderView]:
     """The partner's own reminders: deadlines of its reports and the election calendar."""
@@ -279,7 +262,7 @@ def list_reminders(request: Request) -> list[ReminderView]:
     "/v1/openapi.json",
     summary="This API's OpenAPI document",
     status=200,
-    responses={},
+    responses={200: Documented("The OpenAPI 3.1 document")},
     public=True,
     documented=False,
 )
@@ -318,7 +301,8 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
         raise InvalidRequest("cursor", "is not a cursor this API gave out") from error
 
 
-@app.on(InvalidRequest)
+@app.on(InvalidRequest, HTTPStatus.UNPROCESSABLE_ENTITY, "A field breaks a rule the schema cannot express")
+@app.on(IdempotencyKeyReused, HTTPStatus.UNPROCESSABLE_ENTITY, "An Idempotency-Key reused with another body")
 def broken_rule(error: InvalidRequest) -> Reply:
     """422 for a rule that the schema cannot express."""
     return problem(
@@ -326,13 +310,18 @@ def broken_rule(error: InvalidRequest) -> Reply:
     )
 
 
-@app.on(ReportNotFound)
+@app.on(ReportNotFound, HTTPStatus.NOT_FOUND, "No such report among yours (another partner's looks the same)")
 def report_not_found(_: ReportNotFound) -> Reply:
     """404, the same for an unknown id and another partner's report."""
     return problem(HTTPStatus.NOT_FOUND, "No report with this id among your reports.")
 
 
-@app.on(IdempotencyInProgress)
+@app.on(
+    IdempotencyInProgress,
+    HTTPStatus.CONFLICT,
+    "A request with this Idempotency-Key is still running",
+    headers={"Retry-After": "Seconds to wait before retrying"},
+)
 def in_progress(_: IdempotencyInProgress) -> Reply:
     """409 while the first request with this Idempotency-Key is still running."""
     return problem(
@@ -342,13 +331,19 @@ def in_progress(_: IdempotencyInProgress) -> Reply:
     )
 
 
-@app.on(CaseConflict)
+@app.on(CaseConflict, HTTPStatus.CONFLICT, "The case does not allow this now (no question is waiting)")
 def case_conflict(error: CaseConflict) -> Reply:
     """409: the case is not in a state that allows this."""
     return problem(HTTPStatus.CONFLICT, str(error))
 
 
-@app.on(StoreUnavailable)
+@app.on(
+    StoreUnavailable,
+    HTTPStatus.SERVICE_UNAVAILABLE,
+    "Storage unavailable: nothing was stored; retry after Retry-After seconds",
+    everywhere=True,
+    headers={"Retry-After": "Seconds to wait before retrying"},
+)
 def store_unavailable(error: StoreUnavailable) -> Reply:
     """503: nothing was stored; the partner retries (with its Idempotency-Key) after a moment."""
     logger.warning("store unavailable", extra={"error": str(error)})
@@ -360,13 +355,13 @@ def store_unavailable(error: StoreUnavailable) -> Reply:
     )
 
 
-@app.on(PermissionError)
+@app.on(PermissionError, HTTPStatus.UNAUTHORIZED, "No partner identity on the request", everywhere=True)
 def unauthenticated(_: PermissionError) -> Reply:
     """401 when the request carries no partner identity."""
     return problem(HTTPStatus.UNAUTHORIZED, "A valid partner API key is required: send Authorization: Bearer <key>.")
 
 
-@app.on(Exception)
+@app.on(Exception, HTTPStatus.INTERNAL_SERVER_ERROR, "Unexpected error", everywhere=True)
 def unexpected(error: Exception) -> Reply:
     """500, logged with its trace; the partner learns only that it may retry."""
     logger.exception("unexpected error")

@@ -24,7 +24,20 @@ from pydantic import AfterValidator, ConfigDict, Field
 from kanal import __version__, casefile, clock, wiring
 from kanal.entrypoints.routing import Documented, Reply, Request, Router, problem
 from kanal.errors import CaseConflict, CaseNotFound, NewReports, ReviewRefused, StoreUnavailable
-from kanal.models import Case, Model, Outcome, Partner, PlainText, Policy, Problem, Report
+from kanal.models import (
+    Case,
+    CaseStatus,
+    Decision,
+    Model,
+    Outcome,
+    Partner,
+    PlainText,
+    Policy,
+    Priority,
+    Problem,
+    Question,
+    Report,
+)
 from kanal.observability import log_metrics, logger, metrics
 from kanal.review import MIN_REASON
 
@@ -44,7 +57,24 @@ app = Router(
         "summary": "The moderation team's operations on cases.",
         "description": "Every request is signed with the reviewer's IAM credentials (SigV4, service execute-api).",
     },
-    security_schemes={"sigv4": {"type": "apiKey", "name": "Authorization", "in": "header"}},
+    security_schemes={
+        "sigv4": {
+            "type": "apiKey",
+            "name": "Authorization",
+            "in": "header",
+            "description": "AWS Signature Version 4 (service execute-api) with the reviewer's IAM credentials.",
+        }
+    },
+    # API Gateway's own answers on every route (template.yaml, ReviewApi's GatewayResponses), as problem documents.
+    gateway={
+        400: Documented.problem(
+            "A refusal of API Gateway's own (such as a signature it cannot verify, or a request over 10 MB)"
+        ),
+        403: Documented.problem("Not signed, not allowed to call the reviewer API, or no such resource"),
+        429: Documented.problem("Too many requests", headers={"Retry-After": "Seconds to wait before retrying"}),
+        500: Documented.problem("API Gateway failed: retry later"),
+        504: Documented.problem("The function did not answer in time: retry"),
+    },
 )
 
 
@@ -94,13 +124,51 @@ class NewQuestion(Model):
     due_in_minutes: int = Field(default=48 * 60, ge=SHORTEST_DUE_MINUTES, le=LONGEST_DUE_MINUTES, strict=True)
 
 
-def problems(**described: str) -> dict[int, Documented]:
-    """Documented problem answers (plus 403 and 500, which every route has)."""
-    described = {"s403": "No verified IAM caller", "s500": "Unexpected error", **described}
-    return {
-        int(code[1:]): Documented(text, Problem, media_type="application/problem+json")
-        for code, text in described.items()
-    }
+class CaseState(Model):
+    """A case's id and status after an operation."""
+
+    case_id: str
+    status: CaseStatus
+
+
+class Claimed(Model):
+    """The answer to POST /v1/review/next: the case claimed, and the queue it came from."""
+
+    queue: Priority
+    case: casefile.CaseDocument
+
+
+class Kept(Model):
+    """The answer to POST .../keep: the claim, extended."""
+
+    case_id: str
+    claim: casefile.ClaimShown
+
+
+class Decided(CaseState):
+    """The answer to POST .../decision."""
+
+    decision: Decision
+
+
+class Asked(CaseState):
+    """The answer to POST .../question."""
+
+    question: Question
+
+
+class Released(CaseState):
+    """The answer to POST .../release."""
+
+    released: bool
+
+
+class NewReportsProblem(Problem):
+    """A 409 problem; for a decision refused because reports arrived since the reviewer's view, those reports."""
+
+    new_reports: list[casefile.ReportDocument] | None = Field(
+        default=None, description="The reports that arrived since you looked (they count as seen now)."
+    )
 
 
 def reviewer_of(request: Request) -> str:
@@ -113,19 +181,15 @@ def reviewer_of(request: Request) -> str:
     return str(arn)
 
 
-def _json(status: int, value: Any) -> Reply:
-    return Reply(status=status, body=json.dumps(value, ensure_ascii=False))
-
-
 @app.route(
     "POST",
     "/v1/review/next",
     summary="Claim the next case: urgent first",
     status=200,
     body=Wait,
-    responses={200: Documented("The case, held for you"), 204: Documented("No case came"), **problems()},
+    responses={200: Documented("The case, held for you", Claimed), 204: Documented("No case came")},
 )
-def take_next(request: Request) -> Reply:
+def take_next(request: Request) -> Reply | Claimed:
     """Claim the next case that needs review (this function receives from the queues)."""
     reviewer = reviewer_of(request)
     services = wiring.services()
@@ -133,11 +197,11 @@ def take_next(request: Request) -> Reply:
     if claimed is None:
         return Reply(status=204)
     case_id = claimed.case.case_id
-    document = casefile.case_document(
+    document = casefile.case_shown(
         claimed.case, named(claimed.reports), clock.now(), services.trail.history(case_id), viewer=reviewer
     )
     logger.info("case claimed", extra={"case_id": case_id, "queue": str(claimed.delivery.queue)})
-    return _json(200, {"queue": str(claimed.delivery.queue), "case": document})
+    return Claimed(queue=claimed.delivery.queue, case=document)
 
 
 @app.route(
@@ -146,16 +210,17 @@ def take_next(request: Request) -> Reply:
     summary="A case as a reviewer sees it",
     status=200,
     path=CasePath,
-    responses={200: Documented("The case"), **problems(s404="No such case")},
+    responses={200: Documented("The case", casefile.CaseDocument)},
+    raises=(CaseNotFound,),
 )
-def get_case(request: Request) -> Reply:
+def get_case(request: Request) -> casefile.CaseDocument:
     """The case with its reports and questions; its claim says whether it is yours and until when."""
     reviewer = reviewer_of(request)
     services = wiring.services()
     case = _case(request.path.case_id)
     reports = named(services.trail.reports_of(case.case_id))
     history = services.trail.history(case.case_id)
-    return _json(200, casefile.case_document(case, reports, clock.now(), history, viewer=reviewer))
+    return casefile.case_shown(case, reports, clock.now(), history, viewer=reviewer)
 
 
 @app.route(
@@ -164,13 +229,16 @@ def get_case(request: Request) -> Reply:
     summary="Extend your lease on a case",
     status=200,
     path=CasePath,
-    responses={200: Documented("The lease, extended"), **problems(s404="No such case", s409="Not yours")},
+    responses={200: Documented("The lease, extended", Kept)},
+    raises=(CaseNotFound, ReviewRefused, CaseConflict),
 )
-def keep(request: Request) -> Reply:
+def keep(request: Request) -> Kept:
     """Hold the case for another lease (and its message hidden as long)."""
     reviewer = reviewer_of(request)
     case = wiring.services().review().keep(request.path.case_id, reviewer, clock.now())
-    return _json(200, {"case_id": case.case_id, "claim": casefile.claim_document(case, reviewer)})
+    claim = casefile.claim_shown(case, reviewer)
+    assert isinstance(claim, casefile.ClaimShown)  # kept: the reviewer's own claim
+    return Kept(case_id=case.case_id, claim=claim)
 
 
 @app.route(
@@ -181,15 +249,12 @@ def keep(request: Request) -> Reply:
     path=CasePath,
     body=NewDecision,
     responses={
-        200: Documented("Decided"),
-        **problems(
-            s404="No such case",
-            s409="Not held by you, decided already, or reports arrived since you looked (new_reports lists them)",
-            s422="Invalid fields",
-        ),
+        200: Documented("Decided", Decided),
+        409: Documented.problem("Reports arrived since you looked: new_reports lists them", NewReportsProblem),
     },
+    raises=(CaseNotFound, ReviewRefused, CaseConflict),
 )
-def decide(request: Request) -> Reply:
+def decide(request: Request) -> Reply | Decided:
     """Decide a held case on what the reviewer was shown; refused with what is new if reports arrived since.
     The new reports count as seen once answered: deciding again after reading them goes through."""
     reviewer = reviewer_of(request)
@@ -206,7 +271,7 @@ def decide(request: Request) -> Reply:
     count_decision(case)
     assert case.decision is not None
     logger.info("case decided", extra={"case_id": case.case_id, "outcome": str(case.decision.outcome)})
-    return _json(200, {**_state(case), "decision": case.decision.model_dump(mode="json")})
+    return Decided(case_id=case.case_id, status=case.status, decision=case.decision)
 
 
 @app.route(
@@ -216,12 +281,10 @@ def decide(request: Request) -> Reply:
     status=200,
     path=CasePath,
     body=NewQuestion,
-    responses={
-        200: Documented("Asked"),
-        **problems(s404="No such case", s409="Not held by you", s422="Invalid fields"),
-    },
+    responses={200: Documented("Asked", Asked)},
+    raises=(CaseNotFound, ReviewRefused, CaseConflict),
 )
-def ask(request: Request) -> Reply:
+def ask(request: Request) -> Asked:
     """Ask the partners; the case leaves the queues until they answer or the question lapses."""
     reviewer = reviewer_of(request)
     body: NewQuestion = request.body
@@ -229,7 +292,7 @@ def ask(request: Request) -> Reply:
     case = wiring.services().review().ask(request.path.case_id, reviewer, body.question, due, clock.now())
     assert case.question is not None
     logger.info("information requested", extra={"case_id": case.case_id})
-    return _json(200, {**_state(case), "question": case.question.model_dump(mode="json")})
+    return Asked(case_id=case.case_id, status=case.status, question=case.question)
 
 
 @app.route(
@@ -238,14 +301,15 @@ def ask(request: Request) -> Reply:
     summary="Give a case you hold back to its queue",
     status=200,
     path=CasePath,
-    responses={200: Documented("Released"), **problems(s404="No such case", s409="Not held by you")},
+    responses={200: Documented("Released", Released)},
+    raises=(CaseNotFound, ReviewRefused, CaseConflict),
 )
-def release(request: Request) -> Reply:
+def release(request: Request) -> Released:
     """Release a held case at once (a fresh message on the queue it belongs in now)."""
     reviewer = reviewer_of(request)
     case = wiring.services().review().release(request.path.case_id, reviewer, clock.now())
     logger.info("case released", extra={"case_id": case.case_id})
-    return _json(200, {**_state(case), "released": True})
+    return Released(case_id=case.case_id, status=case.status, released=True)
 
 
 def named(reports: list[Report]) -> list[Report]:
@@ -263,10 +327,6 @@ def named(reports: list[Report]) -> list[Report]:
                 report = report.model_copy(update={"partner_name": partner.name, "partner_kind": partner.kind})
         shown.append(report)
     return shown
-
-
-def _state(case: Case) -> dict[str, str]:
-    return {"case_id": case.case_id, "status": str(case.status)}
 
 
 def _case(case_id: str) -> Case:
@@ -290,33 +350,39 @@ def count_decision(case: Case) -> None:
             metric.add_dimension(name="policy", value=str(decision.policy))
 
 
-@app.on(CaseConflict)
-@app.on(ReviewRefused)
+@app.on(CaseConflict, HTTPStatus.CONFLICT, "The case does not allow this now (decided, waiting, or not held by you)")
+@app.on(ReviewRefused, HTTPStatus.CONFLICT, "Refused: held by someone else (until when is said), not yours, or decided")
 def refused(error: ReviewRefused | CaseConflict) -> Reply:
     """409: the case is not in a state that allows this (decided, waiting, held by someone else, not yours)."""
     return problem(HTTPStatus.CONFLICT, str(error))
 
 
-@app.on(CaseNotFound)
+@app.on(CaseNotFound, HTTPStatus.NOT_FOUND, "No such case")
 def no_case(error: CaseNotFound) -> Reply:
     """404 for an unknown case."""
     return problem(HTTPStatus.NOT_FOUND, f"No case with id {error}.")
 
 
-@app.on(PermissionError)
+@app.on(PermissionError, HTTPStatus.FORBIDDEN, "No verified IAM caller on the request", everywhere=True)
 def unauthenticated(_: PermissionError) -> Reply:
     """403 when the request carries no verified IAM caller."""
     return problem(HTTPStatus.FORBIDDEN, "Sign the request with your IAM credentials (SigV4, service execute-api).")
 
 
-@app.on(StoreUnavailable)
+@app.on(
+    StoreUnavailable,
+    HTTPStatus.SERVICE_UNAVAILABLE,
+    "The case store is busy or unavailable: nothing changed; retry",
+    everywhere=True,
+    headers={"Retry-After": "Seconds to wait before retrying"},
+)
 def store_unavailable(error: StoreUnavailable) -> Reply:
     """503: nothing changed; retry in a moment."""
     logger.warning("store unavailable", extra={"error": str(error)})
     return problem(HTTPStatus.SERVICE_UNAVAILABLE, "The case store is busy or unavailable; retry.", Retry_After="2")
 
 
-@app.on(Exception)
+@app.on(Exception, HTTPStatus.INTERNAL_SERVER_ERROR, "Unexpected error", everywhere=True)
 def unexpected(error: Exception) -> Reply:
     """500, logged with its trace."""
     logger.exception("unexpected error")

@@ -80,12 +80,60 @@ def problem(status: HTTPStatus, detail: str, *, errors: list[FieldError] | None 
 
 @dataclass(frozen=True)
 class Documented:
-    """One answer of a route, as the OpenAPI document describes it."""
+    """One answer of a route, as the OpenAPI document describes it (``headers``: name -> description)."""
 
     description: str
     model: type[BaseModel] | None = None
     many: bool = False
     media_type: str = "application/json"
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def problem(
+        cls, description: str, model: type[Problem] = Problem, headers: Mapping[str, str] | None = None
+    ) -> Documented:
+        """A problem document answer."""
+        return cls(description, model, media_type=PROBLEM_JSON, headers=dict(headers or {}))
+
+    def merged(self, other: Documented) -> Documented:
+        """This answer and another with the same status, as one: both reasons, the more specific model (a
+        subclass: every answer of the other conforms to it), every header."""
+        if other.media_type != self.media_type or other.many != self.many:
+            raise TypeError(f"answers with one status and two shapes: {self} and {other}")
+        model = self.model or other.model
+        if self.model and other.model and self.model is not other.model:
+            if issubclass(other.model, self.model):
+                model = other.model
+            elif not issubclass(self.model, other.model):
+                raise TypeError(f"answers with one status and unrelated models: {self.model} and {other.model}")
+        reasons = [self.description, *(r for r in [other.description] if r not in self.description)]
+        return Documented("; ".join(reasons), model, self.many, self.media_type, {**self.headers, **other.headers})
+
+
+#: What the router itself answers, before any handler runs.
+UNKNOWN_QUERY = Documented.problem("A query parameter the route does not take")
+BODY_TOO_LARGE = Documented.problem(f"Body over {MAX_BODY_BYTES // 1024} KB")
+BODY_NOT_JSON = Documented.problem(
+    f"Body not sent as {JSON} in UTF-8 (no charset, or charset=utf-8), or with a Content-Encoding other than "
+    "identity; the Accept or Accept-Encoding header says what is taken",
+    headers={"Accept": "The media type taken", "Accept-Encoding": "The content coding taken"},
+)
+BODY_INVALID = Documented.problem(
+    "Invalid body fields (one entry each), a member named twice in the JSON, or a body that is not UTF-8 JSON"
+)
+FIELDS_INVALID = Documented.problem("Invalid path, query or header fields (one entry each)")
+
+
+@dataclass(frozen=True)
+class ErrorAnswer:
+    """How a router answers an exception of some kind, and how its document says so."""
+
+    answer: Callable[[Any], Reply]
+    status: int
+    documented: Documented
+    #: Whether any route may meet it (storage down, no identity, the unexpected); else it is in the document of
+    #: the routes whose ``raises`` name its kind, or a kind derived from it that has no answer of its own.
+    everywhere: bool
 
 
 @dataclass
@@ -126,6 +174,9 @@ class Route:
     path: type[BaseModel] | None = None
     query: type[BaseModel] | None = None
     headers: type[BaseModel] | None = None
+    #: The exceptions the handler may raise, beyond those every route may meet: their registered answers are
+    #: in the route's document.
+    raises: tuple[type[BaseException], ...] = ()
     public: bool = False
     documented: bool = True
 
@@ -193,14 +244,30 @@ class RequestInvalid(Exception):
         self.errors = errors
 
 
-class Router:
-    """Routes by (method, resource); errors by exception type; the OpenAPI document from both."""
+class UndocumentedAnswer(AssertionError):
+    """An answer that the route's OpenAPI document does not declare (raised only by a strict router)."""
 
-    def __init__(self, info: dict[str, Any], security_schemes: dict[str, Any]) -> None:
+
+class Router:
+    """Routes by (method, resource); errors by exception type; the OpenAPI document from both.
+
+    Every route's document lists every answer the route can give: its handler's own (``responses``), the
+    router's (413, 415 and 422 for a body, 422 for invalid fields and for any query parameter it does not
+    take), the answers registered for the exceptions every route may meet and for those it ``raises``, and
+    ``gateway``: what API Gateway itself answers on every route. A strict router (the tests') raises
+    UndocumentedAnswer for any answer its route's document does not declare.
+    """
+
+    def __init__(
+        self, info: dict[str, Any], security_schemes: dict[str, Any], gateway: Mapping[int, Documented] | None = None
+    ) -> None:
         self.info = info
         self.security_schemes = security_schemes
+        self.gateway = dict(gateway or {})
         self.routes: dict[tuple[str, str], Route] = {}
-        self.errors: dict[type[BaseException], Callable[[Any], Reply]] = {RequestInvalid: invalid_request}
+        self.errors: dict[type[BaseException], ErrorAnswer] = {}
+        self.strict = False
+        self.on(RequestInvalid, HTTPStatus.UNPROCESSABLE_ENTITY, FIELDS_INVALID.description)(invalid_request)
 
     def route(self, method: str, resource: str, **declared: Any) -> Callable[[Handler], Handler]:
         """Register ``handler`` for ``method`` on ``resource`` (see Route for what may be declared)."""
@@ -211,27 +278,47 @@ class Router:
 
         return register
 
-    def on(self, kind: type[BaseException]) -> Callable[[Callable[[Any], Reply]], Callable[[Any], Reply]]:
-        """Register the answer to an exception of ``kind`` (the nearest registered base class wins)."""
+    def on(
+        self,
+        kind: type[BaseException],
+        status: HTTPStatus,
+        description: str,
+        *,
+        everywhere: bool = False,
+        headers: Mapping[str, str] | None = None,
+    ) -> Callable[[Callable[[Any], Reply]], Callable[[Any], Reply]]:
+        """Register the answer to an exception of ``kind`` (the nearest registered base class wins): a problem
+        with ``status``, described so in the document of every route (``everywhere``) or of those that name
+        ``kind`` in ``raises``."""
 
         def register(answer: Callable[[Any], Reply]) -> Callable[[Any], Reply]:
-            self.errors[kind] = answer
+            documented = Documented.problem(description, headers=headers)
+            self.errors[kind] = ErrorAnswer(answer, status.value, documented, everywhere)
             return answer
 
         return register
 
     def resolve(self, event: dict[str, Any]) -> dict[str, Any]:
         """The proxy result for a proxy event."""
-        try:
-            return self._dispatch(event).proxy_result()
-        except Exception as error:  # every failure is answered by its registered handler (500 at worst)
-            for kind in type(error).__mro__:
-                if kind in self.errors:
-                    return self.errors[kind](error).proxy_result()
-            raise
-
-    def _dispatch(self, event: dict[str, Any]) -> Reply:
         route = self.routes.get((str(event.get("httpMethod")), str(event.get("resource"))))
+        try:
+            reply = self._dispatch(route, event)
+            result = reply.proxy_result()
+        except Exception as error:  # every failure is answered by its registered handler (500 at worst)
+            handler = self.handler_of(type(error))
+            if handler is None:
+                raise
+            reply = handler.answer(error)
+            result = reply.proxy_result()
+        if self.strict:
+            self.check(route, reply)
+        return result
+
+    def handler_of(self, kind: type[BaseException]) -> ErrorAnswer | None:
+        """The answer registered for ``kind``: its own, or its nearest registered base class's."""
+        return next((self.errors[base] for base in kind.__mro__ if base in self.errors), None)
+
+    def _dispatch(self, route: Route | None, event: dict[str, Any]) -> Reply:
         if route is None:
             return problem(HTTPStatus.NOT_FOUND, "No such resource.")
         raw_body = _raw_body(event.get("body"), bool(event.get("isBase64Encoded"))) if route.body else None
@@ -241,10 +328,93 @@ class Router:
         answer = route.handler(route.validate(event, raw_body))
         return answer if isinstance(answer, Reply) else Reply(status=route.status, body=answer)
 
+    def answers(self, route: Route) -> dict[int, Documented]:
+        """Every answer ``route`` can give, by status (what its document lists)."""
+        found: dict[int, Documented] = {}
+
+        def add(status: int, documented: Documented) -> None:
+            status = int(status)
+            found[status] = found[status].merged(documented) if status in found else documented
+
+        for status, documented in route.responses.items():
+            add(status, documented)
+        if route.body is not None:
+            add(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, BODY_TOO_LARGE)
+            add(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, BODY_NOT_JSON)
+            add(HTTPStatus.UNPROCESSABLE_ENTITY, BODY_INVALID)
+        if any(model is not None for model in (route.path, route.query, route.headers)):
+            add(HTTPStatus.UNPROCESSABLE_ENTITY, FIELDS_INVALID)
+        add(HTTPStatus.UNPROCESSABLE_ENTITY, UNKNOWN_QUERY)
+        for handler in self.raised_answers(route):
+            add(handler.status, handler.documented)
+        for status, documented in self.gateway.items():
+            add(status, documented)
+        return dict(sorted(found.items()))
+
+    def raised_answers(self, route: Route) -> list[ErrorAnswer]:
+        """The registered answers ``route`` may give for exceptions: those every route may meet, and the answer
+        to each kind it raises (a kind with an answer of its own is named itself: raising a base does not
+        stand for it)."""
+        chosen = [handler for handler in self.errors.values() if handler.everywhere]
+        chosen += [handler for handler in map(self.handler_of, route.raises) if handler is not None]
+        unique: dict[int, ErrorAnswer] = {id(handler): handler for handler in chosen}
+        return list(unique.values())
+
+    def check(self, route: Route | None, reply: Reply) -> None:
+        """UndocumentedAnswer unless ``reply`` is one that the route's document declares, body included."""
+        if route is None:
+            if reply.status != HTTPStatus.NOT_FOUND:
+                raise UndocumentedAnswer(f"{reply.status} for a request no route takes")
+            return
+        if not route.documented:
+            return
+        where = f"{route.method} {route.resource}"
+        documented = self.answers(route).get(reply.status)
+        if documented is None:
+            raise UndocumentedAnswer(f"{where} answered {reply.status}, which its document does not declare")
+        if documented.model is None:
+            if reply.body not in (None, ""):
+                raise UndocumentedAnswer(f"{where} answered {reply.status} with a body its document does not have")
+            return
+        if reply.content_type != documented.media_type:
+            raise UndocumentedAnswer(f"{where} answered {reply.status} as {reply.content_type}")
+        text = reply.proxy_result()["body"]
+        try:
+            sent = json.loads(text)
+            items = sent if documented.many else [sent]
+            if not isinstance(items, list):
+                raise UndocumentedAnswer(f"{where} answered {reply.status} with one item, not a list")
+            for item in items:
+                extra = undeclared(item, documented.model.model_validate(item).model_dump(mode="json"))
+                if extra:
+                    raise UndocumentedAnswer(f"{where} answered {reply.status} with undeclared members {extra}")
+        except ValidationError as error:
+            raise UndocumentedAnswer(f"{where} answered {reply.status} with a body unlike its document") from error
+
     @cached_property
     def openapi(self) -> dict[str, Any]:
         """The OpenAPI 3.1 document of the documented routes (built on first request: it costs time)."""
         return OpenApi(self).document()
+
+
+def undeclared(sent: Any, declared: Any, where: str = "") -> list[str]:
+    """The members of a JSON answer (``sent``) that its model (``declared``: the answer validated by the model,
+    dumped again) does not have, at any depth."""
+    if isinstance(sent, dict) and isinstance(declared, dict):
+        return [
+            found
+            for name, value in sent.items()
+            for found in (
+                undeclared(value, declared[name], f"{where}.{name}") if name in declared else [f"{where}.{name}"]
+            )
+        ]
+    if isinstance(sent, list) and isinstance(declared, list):
+        return [
+            found
+            for i, pair in enumerate(zip(sent, declared, strict=False))
+            for found in undeclared(*pair, f"{where}[{i}]")
+        ]
+    return []
 
 
 def invalid_request(error: RequestInvalid) -> Reply:
@@ -535,12 +705,13 @@ class OpenApi:
         """The whole document."""
         from pydantic.json_schema import models_json_schema
 
+        router = self.router
         wanted: dict[tuple[type[BaseModel], JsonSchemaMode], None] = {}
         for route in self.routes:
             for model in (route.body, route.path, route.query, route.headers):
                 if model is not None:
                     wanted[(model, "validation")] = None
-            for answer in route.responses.values():
+            for answer in router.answers(route).values():
                 if answer.model is not None:
                     wanted[(answer.model, "serialization")] = None
         refs, top = models_json_schema(list(wanted), ref_template=self.REF)
@@ -564,7 +735,7 @@ class OpenApi:
                     "content": {"application/json": {"schema": refs[(route.body, "validation")]}},
                 }
             operation["responses"] = {
-                str(status): self._response(answer, refs) for status, answer in sorted(route.responses.items())
+                str(status): self._response(answer, refs) for status, answer in router.answers(route).items()
             }
             if route.public:
                 operation["security"] = []
@@ -600,4 +771,8 @@ class OpenApi:
             if answer.many:
                 schema = {"type": "array", "items": schema}
             described["content"] = {answer.media_type: {"schema": schema}}
+        if answer.headers:
+            described["headers"] = {
+                name: {"description": text, "schema": {"type": "string"}} for name, text in answer.headers.items()
+            }
         return described
