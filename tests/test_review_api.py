@@ -96,6 +96,9 @@ def test_a_refusal_says_held_and_until_when_never_by_whom(
     assert "/ana" not in str(shown)
     status, mine = review_gateway.invoke("GET", f"/v1/review/cases/{case_id}", None, ANA)
     assert mine["claim"]["held_by_you"] is True
+    status, kept = review_gateway.invoke("POST", f"/v1/review/cases/{case_id}/keep", None, ANA)
+    assert status == 200
+    assert kept == {"case_id": case_id, "claim": {"held_by_you": True, "expires_at": "2026-11-23T10:15:00+07:00"}}
 
 
 def test_a_decision_on_an_old_view_is_refused_with_the_new_reports_then_goes_through(

@@ -163,12 +163,6 @@ def claim_shown(case: Case, viewer: str | None) -> ClaimShown | ClaimDocument | 
     return ClaimShown(held_by_you=claim.reviewer == viewer, expires_at=claim.expires_at)
 
 
-def claim_document(case: Case, viewer: str | None) -> dict[str, Any] | None:
-    """``claim_shown`` as JSON values."""
-    shown = claim_shown(case, viewer)
-    return shown.model_dump(mode="json") if shown is not None else None
-
-
 def case_shown(
     case: Case,
     reports: list[Report],
