@@ -1,18 +1,32 @@
-"""The local stack's triggers: filter patterns, batching windows, idle polling, and schedules firing on rate,
-cron (with time zone) and at; the emulator serving moto one request at a time.
+"""The local stack's triggers: filter patterns (every operator the local stack implements, and a refusal at start
+for the others), batching windows, idle polling, and schedules firing on rate, cron (L, W, #, time zones and
+daylight saving time, through aws-croniter) and at, at fixed times, with a refusal at start for what cannot be
+honoured; the emulator serving moto one request at a time.
 """
 
 from __future__ import annotations
 
+import json
+import re
 import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
 from kanal.local.emulator import one_at_a_time
 from kanal.local.gateway import make_server
-from kanal.local.template import Function, Stack
-from kanal.local.triggers import Schedule, Schedules, Triggers, cron_matches, matches, rate_of
+from kanal.local.template import Function, Stack, load
+from kanal.local.triggers import (
+    CannotEmulate,
+    Schedule,
+    Schedules,
+    Triggers,
+    compile_pattern,
+    cron_matches,
+    matches,
+    rate_of,
+)
 
 JAKARTA = ZoneInfo("Asia/Jakarta")
 
@@ -25,6 +39,137 @@ def test_filter_patterns() -> None:
     assert not matches(pattern, {**record, "eventName": "MODIFY"})
     assert not matches(pattern, {"eventName": "INSERT", "dynamodb": {"NewImage": {"sk": {"S": "CASE"}}}})
     assert not matches(pattern, {"eventName": "INSERT"})
+
+
+def image(**attributes: Any) -> dict[str, Any]:
+    """A stream record whose new image holds ``attributes`` (DynamoDB-typed values)."""
+    return {"eventName": "INSERT", "dynamodb": {"NewImage": attributes}}
+
+
+def new_image(**fields: Any) -> dict[str, Any]:
+    """A pattern on the new image's fields."""
+    return {"dynamodb": {"NewImage": fields}}
+
+
+@pytest.mark.parametrize(
+    ("rule", "passes", "fails"),
+    [
+        # exact values: strings, numbers as written (300 is not 300.0), booleans, null, the empty string
+        ({"kind": {"S": ["info_provided"]}}, {"kind": {"S": "info_provided"}}, {"kind": {"S": "info_provided "}}),
+        ({"size": [300]}, {"size": 300}, {"size": 300.0}),
+        ({"flag": {"BOOL": [True]}}, {"flag": {"BOOL": True}}, {"flag": {"BOOL": 1}}),
+        ({"gone": [None]}, {"gone": None}, {"gone": "null"}),
+        ({"note": {"S": [""]}}, {"note": {"S": ""}}, {"note": {"S": " "}}),
+        ({"sk": {"S": [{"prefix": "CASE#"}]}}, {"sk": {"S": "CASE#1"}}, {"sk": {"S": "case#1"}}),
+        ({"sk": {"S": [{"prefix": {"equals-ignore-case": "case#"}}]}}, {"sk": {"S": "CaSe#1"}}, {"sk": {"S": "CAS"}}),
+        ({"url": {"S": [{"suffix": ".mp4"}]}}, {"url": {"S": "a/b.mp4"}}, {"url": {"S": "a/b.MP4"}}),
+        (
+            {"url": {"S": [{"suffix": {"equals-ignore-case": ".mp4"}}]}},
+            {"url": {"S": "b.MP4"}},
+            {"url": {"S": "b.mp3"}},
+        ),
+        ({"kind": {"S": [{"equals-ignore-case": "Urgent"}]}}, {"kind": {"S": "URGENT"}}, {"kind": {"S": "urgen"}}),
+        ({"path": {"S": [{"wildcard": "*/lib/*.py"}]}}, {"path": {"S": "a/lib/x.py"}}, {"path": {"S": "a/lib/x.pyc"}}),
+        ({"path": {"S": [{"wildcard": r"a\*b"}]}}, {"path": {"S": "a*b"}}, {"path": {"S": "axb"}}),
+        ({"kind": {"S": [{"anything-but": "spam"}]}}, {"kind": {"S": "ham"}}, {"kind": {"S": "spam"}}),
+        ({"kind": {"S": [{"anything-but": ["a", "b"]}]}}, {"kind": {"S": "c"}}, {"kind": {"S": "b"}}),
+        ({"n": [{"anything-but": [1, 2]}]}, {"n": 3}, {"n": 2}),
+        ({"sk": {"S": [{"anything-but": {"prefix": "TMP#"}}]}}, {"sk": {"S": "CASE"}}, {"sk": {"S": "TMP#1"}}),
+        ({"f": {"S": [{"anything-but": {"suffix": ".png"}}]}}, {"f": {"S": "a.gif"}}, {"f": {"S": "a.png"}}),
+        ({"k": {"S": [{"anything-but": {"equals-ignore-case": ["x", "y"]}}]}}, {"k": {"S": "z"}}, {"k": {"S": "Y"}}),
+        ({"p": {"S": [{"anything-but": {"wildcard": "*/cache/*"}}]}}, {"p": {"S": "/a/b"}}, {"p": {"S": "/cache/b"}}),
+        ({"n": [{"numeric": [">", 0, "<=", 5]}]}, {"n": 5}, {"n": 0}),
+        ({"n": [{"numeric": ["<", 10]}]}, {"n": 9.5}, {"n": "9"}),  # DynamoDB's N are strings: numeric never matches
+        ({"n": [{"numeric": ["=", 3.018e2]}]}, {"n": 301.8}, {"n": 301.9}),
+        ({"ip": [{"cidr": "10.0.0.0/24"}]}, {"ip": "10.0.0.33"}, {"ip": "10.0.1.1"}),
+        ({"tags": {"SS": ["urgent"]}}, {"tags": {"SS": ["normal", "urgent"]}}, {"tags": {"SS": ["normal"]}}),
+        ({"links": {"L": {"S": ["x"]}}}, {"links": {"L": [{"S": "y"}, {"S": "x"}]}}, {"links": {"L": [{"S": "y"}]}}),
+        ({"sk": [{"exists": True}]}, {"sk": "CASE"}, {"other": "CASE"}),
+        ({"sk": {"S": [{"exists": True}]}}, {"sk": {"S": "CASE"}}, {"sk": {"N": "1"}}),
+        ({"sk": [{"exists": False}]}, {"pk": "x"}, {"sk": "CASE"}),
+        ({"sk": [{"exists": False}]}, {"sk": {"S": "an object, not a leaf"}}, {"sk": ["a leaf in an array"]}),
+        ({"queued": {"S": [{"exists": False}]}}, {"pk": {"S": "queued is missing altogether"}}, {"queued": {"S": "q"}}),
+        (
+            {"$or": [{"kind": {"S": ["a"]}}, {"size": [{"numeric": [">", 10]}]}]},
+            {"kind": {"S": "b"}, "size": 11},
+            {"kind": {"S": "b"}, "size": 10},
+        ),
+    ],
+)
+def test_each_filter_operator(rule: dict[str, Any], passes: dict[str, Any], fails: dict[str, Any]) -> None:
+    test = compile_pattern(new_image(**rule))
+    assert test(image(**passes))
+    assert not test(image(**fails))
+    assert matches(new_image(**rule), image(**passes))
+
+
+def test_anything_but_needs_the_field() -> None:
+    assert not matches({"kind": [{"anything-but": "spam"}]}, {"other": "ham"})
+    assert not matches({"n": [{"numeric": [">", 0]}]}, {})
+
+
+@pytest.mark.parametrize(
+    ("pattern", "reason"),
+    [
+        ({"eventName": "INSERT"}, "a field's values to match are a list"),
+        ({"dynamodb": {"NewImage": {"sk": {"S": [{"regex": "^CASE"}]}}}}, "operator 'regex' is not emulated"),
+        ({"sk": [{"prefix": "a", "suffix": "b"}]}, "is neither a value nor one operator"),
+        ({"sk": [["nested"]]}, "is neither a value nor one operator"),
+        ({"sk": [{"prefix": 1}]}, "prefix takes a string"),
+        ({"sk": [{"anything-but": {"cidr": "10.0.0.0/8"}}]}, "anything-but with 'cidr' is not emulated"),
+        ({"sk": [{"anything-but": ["a", 1]}]}, "anything-but takes strings or numbers"),
+        ({"n": [{"numeric": [">", 1, ">", 2]}]}, "numeric takes"),
+        ({"n": [{"numeric": ["=", "1"]}]}, "numeric takes"),
+        ({"n": [{"numeric": ["~", 1]}]}, "numeric takes"),
+        ({"sk": [{"exists": "yes"}]}, "exists takes true or false"),
+        ({"sk": [{"wildcard": "a**b"}]}, "consecutive wildcard characters"),
+        ({"sk": [{"wildcard": r"a\b"}]}, "escapes something other than"),
+        ({"ip": [{"cidr": "10.0.0.300/8"}]}, "is not an IP address range"),
+        ({"$or": [{"sk": ["a"]}]}, "$or takes a list of two or more objects"),
+        (["not", "an", "object"], "a pattern is a JSON object"),
+    ],
+)
+def test_what_is_not_implemented_is_refused(pattern: Any, reason: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(reason)):
+        compile_pattern(pattern)
+
+
+def test_an_unknown_operator_stops_the_stack_naming_function_and_pattern() -> None:
+    text = '{"dynamodb": {"NewImage": {"sk": {"S": [{"regex": "^CASE"}]}}}}'
+    stack = stream_stack(batch_size=10, window=0)
+    stack.functions["Builder"].events["NewReports"]["Properties"]["FilterCriteria"] = {"Filters": [{"Pattern": text}]}
+    with pytest.raises(CannotEmulate) as refused:
+        Triggers(stack, lambda *_: None, FakeStream(), print)
+    assert str(refused.value) == (
+        f"stream trigger NewReports of Builder: cannot honour filter {text}: "
+        "dynamodb.NewImage.sk.S: operator 'regex' is not emulated by the local stack"
+    )
+    stack.functions["Builder"].events["NewReports"]["Properties"]["FilterCriteria"] = {"Filters": [{"Pattern": "{"}]}
+    with pytest.raises(CannotEmulate, match=re.escape("stream trigger NewReports of Builder: cannot honour filter {:")):
+        Triggers(stack, lambda *_: None, FakeStream(), print)
+
+
+def template_filters() -> list[Any]:
+    props = load()["Resources"]["CaseBuilderFunction"]["Properties"]["Events"]
+    (stream,) = [e for e in props.values() if e["Type"] == "DynamoDB"]
+    return [compile_pattern(json.loads(f["Pattern"])) for f in stream["Properties"]["FilterCriteria"]["Filters"]]
+
+
+def test_the_templates_filters_are_honoured() -> None:
+    filters = template_filters()
+
+    def wanted(record: dict[str, Any]) -> bool:
+        return any(test(record) for test in filters)
+
+    ttl = {"type": "Service", "principalId": "dynamodb.amazonaws.com"}
+    assert wanted(image(sk={"S": "REPORT"}))
+    assert wanted(image(sk={"S": "EVENT#1"}, kind={"S": "info_not_provided"}))
+    assert wanted({"eventName": "REMOVE", "userIdentity": ttl, "dynamodb": {"OldImage": {"sk": {"S": "CASE"}}}})
+    assert not wanted({"eventName": "MODIFY", "dynamodb": {"NewImage": {"sk": {"S": "REPORT"}}}})
+    assert not wanted(image(sk={"S": "EVENT#1"}, kind={"S": "info_requested"}))
+    assert not wanted({"eventName": "REMOVE", "dynamodb": {"OldImage": {"sk": {"S": "CASE"}}}})  # deleted by a user
+    user = {"type": "Service", "principalId": "someone.amazonaws.com"}
+    assert not wanted({"eventName": "REMOVE", "userIdentity": user, "dynamodb": {"OldImage": {"sk": {"S": "CASE"}}}})
 
 
 def test_cron_fields() -> None:

@@ -16,9 +16,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from kanal import terminal
 from kanal.local.emulator import Emulator, PortBusy, ensure_free
 from kanal.local.gateway import Api, make_server
-from kanal.local.triggers import Schedules, Triggers
+from kanal.local.triggers import CannotEmulate, Schedules, Triggers
 
 DEMO_PARTNERS = (
     ("Bawaslu RI", "election_agency"),
@@ -57,19 +58,29 @@ class LocalStack:
         return f"http://{self.host}:{self.port}"
 
     def start(self) -> LocalStack:
-        """Start everything and seed the demo partners; raises PortBusy if the API's port is taken."""
+        """Start everything and seed the demo partners. Raises PortBusy if the API's port is taken, CannotEmulate
+        if the template asks for a trigger the local stack cannot run as AWS would (and then stops what it
+        started)."""
         ensure_free(self.host, self.port)
+        try:
+            return self._start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self) -> LocalStack:
         started = time.perf_counter()
         stack = self.emulator.start()
         self.timings.update(self.emulator.timings)
-        apis = [Api.from_stack(stack, "Api"), Api.from_stack(stack, "ReviewApi")]
-        self.server = make_server(apis, self._invoke, self.host, self.port, self.log)
         import boto3
 
         streams = boto3.client("dynamodbstreams", endpoint_url=self.emulator.endpoint)
+        # Both read (and refuse) the template's triggers before anything serves.
         self.triggers = Triggers(stack, self.emulator.invoke, streams, self.log)
-        self.triggers.start()
         self.schedules = Schedules(stack, self.emulator.invoke, self.log)
+        apis = [Api.from_stack(stack, "Api"), Api.from_stack(stack, "ReviewApi")]
+        self.server = make_server(apis, self._invoke, self.host, self.port, self.log)
+        self.triggers.start()
         self.schedules.start()
         seeding = time.perf_counter()
         self.partners = self._seed()
@@ -138,7 +149,8 @@ class LocalStack:
     def stop(self) -> None:
         """Stop the gateway, the triggers and moto."""
         if self.server is not None:
-            self.server.shutdown()
+            if self.thread is not None:
+                self.server.shutdown()
             self.server.server_close()
         if self.triggers is not None:
             self.triggers.stop()
@@ -159,6 +171,9 @@ def serve(port: int = 3000, host: str = "127.0.0.1") -> None:
         stack.start()
     except PortBusy as busy:
         print(f"kanal dev: port {busy.port} is busy; choose another with --port", file=sys.stderr)
+        raise SystemExit(2) from None
+    except CannotEmulate as refused:
+        print(f"kanal dev: {terminal.line(str(refused))}", file=sys.stderr)
         raise SystemExit(2) from None
     DEV_FILE.parent.mkdir(exist_ok=True)
     written = DEV_FILE.with_suffix(".tmp")

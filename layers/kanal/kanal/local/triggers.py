@@ -1,10 +1,16 @@
 """The template's triggers, run locally: DynamoDB stream event source mappings (batch size, filter
 criteria, partial batch failures) and EventBridge Scheduler schedules (rate, cron with time zone, at).
+
+What the local stack cannot do as AWS would (a filter operator it does not implement, a schedule expression it
+cannot honour) raises CannotEmulate when the stack starts, naming the resource: nothing is dropped or skipped
+without saying so.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -19,19 +25,226 @@ Invoke = Callable[[str, dict[str, Any]], Any]
 Log = Callable[[str], None]
 
 
+class CannotEmulate(Exception):
+    """Something the template asks for that the local stack cannot do as AWS does. Raised when the stack starts,
+    naming the resource, so that nothing runs differently from the deployed stack without saying so."""
+
+
+# Stream filter criteria: EventBridge event patterns, as Lambda applies them to each stream record.
+
+Matcher = Callable[[Any], bool]
+_MISSING = object()
+
+
+def compile_pattern(pattern: Any) -> Matcher:
+    """A Lambda FilterCriteria pattern (EventBridge pattern syntax) as a test of one record. ValueError, saying
+    where and why, for anything the local stack does not implement: an unknown operator must stop the stack, not
+    drop records.
+
+    Implemented: exact values (strings, numbers, booleans, null; numbers compared as written: 300 is not 300.0),
+    ``prefix`` and ``suffix`` (each also with ``equals-ignore-case``), ``equals-ignore-case``, ``wildcard``,
+    ``anything-but`` (a value, a list, or a ``prefix``, ``suffix``, ``equals-ignore-case`` or ``wildcard``),
+    ``numeric`` (``=``, or one lower and one upper bound), ``exists``, ``cidr`` and ``$or``. Event arrays match
+    when any element does; operators apply to leaves only (a field holding an object does not exist as a leaf).
+    """
+    if not isinstance(pattern, dict):
+        raise ValueError("a pattern is a JSON object")
+    return _object(pattern, "")
+
+
+def _filter(function: str, event: str, text: str) -> Matcher:
+    """One filter of a stream trigger, compiled; CannotEmulate naming the function, its event and the pattern."""
+    try:
+        return compile_pattern(json.loads(text))
+    except ValueError as error:
+        raise CannotEmulate(f"stream trigger {event} of {function}: cannot honour filter {text}: {error}") from None
+
+
 def matches(pattern: Any, value: Any) -> bool:
-    """EventBridge-style pattern matching as Lambda's FilterCriteria use it (exact values, prefix, nesting)."""
-    if isinstance(pattern, dict):
-        return isinstance(value, dict) and all(k in value and matches(p, value[k]) for k, p in pattern.items())
-    if isinstance(pattern, list):
-        return any(_matches_one(option, value) for option in pattern)
-    return bool(pattern == value)
+    """Whether ``value`` matches ``pattern`` (see ``compile_pattern``)."""
+    return compile_pattern(pattern)(value)
 
 
-def _matches_one(option: Any, value: Any) -> bool:
-    if isinstance(option, dict) and "prefix" in option:
-        return isinstance(value, str) and value.startswith(option["prefix"])
-    return bool(option == value)
+def _object(pattern: dict[str, Any], path: str) -> Matcher:
+    parts = [_field(key, sub, path) for key, sub in pattern.items()]
+    return lambda value: all(part(value) for part in parts)
+
+
+def _field(key: str, sub: Any, path: str) -> Matcher:
+    """The test of one key of a pattern object (``$or``, an object to match inside, or a list of values)."""
+    where = f"{path}.{key}" if path else key
+    if key == "$or":
+        if not (isinstance(sub, list) and len(sub) >= 2 and all(isinstance(p, dict) for p in sub)):
+            raise ValueError(f"{where}: $or takes a list of two or more objects")
+        options = [_object(p, path) for p in sub]
+        return lambda value: any(option(value) for option in options)
+    if isinstance(sub, dict):
+        inner = _object(sub, where)
+        return lambda value: _descend(_child(value, key), inner)
+    if isinstance(sub, list):
+        leaf = _leaf(sub, where)
+        return lambda value: leaf(_values(_child(value, key)))
+    raise ValueError(f"{where}: a field's values to match are a list, e.g. [{json.dumps(sub)}]")
+
+
+def _child(value: Any, key: str) -> Any:
+    return value.get(key, _MISSING) if isinstance(value, dict) else _MISSING
+
+
+def _descend(child: Any, inner: Matcher) -> bool:
+    if isinstance(child, dict):
+        return inner(child)
+    objects = [c for c in child if isinstance(c, dict)] if isinstance(child, list) else []
+    # No object there: only what holds without the fields (exists: false) can match.
+    return any(inner(o) for o in objects) if objects else inner({})
+
+
+def _values(child: Any) -> list[Any]:
+    """The leaf values of a field: none if it is missing or an object, each element of an array."""
+    if child is _MISSING or isinstance(child, dict):
+        return []
+    if isinstance(child, list):
+        return [v for v in child if not isinstance(v, dict | list)]
+    return [child]
+
+
+def _leaf(options: list[Any], where: str) -> Callable[[list[Any]], bool]:
+    tests = [_option(option, where) for option in options]
+    return lambda values: any(test(values) for test in tests)
+
+
+def _same(expected: Any, value: Any) -> bool:
+    return type(expected) is type(value) and bool(expected == value)
+
+
+def _text(operator: str, argument: Any, where: str) -> str:
+    if not isinstance(argument, str):
+        raise ValueError(f"{where}: {operator} takes a string, not {json.dumps(argument)}")
+    return argument
+
+
+def _string_test(operator: str, argument: Any, where: str) -> Callable[[Any], bool]:
+    """A test of one value for prefix, suffix, equals-ignore-case and wildcard (strings only)."""
+    if operator in ("prefix", "suffix"):
+        folded = False
+        if isinstance(argument, dict) and list(argument) == ["equals-ignore-case"]:
+            folded, argument = True, argument["equals-ignore-case"]
+        text = _text(operator, argument, where)
+        if folded:
+            text = text.casefold()
+        if operator == "prefix":
+            return lambda v: isinstance(v, str) and (v.casefold() if folded else v).startswith(text)
+        return lambda v: isinstance(v, str) and (v.casefold() if folded else v).endswith(text)
+    if operator == "equals-ignore-case":
+        text = _text(operator, argument, where).casefold()
+        return lambda v: isinstance(v, str) and v.casefold() == text
+    if operator == "wildcard":
+        regex = _wildcard(_text(operator, argument, where), where)
+        return lambda v: isinstance(v, str) and regex.fullmatch(v) is not None
+    raise ValueError(f"{where}: operator {operator!r} is not emulated by the local stack")
+
+
+def _wildcard(text: str, where: str) -> re.Pattern[str]:
+    parts: list[str] = []
+    chars = iter(text)
+    for char in chars:
+        if char == "\\":
+            escaped = next(chars, "")
+            if escaped not in ("*", "\\"):
+                raise ValueError(f"{where}: wildcard {text!r} escapes something other than * or \\")
+            parts.append(re.escape(escaped))
+        elif char == "*":
+            if parts and parts[-1] == ".*":
+                raise ValueError(f"{where}: wildcard {text!r} has consecutive wildcard characters")
+            parts.append(".*")
+        else:
+            parts.append(re.escape(char))
+    return re.compile("".join(parts), re.DOTALL)
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+_COMPARISONS: dict[str, Callable[[float, float], bool]] = {
+    "=": lambda a, b: a == b,
+    "<": lambda a, b: a < b,
+    "<=": lambda a, b: a <= b,
+    ">": lambda a, b: a > b,
+    ">=": lambda a, b: a >= b,
+}
+
+
+def _numeric(argument: Any, where: str) -> Callable[[Any], bool]:
+    pairs = list(zip(argument[::2], argument[1::2], strict=False)) if isinstance(argument, list) else []
+    operators = [op for op, _ in pairs]
+    well_formed = (
+        bool(pairs)
+        and len(argument) == 2 * len(pairs)
+        and all(op in _COMPARISONS and _number(bound) for op, bound in pairs)
+        and (
+            operators == ["="]
+            or (len(pairs) == 1 and operators[0] != "=")
+            or (len(pairs) == 2 and {operators[0][0], operators[1][0]} == {"<", ">"})
+        )
+    )
+    if not well_formed:
+        raise ValueError(f'{where}: numeric takes "=" and a number, or one lower and one upper bound')
+    return lambda v: _number(v) and all(_COMPARISONS[op](v, bound) for op, bound in pairs)
+
+
+def _cidr(argument: Any, where: str) -> Callable[[Any], bool]:
+    try:
+        network = ipaddress.ip_network(_text("cidr", argument, where), strict=False)
+    except ValueError:
+        raise ValueError(f"{where}: cidr {argument!r} is not an IP address range") from None
+
+    def inside(value: Any) -> bool:
+        try:
+            return isinstance(value, str) and ipaddress.ip_address(value) in network
+        except ValueError:
+            return False
+
+    return inside
+
+
+def _anything_but(argument: Any, where: str) -> Callable[[Any], bool]:
+    """The test of what anything-but excludes."""
+    if isinstance(argument, dict) and len(argument) == 1:
+        ((operator, inner),) = argument.items()
+        if operator not in ("prefix", "suffix", "equals-ignore-case", "wildcard"):
+            raise ValueError(f"{where}: anything-but with {operator!r} is not emulated by the local stack")
+        many = inner if isinstance(inner, list) and operator in ("equals-ignore-case", "wildcard") else [inner]
+        tests = [_string_test(operator, one, where) for one in many]
+        return lambda v: any(test(v) for test in tests)
+    values = argument if isinstance(argument, list) else [argument]
+    if not values or not (all(isinstance(v, str) for v in values) or all(_number(v) for v in values)):
+        raise ValueError(f"{where}: anything-but takes strings or numbers (or a prefix, suffix, ...)")
+    return lambda v: any(_same(excluded, v) for excluded in values)
+
+
+def _option(option: Any, where: str) -> Callable[[list[Any]], bool]:
+    """One entry of a field's list: an exact value or one operator."""
+    if option is None or isinstance(option, str | int | float | bool):
+        return lambda values: any(_same(option, v) for v in values)
+    if not (isinstance(option, dict) and len(option) == 1):
+        raise ValueError(f"{where}: {json.dumps(option)} is neither a value nor one operator")
+    ((operator, argument),) = option.items()
+    if operator == "exists":
+        if not isinstance(argument, bool):
+            raise ValueError(f"{where}: exists takes true or false")
+        return lambda values: bool(values) is argument
+    if operator == "anything-but":
+        excluded = _anything_but(argument, where)
+        return lambda values: any(not excluded(v) for v in values)
+    test = (
+        _numeric(argument, where)
+        if operator == "numeric"
+        else _cidr(argument, where)
+        if operator == "cidr"
+        else _string_test(operator, argument, where)
+    )
+    return lambda values: any(test(v) for v in values)
 
 
 class BackgroundLoop:
@@ -87,7 +300,8 @@ class StreamTrigger:
     function: str
     stream_arn: str
     batch_size: int
-    filters: list[dict[str, Any]]
+    #: The mapping's FilterCriteria, compiled (compile_pattern); a record passes if any filter matches it.
+    filters: list[Matcher]
     partial_failures: bool
     #: MaximumBatchingWindowInSeconds: how long a batch smaller than batch_size may wait for more records.
     window: float = 0.0
@@ -106,7 +320,7 @@ class StreamTrigger:
 
     def wanted(self, record: dict[str, Any]) -> bool:
         """Whether the record passes the mapping's filter criteria."""
-        return not self.filters or any(matches(f, record) for f in self.filters)
+        return not self.filters or any(test(record) for test in self.filters)
 
 
 @dataclass
@@ -129,11 +343,13 @@ class Triggers(BackgroundLoop):
 
     def __post_init__(self) -> None:
         for name, function in self.stack.functions.items():
-            for event in function.events.values():
+            for event_name, event in function.events.items():
                 if event.get("Type") != "DynamoDB":
                     continue
                 props = event["Properties"]
-                filters = [json.loads(f["Pattern"]) for f in props.get("FilterCriteria", {}).get("Filters", [])]
+                filters = [
+                    _filter(name, event_name, f["Pattern"]) for f in props.get("FilterCriteria", {}).get("Filters", [])
+                ]
                 self.triggers.append(
                     StreamTrigger(
                         function=name,

@@ -1,0 +1,82 @@
+"""`kanal dev` (kanal.local.dev): what the local stack cannot emulate stops it at start, as one line and exit 2."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kanal.local import dev
+from kanal.local.dev import LocalStack
+from kanal.local.emulator import Emulator, ensure_free, free_port
+from kanal.local.template import Function, Stack
+from kanal.local.triggers import CannotEmulate
+
+
+@dataclass
+class RefusedEmulator(Emulator):
+    """An emulator whose stack has one trigger the local stack cannot honour (nothing of moto starts)."""
+
+    events: dict[str, dict[str, Any]] | None = None
+    stopped: bool = False
+
+    def start(self) -> Stack:
+        stack = Stack({"Resources": {}}, "ap-southeast-3", {})
+        stack.functions["ReminderFunction"] = Function(
+            "ReminderFunction", "functions/reminders/", "app.lambda_handler", {}, self.events or {}, 30
+        )
+        self.stack = stack
+        return stack
+
+    def stop(self) -> None:
+        self.stopped = True
+
+
+FILTER = {
+    "Built": {
+        "Type": "DynamoDB",
+        "Properties": {
+            "Stream": "arn:aws:dynamodb:ap-southeast-3:123456789012:table/t/stream/1",
+            "FilterCriteria": {"Filters": [{"Pattern": '{"eventName": [{"regex": "INS.*"}]}'}]},
+        },
+    }
+}
+
+
+@pytest.mark.parametrize(
+    ("events", "named"),
+    [
+        (FILTER, 'stream trigger Built of ReminderFunction: cannot honour filter {"eventName": [{"regex": "INS.*"}]}'),
+    ],
+)
+@pytest.mark.timeout(60)  # a hang guard: nothing here waits
+def test_what_cannot_be_emulated_stops_the_start(events: dict[str, Any], named: str) -> None:
+    port = free_port()
+    emulator = RefusedEmulator(events=events)
+    stack = LocalStack(port=port, emulator=emulator, log=lambda _: None)
+    with pytest.raises(CannotEmulate, match="^" + re.escape(named)):
+        stack.start()
+    assert emulator.stopped  # what had started is stopped
+    assert stack.server is None  # the API never listened
+    ensure_free("127.0.0.1", port)
+
+
+def test_kanal_dev_prints_the_refusal_as_one_line_and_exits_2(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def refuse(self: LocalStack) -> LocalStack:
+        raise CannotEmulate("schedule Monthly of ReminderFunction: cannot honour cron(0 8 LW * ? *) (UTC):\n\x1b[2J")
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(LocalStack, "start", refuse)
+    with pytest.raises(SystemExit) as stopped:
+        dev.serve(port=free_port())
+    assert stopped.value.code == 2
+    starting, refused = capsys.readouterr().err.splitlines()  # the refusal is one line
+    assert starting.endswith("starting kanal on emulated AWS (moto, in memory)...")
+    assert refused == (
+        "kanal dev: schedule Monthly of ReminderFunction: cannot honour cron(0 8 LW * ? *) (UTC):⟦U+000A⟧⟦U+001B⟧[2J"
+    )
+    assert not (tmp_path / ".kanal").exists()
