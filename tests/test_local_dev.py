@@ -34,6 +34,7 @@ class RefusedEmulator(Emulator):
         self.stopped = True
 
 
+SCHEDULE = {"Monthly": {"Type": "ScheduleV2", "Properties": {"ScheduleExpression": "cron(0 8 LW * ? *)"}}}
 FILTER = {
     "Built": {
         "Type": "DynamoDB",
@@ -48,6 +49,7 @@ FILTER = {
 @pytest.mark.parametrize(
     ("events", "named"),
     [
+        (SCHEDULE, "schedule Monthly of ReminderFunction: cannot honour cron(0 8 LW * ? *) (UTC)"),
         (FILTER, 'stream trigger Built of ReminderFunction: cannot honour filter {"eventName": [{"regex": "INS.*"}]}'),
     ],
 )

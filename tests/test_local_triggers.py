@@ -23,9 +23,8 @@ from kanal.local.triggers import (
     Schedules,
     Triggers,
     compile_pattern,
-    cron_matches,
     matches,
-    rate_of,
+    schedule_rule,
 )
 
 JAKARTA = ZoneInfo("Asia/Jakarta")
@@ -172,26 +171,163 @@ def test_the_templates_filters_are_honoured() -> None:
     assert not wanted({"eventName": "REMOVE", "userIdentity": user, "dynamodb": {"OldImage": {"sk": {"S": "CASE"}}}})
 
 
-def test_cron_fields() -> None:
-    eight = datetime(2026, 11, 23, 8, 0, tzinfo=JAKARTA)  # a Monday
-    assert cron_matches("0 8 * * ? *", eight)
-    assert not cron_matches("0 8 * * ? *", eight + timedelta(minutes=1))
-    assert cron_matches("*/15 * * * ? *", eight + timedelta(minutes=45))
-    assert cron_matches("0 8 ? * MON-FRI *", eight)
-    assert not cron_matches("0 8 ? * SAT,SUN *", eight)
-    assert cron_matches("0 8 23 NOV ? 2026", eight)
-    assert rate_of("15 minutes") == timedelta(minutes=15)
-    assert rate_of("1 hour") == timedelta(hours=1)
+def rule_times(expression: str, zone: str, start: datetime, count: int) -> list[datetime]:
+    """The first ``count`` firings of a schedule created at ``start``, in its zone's wall-clock time."""
+    rule = schedule_rule(expression, zone, start)
+    found: list[datetime] = []
+    moment = start - timedelta(microseconds=1)
+    while len(found) < count:
+        nxt = rule.next_after(moment)
+        assert nxt is not None
+        found.append(nxt.astimezone(ZoneInfo(zone)).replace(tzinfo=None))
+        moment = nxt
+    return found
+
+
+START = datetime(2026, 11, 23, 0, 59, 30, tzinfo=UTC)  # a Monday; 07:59:30 in Jakarta
+
+
+def wall(*days: tuple[int, int, int], at: tuple[int, int] = (10, 0)) -> list[datetime]:
+    return [datetime(*day, *at) for day in days]
+
+
+@pytest.mark.parametrize(
+    ("expression", "zone", "expected"),
+    [
+        ("cron(0 8 * * ? *)", "Asia/Jakarta", wall((2026, 11, 23), (2026, 11, 24), at=(8, 0))),
+        ("cron(*/15 * * * ? *)", "UTC", [datetime(2026, 11, 23, 1, m) for m in (0, 15, 30)]),
+        ("cron(5/20 1 * * ? *)", "UTC", [datetime(2026, 11, 23, 1, m) for m in (5, 25, 45)]),
+        ("cron(0 10 ? * MON-FRI *)", "UTC", wall((2026, 11, 23), (2026, 11, 24), (2026, 11, 25))),
+        ("cron(0 10 ? * FRI-MON *)", "UTC", wall((2026, 11, 23), (2026, 11, 27), (2026, 11, 28))),  # wraps
+        ("cron(0 10 ? * SAT,SUN *)", "UTC", wall((2026, 11, 28), (2026, 11, 29), (2026, 12, 5))),
+        ("cron(0 10 23 NOV ? 2026-2027)", "UTC", wall((2026, 11, 23), (2027, 11, 23))),
+        ("cron(0 10 L * ? *)", "UTC", wall((2026, 11, 30), (2026, 12, 31), (2027, 1, 31), (2027, 2, 28))),
+        ("cron(0 10 L-2 * ? *)", "UTC", wall((2026, 11, 28), (2026, 12, 29))),
+        ("cron(0 10 15W * ? *)", "UTC", wall((2026, 12, 15), (2027, 1, 15), (2027, 5, 14))[:2]),
+        ("cron(0 10 1W * ? *)", "UTC", wall((2026, 12, 1), (2027, 1, 1), (2027, 2, 1), (2027, 3, 1), (2027, 4, 1))),
+        ("cron(0 10 31W * ? *)", "UTC", wall((2026, 12, 31), (2027, 1, 29), (2027, 3, 31))),  # Jan 31 is a Sunday
+        ("cron(0 10 ? * 6L *)", "UTC", wall((2026, 11, 27), (2026, 12, 25), (2027, 1, 29))),  # last Friday
+        ("cron(0 10 ? * FRI#3 *)", "UTC", wall((2026, 12, 18), (2027, 1, 15), (2027, 2, 19))),
+        ("cron(0 10 ? * 6#5 *)", "UTC", wall((2027, 1, 29), (2027, 4, 30), (2027, 7, 30))),
+        # Once in 28 years (aws-croniter alone gives up after a few): a fifth Sunday in February.
+        ("cron(0 0 ? FEB 1#5 *)", "UTC", wall((2032, 2, 29), (2060, 2, 29), at=(0, 0))),
+        ("cron(0 0 29 2 ? *)", "UTC", wall((2028, 2, 29), (2032, 2, 29), at=(0, 0))),
+        ("rate(15 minutes)", "UTC", [datetime(2026, 11, 23, 0, 59, 30) + timedelta(minutes=15 * n) for n in range(3)]),
+        ("rate(1 hour)", "Asia/Jakarta", [datetime(2026, 11, 23, 7, 59, 30) + timedelta(hours=n) for n in range(3)]),
+        ("rate(2 days)", "UTC", [datetime(2026, 11, 23, 0, 59, 30) + timedelta(days=2 * n) for n in range(3)]),
+        ("at(2026-11-23T08:30:00)", "Asia/Jakarta", wall((2026, 11, 23), at=(8, 30))),
+    ],
+)
+def test_schedule_expressions_fire_at_the_right_times(expression: str, zone: str, expected: list[datetime]) -> None:
+    assert rule_times(expression, zone, START, len(expected)) == expected
+
+
+def test_a_rate_fires_at_once_and_days_are_24_hours() -> None:
+    """Scheduler starts a rate schedule without StartDate at once; a day is 24 hours across daylight saving time."""
+    start = datetime(2027, 3, 13, 17, 0, tzinfo=UTC)  # 12:00 in New York, the day before the clocks go forward
+    rule = schedule_rule("rate(1 day)", "America/New_York", start)
+    first = rule.next_after(start - timedelta(microseconds=1))
+    assert first == start
+    second = rule.next_after(start)
+    assert second == start + timedelta(hours=24)
+    assert second is not None
+    assert second.astimezone(ZoneInfo("America/New_York")).hour == 13
+
+
+def test_cron_over_daylight_saving_time() -> None:
+    """As Scheduler: a time the clock skips does not fire; a time it shows twice fires once."""
+    spring = rule_times("cron(30 2 * * ? *)", "America/New_York", datetime(2027, 3, 13, 5, tzinfo=UTC), 2)
+    assert spring == [datetime(2027, 3, 13, 2, 30), datetime(2027, 3, 15, 2, 30)]  # no 02:30 on the 14th
+    autumn = schedule_rule("cron(30 1 * * ? *)", "America/New_York", datetime(2026, 10, 31, 12, tzinfo=UTC))
+    first = autumn.next_after(datetime(2026, 10, 31, 12, tzinfo=UTC))
+    assert first == datetime(2026, 11, 1, 5, 30, tzinfo=UTC)  # 01:30 EDT
+    assert autumn.next_after(first) == datetime(2026, 11, 2, 6, 30, tzinfo=UTC)  # not 01:30 EST an hour later
+    hourly = schedule_rule("cron(0 * * * ? *)", "America/New_York", datetime(2026, 11, 1, 4, tzinfo=UTC))
+    assert hourly.next_after(datetime(2026, 11, 1, 5, 0, tzinfo=UTC)) == datetime(2026, 11, 1, 7, 0, tzinfo=UTC)
+
+
+def test_an_at_schedule_fires_once() -> None:
+    rule = schedule_rule("at(2026-11-23T01:30:00)", "UTC", START)
+    when = datetime(2026, 11, 23, 1, 30, tzinfo=UTC)
+    assert rule.next_after(START) == when
+    assert rule.next_after(when) is None
+
+
+@pytest.mark.parametrize(
+    ("expression", "zone", "reason"),
+    [
+        ("cron(0 10 LW * ? *)", "UTC", "aws-croniter cannot honour day-of-month 'LW'"),
+        ("cron(0 10 ? * L *)", "UTC", "aws-croniter cannot honour day-of-week 'L'"),
+        ("cron(0 10 ? * L-3 *)", "UTC", "aws-croniter cannot honour day-of-week 'L-3'"),
+        ("cron(0 0 L-30 2 ? *)", "UTC", "it never fires after 2026-11-23 00:59 UTC"),
+        ("cron(0 0 1 1 ? 2020)", "UTC", "it never fires after"),
+        ("cron(0 8 * * ?)", "UTC", "not a valid cron expression: Incorrect number of values"),
+        ("cron(0 8 * * * *)", "UTC", "not a valid cron expression: Invalid combination"),
+        ("cron(0 8 * * ? *)", "Asia/Jakartaa", "unknown time zone 'Asia/Jakartaa'"),
+        ("rate(0 minutes)", "UTC", "a rate is a positive whole number"),
+        ("rate(5 weeks)", "UTC", "a rate is a positive whole number"),
+        ("at(2026-11-23 08:00)", "UTC", "at() takes yyyy-mm-ddThh:mm:ss"),
+        ("every(5 minutes)", "UTC", "not a rate(...), cron(...) or at(...) expression"),
+    ],
+)
+def test_what_cannot_be_honoured_is_refused(expression: str, zone: str, reason: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(reason)):
+        schedule_rule(expression, zone, START)
+
+
+def reminder_stack(**events: dict[str, Any]) -> Stack:
+    stack = Stack({"Resources": {}}, "ap-southeast-3", {})
+    stack.functions["ReminderFunction"] = Function(
+        "ReminderFunction", "functions/reminders/", "app.lambda_handler", {}, events, 30
+    )
+    return stack
+
+
+def test_an_unhonoured_schedule_stops_the_stack_naming_it() -> None:
+    stack = reminder_stack(
+        Sweep={"Type": "ScheduleV2", "Properties": {"ScheduleExpression": "rate(15 minutes)"}},
+        Monthly={
+            "Type": "ScheduleV2",
+            "Properties": {"ScheduleExpression": "cron(0 8 LW * ? *)", "ScheduleExpressionTimezone": "Asia/Jakarta"},
+        },
+    )
+    with pytest.raises(CannotEmulate) as refused:
+        Schedules(stack, lambda *_: None, print, clock=lambda: START)
+    assert str(refused.value) == (
+        "schedule Monthly of ReminderFunction: cannot honour cron(0 8 LW * ? *) (Asia/Jakarta): "
+        "aws-croniter cannot honour day-of-month 'LW'"
+    )
+    dated = reminder_stack(
+        Sweep={"Type": "ScheduleV2", "Properties": {"ScheduleExpression": "rate(1 hour)", "StartDate": "2027-01-01"}}
+    )
+    with pytest.raises(
+        CannotEmulate, match=r"schedule Sweep of ReminderFunction: .* StartDate and EndDate are not emulated"
+    ):
+        Schedules(dated, lambda *_: None, print, clock=lambda: START)
+
+
+def test_the_templates_schedules_are_honoured() -> None:
+    template = load()
+    function = template["Resources"]["ReminderFunction"]["Properties"]
+    stack = reminder_stack(**function["Events"])
+    stack.attributes[("ReminderDLQ", "Arn")] = "arn:aws:sqs:ap-southeast-3:123456789012:kanal-ReminderDLQ"
+    schedules = Schedules(stack, lambda *_: None, print, clock=lambda: START)
+    due = {s.name: s.due for s in schedules.schedules}
+    assert due == {
+        "Sweep": START,
+        "Reconcile": START,
+        "Digest": datetime(2026, 11, 23, 8, 0, tzinfo=JAKARTA),
+    }
 
 
 def test_schedules_fire_on_their_expressions() -> None:
-    start = datetime(2026, 11, 23, 0, 59, 30, tzinfo=UTC)  # 07:59:30 in Jakarta
-    events = {
-        "Sweep": {
+    start = START
+    stack = reminder_stack(
+        Sweep={
             "Type": "ScheduleV2",
             "Properties": {"ScheduleExpression": "rate(15 minutes)", "Input": '{"job": "sweep"}'},
         },
-        "Digest": {
+        Digest={
             "Type": "ScheduleV2",
             "Properties": {
                 "ScheduleExpression": "cron(0 8 * * ? *)",
@@ -199,11 +335,8 @@ def test_schedules_fire_on_their_expressions() -> None:
                 "Input": '{"job": "digest"}',
             },
         },
-        "Once": {"Type": "ScheduleV2", "Properties": {"ScheduleExpression": "at(2026-11-23T01:30:00)"}},
-    }
-    stack = Stack({"Resources": {}}, "ap-southeast-3", {})
-    stack.functions["ReminderFunction"] = Function(
-        "ReminderFunction", "functions/reminders/", "app.lambda_handler", {}, events, 30
+        Once={"Type": "ScheduleV2", "Properties": {"ScheduleExpression": "at(2026-11-23T01:30:00)"}},
+        Off={"Type": "ScheduleV2", "Properties": {"ScheduleExpression": "rate(1 minute)", "State": "DISABLED"}},
     )
     calls: list[dict[str, Any]] = []
     lines: list[str] = []
@@ -213,12 +346,15 @@ def test_schedules_fire_on_their_expressions() -> None:
         return {"sent": [{"kind": "daily_digest", "offset": "0h", "partner_id": "p_1", "case_id": None}]}
 
     schedules = Schedules(stack, invoke, lines.append, clock=lambda: start)
-    assert schedules.tick(start) == 0
+    assert schedules.tick(start) == 1  # the sweep, at once
+    assert schedules.tick(start + timedelta(seconds=29)) == 0
     assert schedules.tick(start + timedelta(seconds=30)) == 1  # 08:00 Jakarta: the digest
-    assert schedules.tick(start + timedelta(seconds=45)) == 0  # once per minute
+    assert schedules.tick(start + timedelta(seconds=45)) == 0  # once
     assert schedules.tick(start + timedelta(minutes=15)) == 1  # the sweep, 15 minutes after start
     assert schedules.tick(start + timedelta(minutes=30, seconds=30)) == 2  # the sweep again, and at(01:30)
-    assert calls == [{"job": "digest"}, {"job": "sweep"}, {"job": "sweep"}, {}]
+    assert schedules.tick(start + timedelta(hours=5)) == 1  # late (a laptop asleep): the sweep fires once
+    assert schedules.tick(start + timedelta(hours=5, minutes=1)) == 0
+    assert calls == [{"job": "sweep"}, {"job": "digest"}, {"job": "sweep"}, {"job": "sweep"}, {}, {"job": "sweep"}]
     assert "notification daily_digest (0h) -> p_1" in lines
 
 
@@ -233,8 +369,9 @@ def test_a_failing_schedule_is_logged_and_tried_again() -> None:
         raise RuntimeError("boom")
 
     schedules = Schedules(stack, invoke, lines.append, clock=lambda: start)
+    assert schedules.tick(start) == 1
     assert schedules.tick(start + timedelta(minutes=1)) == 1
-    assert lines == ["schedule Sweep of F failed: boom"]
+    assert lines == ["schedule Sweep of F failed: boom"] * 2
     assert isinstance(schedules.schedules[0], Schedule)
 
 

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from kanal.local.template import Stack
@@ -421,80 +421,157 @@ class Triggers(BackgroundLoop):
                     trigger.pending.append(plain)
 
 
-_DAYS = {"SUN": 1, "MON": 2, "TUE": 3, "WED": 4, "THU": 5, "FRI": 6, "SAT": 7}
-_MONTH_NAMES = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
-_MONTHS = {m: i + 1 for i, m in enumerate(_MONTH_NAMES)}
+# Schedules: EventBridge Scheduler's rate, cron and at expressions, each as a rule that names its next firing.
 
 
-def _field_matches(spec: str, value: int, names: dict[str, int]) -> bool:
-    """One cron field: *, ?, numbers, names, lists, ranges and steps, as EventBridge reads them."""
-    for part in spec.upper().split(","):
-        step = 1
-        if "/" in part:
-            part, step_text = part.split("/", 1)
-            step = int(step_text)
-        if part in ("*", "?"):
-            low, high = 0, 10_000
-        elif "-" in part:
-            first, last = part.split("-", 1)
-            low, high = names.get(first) or int(first), names.get(last) or int(last)
-        else:
-            low = names.get(part) or int(part)
-            high = low if step == 1 else 10_000
-        if low <= value <= high and (value - low) % step == 0:
-            return True
-    return False
+class Rule(Protocol):
+    """When a schedule fires: a pure function of time."""
+
+    def next_after(self, moment: datetime) -> datetime | None:
+        """The first firing strictly after ``moment`` (aware; in UTC: an aware time in the hour that daylight
+        saving time repeats never compares equal across zones), or None if it never fires again."""
 
 
-def cron_matches(expression: str, moment: datetime) -> bool:
-    """Whether ``cron(min hour day-of-month month day-of-week year)`` fires at the minute of ``moment`` (local)."""
-    minute, hour, dom, month, dow, year = expression.split()
-    weekday = (moment.isoweekday() % 7) + 1  # EventBridge: 1 = Sunday
-    return (
-        _field_matches(minute, moment.minute, {})
-        and _field_matches(hour, moment.hour, {})
-        and _field_matches(dom, moment.day, {})
-        and _field_matches(month, moment.month, _MONTHS)
-        and _field_matches(dow, weekday, _DAYS)
-        and _field_matches(year, moment.year, {})
-    )
+_JUST_BEFORE = timedelta(microseconds=1)
+#: Scheduler's rate units (singular or plural) as timedelta's arguments.
+_RATE_UNITS = {unit + plural: unit + "s" for unit in ("minute", "hour", "day") for plural in ("", "s")}
 
 
-def rate_of(expression: str) -> timedelta:
-    """``rate(15 minutes)`` as a duration."""
-    amount, unit = expression.split()
-    return timedelta(**{unit.rstrip("s") + "s": int(amount)})
+@dataclass(frozen=True)
+class Rate:
+    """``rate(value unit)``: from the schedule's start (Scheduler fires at once when there is no StartDate), then
+    every ``every``; a day is 24 hours, whatever the daylight saving time."""
+
+    every: timedelta
+    start: datetime
+
+    def next_after(self, moment: datetime) -> datetime:
+        """The first firing after ``moment``."""
+        if moment < self.start:
+            return self.start
+        return self.start + ((moment - self.start) // self.every + 1) * self.every
+
+
+@dataclass(frozen=True)
+class At:
+    """``at(yyyy-mm-ddThh:mm:ss)``: once, at that wall-clock time in the schedule's time zone."""
+
+    when: datetime
+
+    def next_after(self, moment: datetime) -> datetime | None:
+        """The firing, if it is after ``moment``."""
+        return self.when if self.when > moment else None
+
+
+@dataclass(frozen=True)
+class Cron:
+    """``cron(minutes hours day-of-month month day-of-week year)``, read by aws-croniter, on the wall clock of the
+    schedule's time zone. As Scheduler does over daylight saving time: a time the clock skips does not fire, and
+    a time the clock shows twice fires once (the first)."""
+
+    fields: Any  # aws_croniter.AwsCroniter
+    zone: ZoneInfo
+
+    def next_after(self, moment: datetime) -> datetime | None:
+        """The first firing after ``moment``."""
+        wall = moment.astimezone(self.zone).replace(tzinfo=None)
+        while True:
+            found = self._next_wall(wall)
+            if found is None:
+                return None
+            firing = found.replace(tzinfo=self.zone).astimezone(UTC)
+            real = firing.astimezone(self.zone).replace(tzinfo=None) == found
+            if real and firing > moment:
+                return firing
+            wall = found  # skipped by the clock, or its first showing has passed
+
+    def _next_wall(self, wall: datetime) -> datetime | None:
+        """The first matching wall-clock minute after ``wall``. aws-croniter gives up after ten steps of its search
+        (a fifth Sunday of February comes once in 28 years): go on from the next month until its last year."""
+        probe = wall
+        last_year = max(self.fields.years)
+        while probe.year <= last_year:
+            found: datetime | None = self.fields.get_next(probe.replace(tzinfo=UTC))[0]
+            if found is not None:
+                return found.replace(tzinfo=None)
+            month = (probe + timedelta(minutes=1)).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+            probe = (month + timedelta(days=32)).replace(day=1) - timedelta(minutes=1)  # next() starts a minute on
+        return None
+
+
+def schedule_rule(expression: str, zone_name: str, start: datetime) -> Rule:
+    """The rule of a ScheduleExpression in a time zone, for a schedule created at ``start``. ValueError, saying
+    why, for an expression the local stack cannot honour (or Scheduler would refuse)."""
+    try:
+        zone = ZoneInfo(zone_name)
+    except (ValueError, KeyError):  # ZoneInfoNotFoundError is a KeyError
+        raise ValueError(f"unknown time zone {zone_name!r}") from None
+    kind = re.fullmatch(r"(rate|cron|at)\((.*)\)", expression)
+    if kind is None:
+        raise ValueError("not a rate(...), cron(...) or at(...) expression")
+    body = kind.group(2)
+    if kind.group(1) == "rate":
+        rate = re.fullmatch(r"([1-9][0-9]*) (\w+)", body)
+        if rate is None or rate.group(2) not in _RATE_UNITS:
+            raise ValueError("a rate is a positive whole number and minutes, hours or days")
+        return Rate(timedelta(**{_RATE_UNITS[rate.group(2)]: int(rate.group(1))}), start.astimezone(UTC))
+    if kind.group(1) == "at":
+        try:
+            when = datetime.strptime(body, "%Y-%m-%dT%H:%M:%S")  # naive: in the schedule's zone
+        except ValueError:
+            raise ValueError("at() takes yyyy-mm-ddThh:mm:ss") from None
+        return At(when.replace(tzinfo=zone).astimezone(UTC))
+    return _cron(body, zone, start)
+
+
+def _cron(body: str, zone: ZoneInfo, start: datetime) -> Cron:
+    from aws_croniter import AwsCroniter
+    from aws_croniter.exceptions import AwsCroniterExpressionError
+
+    fields = body.split(" ")
+    if len(fields) == 6:
+        # aws-croniter accepts these and then cannot honour them: LW in the day of the month fails to parse; L
+        # alone in the day of the week is Saturday (it finds no day), and L-n is no day of the week (it takes the
+        # last weekday n of the month).
+        if fields[2].upper() == "LW":
+            raise ValueError(f"aws-croniter cannot honour day-of-month {fields[2]!r}")
+        if re.fullmatch(r"L(-\d+)?", fields[4].upper()):
+            raise ValueError(f"aws-croniter cannot honour day-of-week {fields[4]!r}")
+    try:
+        rule = Cron(AwsCroniter(body), zone)
+    except AwsCroniterExpressionError as error:
+        raise ValueError(f"not a valid cron expression: {error}") from None
+    except ValueError as error:
+        raise ValueError(f"aws-croniter cannot parse it ({error})") from None
+    if rule.next_after(start - _JUST_BEFORE) is None:
+        raise ValueError(f"it never fires after {start:%Y-%m-%d %H:%M} UTC (as aws-croniter reads it)")
+    return rule
 
 
 @dataclass
 class Schedule:
-    """One ScheduleV2 event of a function."""
+    """One ScheduleV2 event of a function, with its next firing."""
 
     function: str
     name: str
     expression: str
-    zone: ZoneInfo
+    rule: Rule
     payload: dict[str, Any]
-    started: datetime
-    last: datetime | None = None
+    #: The next firing (aware); None: it will not fire again.
+    due: datetime | None
 
-    def due(self, now: datetime) -> bool:
-        """Whether the schedule fires now (at most once per minute for cron and at)."""
-        kind, _, body = self.expression.partition("(")
-        body = body.rstrip(")")
-        if kind == "rate":
-            return now >= (self.last or self.started) + rate_of(body)
-        minute = now.astimezone(self.zone).replace(second=0, microsecond=0)
-        if self.last is not None and self.last.astimezone(self.zone).replace(second=0, microsecond=0) == minute:
+    def fire(self, now: datetime) -> bool:
+        """Whether the schedule fires at ``now``; if so, its next firing is set (once however late ``now`` is)."""
+        if self.due is None or now < self.due:
             return False
-        if kind == "at":
-            return minute == datetime.fromisoformat(body).replace(tzinfo=self.zone)
-        return kind == "cron" and cron_matches(body, minute)
+        self.due = self.rule.next_after(now)
+        return True
 
 
 @dataclass
 class Schedules(BackgroundLoop):
-    """Fires the template's schedules on their own expressions and time zones."""
+    """Fires the template's schedules on their own expressions and time zones. Raises CannotEmulate, naming the
+    schedule, for an expression the local stack cannot honour."""
 
     stack: Stack
     invoke: Invoke
@@ -512,14 +589,24 @@ class Schedules(BackgroundLoop):
                 if event.get("Type") != "ScheduleV2":
                     continue
                 props = self.stack.resolve(event["Properties"])
+                expression = props["ScheduleExpression"]
+                zone = props.get("ScheduleExpressionTimezone", "UTC")
+                try:
+                    if "StartDate" in props or "EndDate" in props:
+                        raise ValueError("StartDate and EndDate are not emulated")
+                    rule = schedule_rule(expression, zone, now)
+                except ValueError as error:
+                    where = f"schedule {event_name} of {name}"
+                    raise CannotEmulate(f"{where}: cannot honour {expression} ({zone}): {error}") from None
+                enabled = props.get("State", "ENABLED") != "DISABLED"
                 self.schedules.append(
                     Schedule(
                         function=name,
                         name=event_name,
-                        expression=props["ScheduleExpression"],
-                        zone=ZoneInfo(props.get("ScheduleExpressionTimezone", "UTC")),
+                        expression=expression,
+                        rule=rule,
                         payload=json.loads(props.get("Input", "{}")),
-                        started=now,
+                        due=rule.next_after(now - _JUST_BEFORE) if enabled else None,
                     )
                 )
 
@@ -534,9 +621,8 @@ class Schedules(BackgroundLoop):
         """Fire every schedule due at ``now``; how many fired."""
         fired = 0
         for schedule in self.schedules:
-            if not schedule.due(now):
+            if not schedule.fire(now):
                 continue
-            schedule.last = now
             fired += 1
             try:
                 answer = self.invoke(schedule.function, schedule.payload)
