@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -82,3 +84,29 @@ def test_kanal_dev_prints_the_refusal_as_one_line_and_exits_2(
         "kanal dev: schedule Monthly of ReminderFunction: cannot honour cron(0 8 LW * ? *) (UTC):⟦U+000A⟧⟦U+001B⟧[2J"
     )
     assert not (tmp_path / ".kanal").exists()
+
+
+def test_the_dev_file_is_created_readable_by_its_owner_only(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """.kanal/dev.json holds API keys: created 0600 whatever the umask, never chmod-ed (no moment wider), and it
+    replaces a wider file left by an older kanal."""
+    fresh, older = tmp_path / "fresh" / "dev.json", tmp_path / "older" / "dev.json"
+    older.parent.mkdir()
+    older.write_text("{}")
+    older.chmod(0o644)
+
+    def no_chmod(*_: Any, **__: Any) -> None:
+        raise AssertionError("created with its mode, not chmod-ed after")
+
+    monkeypatch.setattr(os, "chmod", no_chmod)
+    monkeypatch.setattr(os, "fchmod", no_chmod)
+    monkeypatch.setattr(Path, "chmod", no_chmod)
+    umask = os.umask(0)
+    try:
+        dev.write_private(fresh, '{"partners": []}')
+        dev.write_private(older, '{"partners": [1]}')
+    finally:
+        os.umask(umask)
+    assert stat.S_IMODE(fresh.stat().st_mode) == stat.S_IMODE(older.stat().st_mode) == 0o600
+    assert stat.S_IMODE(fresh.parent.stat().st_mode) == 0o700
+    assert older.read_text() == '{"partners": [1]}'
+    assert [p.name for p in older.parent.iterdir()] == ["dev.json"]  # no temporary file left

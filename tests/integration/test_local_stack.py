@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import subprocess
 import sys
 import time
@@ -105,6 +106,7 @@ def body(**changes: Any) -> dict[str, Any]:
 
 
 def test_dev_file_describes_the_stack(stack: Running) -> None:
+    assert stat.S_IMODE((stack.folder / ".kanal" / "dev.json").stat().st_mode) == 0o600  # it holds API keys
     assert stack.url.startswith("http://127.0.0.1:")
     assert stack.info["aws_endpoint"].startswith("http://127.0.0.1:")
     assert sorted(p["name"] for p in stack.info["partners"]) == ["Bawaslu RI", "KPU RI", "Perludem"]

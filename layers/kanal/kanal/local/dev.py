@@ -29,6 +29,18 @@ DEMO_PARTNERS = (
 DEV_FILE = Path(".kanal/dev.json")
 
 
+def write_private(path: Path, text: str) -> None:
+    """Write ``path`` readable by its owner only (it holds API keys), atomically: the file is created 0600, never
+    widened and narrowed after, and readers never see half of it."""
+    path.parent.mkdir(mode=0o700, exist_ok=True)
+    written = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    written.unlink(missing_ok=True)  # O_EXCL below: never write through a file (or link) left there
+    descriptor = os.open(written, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as out:
+        out.write(text)
+    written.replace(path)
+
+
 def _log(line: str) -> None:
     print(f"{datetime.now(UTC):%H:%M:%S} {line}", file=sys.stderr, flush=True)
 
@@ -175,10 +187,7 @@ def serve(port: int = 3000, host: str = "127.0.0.1") -> None:
     except CannotEmulate as refused:
         print(f"kanal dev: {terminal.line(str(refused))}", file=sys.stderr)
         raise SystemExit(2) from None
-    DEV_FILE.parent.mkdir(exist_ok=True)
-    written = DEV_FILE.with_suffix(".tmp")
-    written.write_text(json.dumps(stack.description(), indent=2), encoding="utf-8")
-    written.replace(DEV_FILE)  # atomic: readers never see half a file
+    write_private(DEV_FILE, json.dumps(stack.description(), indent=2))
     print(f"\nkanal is running at {stack.api_url}  (ready in {stack.timings['startup_s']:.1f} s)")
     print(f"OpenAPI: {stack.api_url}/v1/openapi.json   AWS (moto): {stack.emulator.endpoint}")
     print("Demo partners and their API keys:")
