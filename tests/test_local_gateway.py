@@ -1,6 +1,7 @@
 """The local gateway answers as API Gateway does, over a real socket: a body framed badly is refused at once with a
 problem document (never a hang or a dropped connection), a chunked body is read, path parameters are URL-decoded,
-a request's control characters never reach the console, and a second Authorization header is refused."""
+a request's control characters never reach the console, a second Authorization header is refused, and a restart
+at once binds the port a kept-alive client was served on."""
 
 from __future__ import annotations
 
@@ -10,10 +11,11 @@ import socket
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.client import HTTPResponse
+from http.client import HTTPConnection, HTTPResponse
 from typing import Any
 
 import pytest
+from kanal.local.emulator import PortBusy, ensure_free, free_port
 from kanal.local.gateway import LOCAL_CALLER_HEADER, Api, Authorizer, Route, make_server
 from kanal.local.template import load
 
@@ -179,3 +181,43 @@ def test_a_second_authorization_header_is_refused(gateway: Gateway) -> None:
     assert gateway.events == []
     code, _, _ = gateway.send(post("Content-Length: 0\r\n"))  # one is fine
     assert code == 200
+
+
+@HANG
+def test_a_restart_at_once_comes_up_after_a_kept_alive_client() -> None:
+    """Ctrl-C and `make run` again: the stopped gateway's kept-alive connection holds the port (closed by the
+    server first, it waits out TIME_WAIT), which a plain bind takes for a busy port; the check and the server
+    reuse the address, as http.server does, and only a listening server makes the port busy."""
+    port = free_port()
+    first = Gateway(port)
+    server = make_server([partner_api()], first.invoke, "127.0.0.1", port, first.lines.append)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    client = HTTPConnection("127.0.0.1", port, timeout=10)
+    client.request("POST", "/v1/things/t_1", body=b"{}", headers={"Authorization": "Bearer k"})
+    answer = client.getresponse()
+    assert (answer.status, answer.getheader("Connection")) == (200, None)  # HTTP/1.1: the connection stays
+    answer.read()
+    with pytest.raises(PortBusy):
+        ensure_free("127.0.0.1", port)  # serving: busy
+    server.shutdown()  # as LocalStack.stop, then the process ends
+    server.server_close()
+    thread.join(30)
+    assert client.sock is not None
+    assert client.sock.recv(1) == b""  # stop ended the kept-alive connection, as the process's exit does
+    client.close()
+    with socket.socket() as plain, pytest.raises(OSError, match="Address already in use"):
+        plain.bind(("127.0.0.1", port))  # the old check: "port 3000 is busy" for up to a minute
+
+    ensure_free("127.0.0.1", port)
+    second = Gateway(port)
+    again = make_server([partner_api()], second.invoke, "127.0.0.1", port, second.lines.append)
+    thread = threading.Thread(target=again.serve_forever, daemon=True)
+    thread.start()
+    try:
+        code, _, body = second.send(post("Content-Length: 2\r\n", b"{}"))
+        assert (code, body["body"]) == (200, "{}")
+    finally:
+        again.shutdown()
+        again.server_close()
+        thread.join(30)

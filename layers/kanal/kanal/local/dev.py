@@ -5,6 +5,7 @@ State lives in memory: stopping the stack forgets every report.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import signal
@@ -91,7 +92,12 @@ class LocalStack:
         self.triggers = Triggers(stack, self.emulator.invoke, streams, self.log)
         self.schedules = Schedules(stack, self.emulator.invoke, self.log)
         apis = [Api.from_stack(stack, "Api"), Api.from_stack(stack, "ReviewApi")]
-        self.server = make_server(apis, self._invoke, self.host, self.port, self.log)
+        try:
+            self.server = make_server(apis, self._invoke, self.host, self.port, self.log)
+        except OSError as error:  # taken since ensure_free looked
+            if error.errno == errno.EADDRINUSE:
+                raise PortBusy(self.port) from error
+            raise
         self.triggers.start()
         self.schedules.start()
         seeding = time.perf_counter()
@@ -159,7 +165,7 @@ class LocalStack:
         }
 
     def stop(self) -> None:
-        """Stop the gateway, the triggers and moto."""
+        """Stop the gateway (and its kept-alive connections), the triggers and moto."""
         if self.server is not None:
             if self.thread is not None:
                 self.server.shutdown()

@@ -43,8 +43,11 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 def ensure_free(host: str, port: int) -> None:
-    """Raise PortBusy unless ``port`` can be bound on ``host``."""
+    """Raise PortBusy unless ``port`` can be bound on ``host`` by a server that reuses addresses, as http.server's
+    does: the connections of a run stopped a moment ago wait out TIME_WAIT on that port for up to a minute, and
+    only a server listening there makes it busy."""
     with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((host, port))
         except OSError as error:

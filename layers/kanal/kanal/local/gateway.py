@@ -14,8 +14,10 @@ header: there the identity is the request's SigV4 signer.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import re
+import socket
 import time
 import uuid
 from collections.abc import Callable
@@ -370,6 +372,32 @@ def make_server(apis: Api | list[Api], invoke: Invoke, host: str, port: int, log
 class _Server(ThreadingHTTPServer):
     # socketserver's backlog of 5 refuses connections when many partners connect at once; API Gateway does not.
     request_queue_size = 128
+    # As http.server sets it: a restart binds over the last run's connections still in TIME_WAIT.
+    allow_reuse_address = True
+
+    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler]) -> None:
+        self.connections: set[socket.socket] = set()
+        self.connections_lock = Lock()
+        super().__init__(address, handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self.connections_lock:
+            self.connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self.connections_lock:
+            self.connections.discard(request)
+        super().shutdown_request(request)
+
+    def server_close(self) -> None:
+        """Stop listening, and end the kept-alive connections (their threads wait for a next request)."""
+        super().server_close()
+        with self.connections_lock:
+            kept = list(self.connections)
+        for connection in kept:
+            with contextlib.suppress(OSError):  # closed meanwhile
+                connection.shutdown(socket.SHUT_RDWR)
 
 
 def _proxy_answer(result: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
