@@ -204,7 +204,10 @@ def serve(port: int = 3000, host: str = "127.0.0.1") -> None:
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, _interrupt)
     try:
-        stopped.wait()
+        # With a timeout: the kernel may hand Ctrl-C to any of the stack's threads, and Python runs the handler in
+        # the main thread only when it next wakes; an endless wait would never wake (measured here).
+        while not stopped.wait(0.5):
+            pass
     except KeyboardInterrupt:
         _log("stopping...")
     finally:
