@@ -139,27 +139,48 @@ def _string_test(operator: str, argument: Any, where: str) -> Callable[[Any], bo
         text = _text(operator, argument, where).casefold()
         return lambda v: isinstance(v, str) and v.casefold() == text
     if operator == "wildcard":
-        regex = _wildcard(_text(operator, argument, where), where)
-        return lambda v: isinstance(v, str) and regex.fullmatch(v) is not None
+        parts = _wildcard(_text(operator, argument, where), where)
+        return lambda v: isinstance(v, str) and _wildcard_matches(parts, v)
     raise ValueError(f"{where}: operator {operator!r} is not emulated by the local stack")
 
 
-def _wildcard(text: str, where: str) -> re.Pattern[str]:
+def _wildcard(text: str, where: str) -> list[str]:
+    """A wildcard pattern as its literal parts, split where an (unescaped) ``*`` stands."""
     parts: list[str] = []
+    literal = ""
     chars = iter(text)
     for char in chars:
         if char == "\\":
             escaped = next(chars, "")
             if escaped not in ("*", "\\"):
                 raise ValueError(f"{where}: wildcard {text!r} escapes something other than * or \\")
-            parts.append(re.escape(escaped))
+            literal += escaped
         elif char == "*":
-            if parts and parts[-1] == ".*":
+            if not literal and parts:
                 raise ValueError(f"{where}: wildcard {text!r} has consecutive wildcard characters")
-            parts.append(".*")
+            parts.append(literal)
+            literal = ""
         else:
-            parts.append(re.escape(char))
-    return re.compile("".join(parts), re.DOTALL)
+            literal += char
+    parts.append(literal)
+    return parts
+
+
+def _wildcard_matches(parts: list[str], value: str) -> bool:
+    """Whether ``value`` is ``parts`` joined by any text: the first part starts it, the last ends it, the others
+    are found in order, each as early as it can be (in linear time, unlike a regular expression's backtracking)."""
+    if len(parts) == 1:
+        return value == parts[0]
+    first, *middle, last = parts
+    if len(value) < len(first) + len(last) or not (value.startswith(first) and value.endswith(last)):
+        return False
+    at, end = len(first), len(value) - len(last)
+    for part in middle:
+        found = value.find(part, at, end)
+        if found < 0:
+            return False
+        at = found + len(part)
+    return True
 
 
 def _number(value: Any) -> bool:
