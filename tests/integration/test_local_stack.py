@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import stat
 import subprocess
 import sys
 import time
@@ -105,6 +107,7 @@ def body(**changes: Any) -> dict[str, Any]:
 
 
 def test_dev_file_describes_the_stack(stack: Running) -> None:
+    assert stat.S_IMODE((stack.folder / ".kanal" / "dev.json").stat().st_mode) == 0o600  # it holds API keys
     assert stack.url.startswith("http://127.0.0.1:")
     assert stack.info["aws_endpoint"].startswith("http://127.0.0.1:")
     assert sorted(p["name"] for p in stack.info["partners"]) == ["Bawaslu RI", "KPU RI", "Perludem"]
@@ -216,3 +219,34 @@ def test_reviewers_act_through_the_reviewer_api_as_who_the_gateway_says(stack: R
     history = json.loads(kanal(stack, "cases", "show", case_id).stdout)["history"]
     actors = {e["kind"]: e["actor"] for e in history}
     assert actors["decided"] == actors["claimed"] == "arn:aws:sts::123456789012:assumed-role/ReviewerRole/ana"
+
+
+def started(folder: Path, port: int) -> subprocess.Popen[str]:
+    """`kanal dev` on ``port``, once its .kanal/dev.json is written (or failing the test with its output)."""
+    process = start(folder, port)
+    if not eventually(lambda: (folder / ".kanal" / "dev.json").exists() or process.poll() is not None, 60):
+        process.kill()
+    if process.poll() is not None or not (folder / ".kanal" / "dev.json").exists():
+        process.kill()
+        pytest.fail(f"kanal dev did not start: {process.communicate()}")
+    return process
+
+
+@pytest.mark.timeout(240)  # a hang guard, not a timing: two starts of the stack
+def test_a_restart_at_once_comes_up_on_the_same_port(tmp_path: Path) -> None:
+    """As a new user: `make run`, a client that keeps its connection alive, Ctrl-C, `make run` again at once. The
+    first run's connections wait out TIME_WAIT on the port; the second run still comes up there."""
+    port = free_port()
+    first = started(tmp_path, port)
+    client = requests.Session()
+    assert client.get(f"http://127.0.0.1:{port}/v1/openapi.json", timeout=10).status_code == 200
+    first.send_signal(signal.SIGINT)  # Ctrl-C, the client still connected
+    _, err = first.communicate(timeout=60)
+    assert first.returncode == 0, err
+    again = started(tmp_path, port)
+    try:
+        assert requests.get(f"http://127.0.0.1:{port}/v1/openapi.json", timeout=10).status_code == 200
+    finally:
+        client.close()
+        again.terminate()
+        again.communicate(timeout=60)

@@ -5,6 +5,7 @@ State lives in memory: stopping the stack forgets every report.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import signal
@@ -16,9 +17,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from kanal import terminal
 from kanal.local.emulator import Emulator, PortBusy, ensure_free
 from kanal.local.gateway import Api, make_server
-from kanal.local.triggers import Schedules, Triggers
+from kanal.local.triggers import CannotEmulate, Schedules, Triggers
 
 DEMO_PARTNERS = (
     ("Bawaslu RI", "election_agency"),
@@ -26,6 +28,18 @@ DEMO_PARTNERS = (
     ("Perludem", "civil_society"),
 )
 DEV_FILE = Path(".kanal/dev.json")
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write ``path`` readable by its owner only (it holds API keys), atomically: the file is created 0600, never
+    widened and narrowed after, and readers never see half of it."""
+    path.parent.mkdir(mode=0o700, exist_ok=True)
+    written = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    written.unlink(missing_ok=True)  # O_EXCL below: never write through a file (or link) left there
+    descriptor = os.open(written, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as out:
+        out.write(text)
+    written.replace(path)
 
 
 def _log(line: str) -> None:
@@ -57,19 +71,34 @@ class LocalStack:
         return f"http://{self.host}:{self.port}"
 
     def start(self) -> LocalStack:
-        """Start everything and seed the demo partners; raises PortBusy if the API's port is taken."""
+        """Start everything and seed the demo partners. Raises PortBusy if the API's port is taken, CannotEmulate
+        if the template asks for a trigger the local stack cannot run as AWS would (and then stops what it
+        started)."""
         ensure_free(self.host, self.port)
+        try:
+            return self._start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self) -> LocalStack:
         started = time.perf_counter()
         stack = self.emulator.start()
         self.timings.update(self.emulator.timings)
-        apis = [Api.from_stack(stack, "Api"), Api.from_stack(stack, "ReviewApi")]
-        self.server = make_server(apis, self._invoke, self.host, self.port, self.log)
         import boto3
 
         streams = boto3.client("dynamodbstreams", endpoint_url=self.emulator.endpoint)
+        # Both read (and refuse) the template's triggers before anything serves.
         self.triggers = Triggers(stack, self.emulator.invoke, streams, self.log)
-        self.triggers.start()
         self.schedules = Schedules(stack, self.emulator.invoke, self.log)
+        apis = [Api.from_stack(stack, "Api"), Api.from_stack(stack, "ReviewApi")]
+        try:
+            self.server = make_server(apis, self._invoke, self.host, self.port, self.log)
+        except OSError as error:  # taken since ensure_free looked
+            if error.errno == errno.EADDRINUSE:
+                raise PortBusy(self.port) from error
+            raise
+        self.triggers.start()
         self.schedules.start()
         seeding = time.perf_counter()
         self.partners = self._seed()
@@ -121,9 +150,10 @@ class LocalStack:
         }
 
     def stop(self) -> None:
-        """Stop the gateway, the triggers and moto."""
+        """Stop the gateway (and its kept-alive connections), the triggers and moto."""
         if self.server is not None:
-            self.server.shutdown()
+            if self.thread is not None:
+                self.server.shutdown()
             self.server.server_close()
         if self.triggers is not None:
             self.triggers.stop()
@@ -145,10 +175,10 @@ def serve(port: int = 3000, host: str = "127.0.0.1") -> None:
     except PortBusy as busy:
         print(f"kanal dev: port {busy.port} is busy; choose another with --port", file=sys.stderr)
         raise SystemExit(2) from None
-    DEV_FILE.parent.mkdir(exist_ok=True)
-    written = DEV_FILE.with_suffix(".tmp")
-    written.write_text(json.dumps(stack.description(), indent=2), encoding="utf-8")
-    written.replace(DEV_FILE)  # atomic: readers never see half a file
+    except CannotEmulate as refused:
+        print(f"kanal dev: {terminal.line(str(refused))}", file=sys.stderr)
+        raise SystemExit(2) from None
+    write_private(DEV_FILE, json.dumps(stack.description(), indent=2))
     print(f"\nkanal is running at {stack.api_url}  (ready in {stack.timings['startup_s']:.1f} s)")
     print(f"OpenAPI: {stack.api_url}/v1/openapi.json   AWS (moto): {stack.emulator.endpoint}")
     print("Demo partners and their API keys:")
@@ -159,7 +189,10 @@ def serve(port: int = 3000, host: str = "127.0.0.1") -> None:
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, _interrupt)
     try:
-        stopped.wait()
+        # With a timeout: the kernel may hand Ctrl-C to any of the stack's threads, and Python runs the handler in
+        # the main thread only when it next wakes; an endless wait would never wake (measured here).
+        while not stopped.wait(0.5):
+            pass
     except KeyboardInterrupt:
         _log("stopping...")
     finally:

@@ -1,4 +1,9 @@
-"""Emulated AWS for the local stack: moto's server on 127.0.0.1, the template's resources, the real handlers."""
+"""Emulated AWS for the local stack: moto's server on 127.0.0.1, the template's resources, the real handlers.
+
+moto's server is built from moto's public pieces, as ``moto.server`` builds its own: the WSGI app
+(``DomainDispatcherApplication(create_backend_app)``) served by werkzeug's threaded server (``make_server``) with
+moto's request handler (``MotoRequestHandler``), here quiet, and with DynamoDB answered one request at a time.
+"""
 
 from __future__ import annotations
 
@@ -38,16 +43,15 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 def ensure_free(host: str, port: int) -> None:
-    """Raise PortBusy unless ``port`` can be bound on ``host``."""
+    """Raise PortBusy unless ``port`` can be bound on ``host`` by a server that reuses addresses, as http.server's
+    does: the connections of a run stopped a moment ago wait out TIME_WAIT on that port for up to a minute, and
+    only a server listening there makes it busy."""
     with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((host, port))
         except OSError as error:
             raise PortBusy(port) from error
-
-
-def _quiet(*_: Any, **__: Any) -> None:
-    return None
 
 
 @dataclass
@@ -121,6 +125,7 @@ class Emulator:
     overrides: dict[str, str] = field(default_factory=dict)
     moto_port: int = 0
     server: Any = None
+    thread: threading.Thread | None = None
     stack: Stack | None = None
     handlers: dict[str, Handler] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
@@ -136,16 +141,11 @@ class Emulator:
 
     def start(self) -> Stack:
         """Start moto, create the template's resources, point this process's AWS clients at them."""
-        from moto.server import ThreadedMotoServer
-
         started = time.perf_counter()
-        self.moto_port = self.moto_port or free_port()
-        self.server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.moto_port, verbose=False)
-        self.server.start()
-        # moto's server logs every request it answers; the gateway logs the ones that matter.
-        handler = self.server._server.RequestHandlerClass
-        self.server._server.RequestHandlerClass = type("QuietMoto", (handler,), {"log_request": _quiet})
-        self.server._server.app = one_at_a_time(self.server._server.app)
+        self.server = moto_server("127.0.0.1", self.moto_port)
+        self.moto_port = int(self.server.server_port)
+        self.thread = threading.Thread(target=self.server.serve_forever, name="moto", daemon=True)
+        self.thread.start()
         self.timings["moto_start_s"] = time.perf_counter() - started
 
         started = time.perf_counter()
@@ -199,5 +199,25 @@ class Emulator:
     def stop(self) -> None:
         """Stop moto's server."""
         if self.server is not None:
-            self.server.stop()
+            if self.thread is not None:
+                self.server.shutdown()
+                self.thread.join(timeout=5)
+                self.thread = None
+            self.server.server_close()
             self.server = None
+
+
+def moto_server(host: str, port: int = 0) -> Any:
+    """moto's server, not yet serving (``serve_forever``): the WSGI app ``moto.server`` serves, answering DynamoDB
+    one request at a time, on werkzeug's threaded server with moto's request handler, which logs nothing here
+    (the gateway logs the requests that matter). Port 0: any free port (``server_port`` says which)."""
+    # What moto.server imports (and serves with) too; it re-exports only ThreadedMotoServer explicitly.
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+    from werkzeug.serving import make_server
+
+    class QuietMoto(MotoRequestHandler):
+        def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+            return None
+
+    app = one_at_a_time(DomainDispatcherApplication(create_backend_app))
+    return make_server(host, port, app, threaded=True, request_handler=QuietMoto)

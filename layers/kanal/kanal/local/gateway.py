@@ -14,8 +14,10 @@ header: there the identity is the request's SigV4 signer.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import re
+import socket
 import time
 import uuid
 from collections.abc import Callable
@@ -24,8 +26,9 @@ from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from threading import Lock
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
+from kanal import terminal
 from kanal.local.template import Stack
 
 Invoke = Callable[[str, dict[str, Any]], Any]
@@ -43,11 +46,11 @@ class Route:
     authorized: bool
 
     def match(self, method: str, path: str) -> dict[str, str] | None:
-        """The path parameters if this route serves the request."""
+        """The path parameters if this route serves the request, URL-decoded as API Gateway passes them."""
         if method != self.method and self.method != "ANY":
             return None
         found = self.pattern.fullmatch(path)
-        return found.groupdict() if found else None
+        return {name: unquote(value) for name, value in found.groupdict().items()} if found else None
 
 
 @dataclass(frozen=True)
@@ -117,12 +120,13 @@ class Api:
             iam=iam,
         )
 
-    def gateway_response(self, kind: str, status: int) -> tuple[int, dict[str, str], bytes]:
-        """API Gateway's own answer (UNAUTHORIZED, ACCESS_DENIED, ...) as the template shapes it."""
+    def gateway_response(self, kind: str, status: int, message: str | None = None) -> tuple[int, dict[str, str], bytes]:
+        """API Gateway's own answer (UNAUTHORIZED, ACCESS_DENIED, ...) as the template shapes it; ``message`` is
+        $context.error.messageString (by default the kind's name)."""
         spec = self.responses.get(kind) or self.responses.get("DEFAULT_4XX", {})
         headers = {k: v.strip("'") for k, v in spec.get("ResponseParameters", {}).get("Headers", {}).items()}
         body = spec.get("ResponseTemplates", {}).get("application/json", '{"message": "error"}')
-        body = body.replace("$context.error.messageString", json.dumps(kind.replace("_", " ").title()))
+        body = body.replace("$context.error.messageString", json.dumps(message or kind.replace("_", " ").title()))
         return int(spec.get("StatusCode", status)), headers, body.encode()
 
     def authorize(self, invoke: Invoke, method_arn: str, event: dict[str, Any]) -> dict[str, Any] | None:
@@ -211,6 +215,75 @@ def build_event(
     }
 
 
+#: API Gateway's largest request body.
+MAX_BODY = 10 * 1024 * 1024
+#: The headers that say who calls: each must come at most once (which one would count is anyone's guess).
+IDENTITY_HEADERS = ("Authorization", LOCAL_CALLER_HEADER)
+
+
+class Refused(Exception):
+    """A request the gateway answers itself with a problem document (API Gateway's response ``kind``)."""
+
+    def __init__(self, kind: str, status: int, message: str, close: bool = False) -> None:
+        super().__init__(message)
+        self.kind, self.status, self.message = kind, status, message
+        #: The rest of the connection cannot be read as requests (its body's framing is unknown).
+        self.close = close
+
+
+def read_body(request: BaseHTTPRequestHandler, limit: int = MAX_BODY) -> bytes:
+    """The request's body, framed by Content-Length or chunked Transfer-Encoding; Refused for framing that cannot
+    be read (a negative, non-numeric or repeated Content-Length, a transfer coding other than chunked, both
+    headers at once, a broken chunk) and for a body over ``limit``."""
+    codings = [
+        c.strip().lower() for value in request.headers.get_all("Transfer-Encoding") or [] for c in value.split(",")
+    ]
+    lengths = [value.strip() for value in request.headers.get_all("Content-Length") or []]
+    if codings:
+        if lengths:
+            raise Refused("BAD_REQUEST_BODY", 400, "Send Content-Length or Transfer-Encoding, not both.", close=True)
+        if codings != ["chunked"]:
+            raise Refused("BAD_REQUEST_BODY", 400, "Only the chunked transfer coding is supported.", close=True)
+        return _read_chunked(request, limit)
+    if not lengths:
+        return b""
+    if len(set(lengths)) > 1 or not re.fullmatch(r"[0-9]{1,19}", lengths[0]):
+        raise Refused("BAD_REQUEST_BODY", 400, "Content-Length must be one whole number of bytes.", close=True)
+    length = int(lengths[0])
+    if length > limit:
+        raise Refused("REQUEST_TOO_LARGE", 413, "The request body is too large.", close=True)
+    body = request.rfile.read(length)
+    if len(body) < length:
+        raise Refused("BAD_REQUEST_BODY", 400, "The body ended before its Content-Length.", close=True)
+    return body
+
+
+def _read_chunked(request: BaseHTTPRequestHandler, limit: int) -> bytes:
+    broken = Refused("BAD_REQUEST_BODY", 400, "The chunked body is malformed.", close=True)
+    body = bytearray()
+    while True:
+        line = request.rfile.readline(1024)
+        size = re.fullmatch(rb"([0-9A-Fa-f]{1,16})[ \t]*(;[^\r\n]*)?\r?\n", line)
+        if size is None:
+            raise broken
+        length = int(size.group(1), 16)
+        if length == 0:
+            break
+        if len(body) + length > limit:
+            raise Refused("REQUEST_TOO_LARGE", 413, "The request body is too large.", close=True)
+        chunk = request.rfile.read(length)
+        if len(chunk) < length or request.rfile.readline(3) not in (b"\r\n", b"\n"):
+            raise broken
+        body += chunk
+    for _ in range(64):  # the trailer section, up to its empty line
+        line = request.rfile.readline(8192)
+        if line in (b"\r\n", b"\n"):
+            return bytes(body)
+        if not line.endswith(b"\n"):
+            break
+    raise broken
+
+
 def make_server(apis: Api | list[Api], invoke: Invoke, host: str, port: int, log: Log) -> ThreadingHTTPServer:
     """An HTTP server that answers as the deployed APIs would (their paths do not overlap: one port serves all)."""
     served = apis if isinstance(apis, list) else [apis]
@@ -224,49 +297,66 @@ def make_server(apis: Api | list[Api], invoke: Invoke, host: str, port: int, log
 
         def _serve(self) -> None:
             started = time.perf_counter()
-            length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length) if length else b""
+            path = urlsplit(self.path).path
+            found = next(
+                ((a, r, p) for a in served for r in a.routes if (p := r.match(self.command, path)) is not None), None
+            )
+            api = found[0] if found else served[0]
+            try:
+                body = read_body(self)
+                if found is None:
+                    # API Gateway answers an unknown path or method with MISSING_AUTHENTICATION_TOKEN.
+                    raise Refused("MISSING_AUTHENTICATION_TOKEN", 403, "Missing Authentication Token")
+                for name in (*IDENTITY_HEADERS, *([api.authorizer.header] if api.authorizer else [])):
+                    if len(self.headers.get_all(name) or []) > 1:
+                        raise Refused("UNAUTHORIZED", 401, f"Send one {name} header.")
+            except Refused as refused:
+                if refused.close:
+                    self.close_connection = True
+                status, headers, text = api.gateway_response(refused.kind, refused.status, refused.message)
+                if refused.close:
+                    headers["Connection"] = "close"
+                return self._answer(status, headers, text, started, "-")
+            return self._route(api, found[1], found[2], body, started)
+
+        def _route(self, api: Api, route: Route, params: dict[str, str], body: bytes, started: float) -> None:
             path = urlsplit(self.path).path
             partner = "-"
-            for api, route in ((a, r) for a in served for r in a.routes):
-                params = route.match(self.command, path)
-                if params is None:
-                    continue
-                event = build_event(api, route, params, self, body)
-                if api.iam:
-                    name = _header(dict(self.headers.items()), LOCAL_CALLER_HEADER)
-                    if not name:
-                        unsigned = api.gateway_response("MISSING_AUTHENTICATION_TOKEN", 403)
-                        return self._answer(*unsigned, started, partner)
-                    partner = local_principal(name)
-                    event["requestContext"]["identity"].update(userArn=partner, caller=partner, user=name)
-                elif route.authorized:
-                    arn = f"arn:aws:execute-api:ap-southeast-3:123456789012:local/{api.stage}/{self.command}{path}"
-                    policy = api.authorize(invoke, arn, event)
-                    if policy is None:
-                        return self._answer(*api.gateway_response("UNAUTHORIZED", 401), started, partner)
-                    if policy.get("denied"):
-                        return self._answer(*api.gateway_response("ACCESS_DENIED", 403), started, partner)
-                    partner = str(policy.get("principalId", "-"))
-                    event["requestContext"]["authorizer"] = {"principalId": partner, **policy.get("context", {})}
-                try:
-                    result = invoke(route.function, event)
-                except Exception:
-                    return self._answer(*api.gateway_response("DEFAULT_5XX", 502), started, partner)
-                return self._answer(*_proxy_answer(result), started, partner)
-            # API Gateway answers an unknown path or method with MISSING_AUTHENTICATION_TOKEN.
-            return self._answer(*served[0].gateway_response("MISSING_AUTHENTICATION_TOKEN", 403), started, partner)
+            event = build_event(api, route, params, self, body)
+            if api.iam:
+                name = _header(dict(self.headers.items()), LOCAL_CALLER_HEADER)
+                if not name:
+                    unsigned = api.gateway_response("MISSING_AUTHENTICATION_TOKEN", 403)
+                    return self._answer(*unsigned, started, partner)
+                partner = local_principal(name)
+                event["requestContext"]["identity"].update(userArn=partner, caller=partner, user=name)
+            elif route.authorized:
+                arn = f"arn:aws:execute-api:ap-southeast-3:123456789012:local/{api.stage}/{self.command}{path}"
+                policy = api.authorize(invoke, arn, event)
+                if policy is None:
+                    return self._answer(*api.gateway_response("UNAUTHORIZED", 401), started, partner)
+                if policy.get("denied"):
+                    return self._answer(*api.gateway_response("ACCESS_DENIED", 403), started, partner)
+                partner = str(policy.get("principalId", "-"))
+                event["requestContext"]["authorizer"] = {"principalId": partner, **policy.get("context", {})}
+            try:
+                result = invoke(route.function, event)
+            except Exception:
+                return self._answer(*api.gateway_response("DEFAULT_5XX", 502), started, partner)
+            return self._answer(*_proxy_answer(result), started, partner)
 
         def _answer(self, status: int, headers: dict[str, str], body: bytes, started: float, partner: str) -> None:
+            took = (time.perf_counter() - started) * 1000
+            who = "reviewer" if partner.startswith("arn:") else "partner"
+            # The method, the path and a reviewer's name come from the request: no control character of theirs
+            # reaches the console. (Logged as the answer goes out: whoever got it finds it logged.)
+            log(terminal.line(f"{self.command} {urlsplit(self.path).path} {status} {took:.0f}ms {who}={partner}"))
             self.send_response(status)
             for key, value in headers.items():
                 self.send_header(key, value)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
-            took = (time.perf_counter() - started) * 1000
-            who = "reviewer" if partner.startswith("arn:") else "partner"
-            log(f"{self.command} {urlsplit(self.path).path} {status} {took:.0f}ms {who}={partner}")
 
         def __getattr__(self, name: str) -> Any:
             # http.server dispatches to do_<METHOD>: every method reaches the routing (and its 404).
@@ -282,6 +372,32 @@ def make_server(apis: Api | list[Api], invoke: Invoke, host: str, port: int, log
 class _Server(ThreadingHTTPServer):
     # socketserver's backlog of 5 refuses connections when many partners connect at once; API Gateway does not.
     request_queue_size = 128
+    # As http.server sets it: a restart binds over the last run's connections still in TIME_WAIT.
+    allow_reuse_address = True
+
+    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler]) -> None:
+        self.connections: set[socket.socket] = set()
+        self.connections_lock = Lock()
+        super().__init__(address, handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self.connections_lock:
+            self.connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self.connections_lock:
+            self.connections.discard(request)
+        super().shutdown_request(request)
+
+    def server_close(self) -> None:
+        """Stop listening, and end the kept-alive connections (their threads wait for a next request)."""
+        super().server_close()
+        with self.connections_lock:
+            kept = list(self.connections)
+        for connection in kept:
+            with contextlib.suppress(OSError):  # closed meanwhile
+                connection.shutdown(socket.SHUT_RDWR)
 
 
 def _proxy_answer(result: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:

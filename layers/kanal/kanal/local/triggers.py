@@ -1,16 +1,22 @@
 """The template's triggers, run locally: DynamoDB stream event source mappings (batch size, filter
 criteria, partial batch failures) and EventBridge Scheduler schedules (rate, cron with time zone, at).
+
+What the local stack cannot do as AWS would (a filter operator it does not implement, a schedule expression it
+cannot honour) raises CannotEmulate when the stack starts, naming the resource: nothing is dropped or skipped
+without saying so.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
+import re
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from kanal.local.template import Stack
@@ -19,19 +25,247 @@ Invoke = Callable[[str, dict[str, Any]], Any]
 Log = Callable[[str], None]
 
 
+class CannotEmulate(Exception):
+    """Something the template asks for that the local stack cannot do as AWS does. Raised when the stack starts,
+    naming the resource, so that nothing runs differently from the deployed stack without saying so."""
+
+
+# Stream filter criteria: EventBridge event patterns, as Lambda applies them to each stream record.
+
+Matcher = Callable[[Any], bool]
+_MISSING = object()
+
+
+def compile_pattern(pattern: Any) -> Matcher:
+    """A Lambda FilterCriteria pattern (EventBridge pattern syntax) as a test of one record. ValueError, saying
+    where and why, for anything the local stack does not implement: an unknown operator must stop the stack, not
+    drop records.
+
+    Implemented: exact values (strings, numbers, booleans, null; numbers compared as written: 300 is not 300.0),
+    ``prefix`` and ``suffix`` (each also with ``equals-ignore-case``), ``equals-ignore-case``, ``wildcard``,
+    ``anything-but`` (a value, a list, or a ``prefix``, ``suffix``, ``equals-ignore-case`` or ``wildcard``),
+    ``numeric`` (``=``, or one lower and one upper bound), ``exists``, ``cidr`` and ``$or``. Event arrays match
+    when any element does; operators apply to leaves only (a field holding an object does not exist as a leaf).
+    """
+    if not isinstance(pattern, dict):
+        raise ValueError("a pattern is a JSON object")
+    return _object(pattern, "")
+
+
+def _filter(function: str, event: str, text: str) -> Matcher:
+    """One filter of a stream trigger, compiled; CannotEmulate naming the function, its event and the pattern."""
+    try:
+        return compile_pattern(json.loads(text))
+    except ValueError as error:
+        raise CannotEmulate(f"stream trigger {event} of {function}: cannot honour filter {text}: {error}") from None
+
+
 def matches(pattern: Any, value: Any) -> bool:
-    """EventBridge-style pattern matching as Lambda's FilterCriteria use it (exact values, prefix, nesting)."""
-    if isinstance(pattern, dict):
-        return isinstance(value, dict) and all(k in value and matches(p, value[k]) for k, p in pattern.items())
-    if isinstance(pattern, list):
-        return any(_matches_one(option, value) for option in pattern)
-    return bool(pattern == value)
+    """Whether ``value`` matches ``pattern`` (see ``compile_pattern``)."""
+    return compile_pattern(pattern)(value)
 
 
-def _matches_one(option: Any, value: Any) -> bool:
-    if isinstance(option, dict) and "prefix" in option:
-        return isinstance(value, str) and value.startswith(option["prefix"])
-    return bool(option == value)
+def _object(pattern: dict[str, Any], path: str) -> Matcher:
+    parts = [_field(key, sub, path) for key, sub in pattern.items()]
+    return lambda value: all(part(value) for part in parts)
+
+
+def _field(key: str, sub: Any, path: str) -> Matcher:
+    """The test of one key of a pattern object (``$or``, an object to match inside, or a list of values)."""
+    where = f"{path}.{key}" if path else key
+    if key == "$or":
+        if not (isinstance(sub, list) and len(sub) >= 2 and all(isinstance(p, dict) for p in sub)):
+            raise ValueError(f"{where}: $or takes a list of two or more objects")
+        options = [_object(p, path) for p in sub]
+        return lambda value: any(option(value) for option in options)
+    if isinstance(sub, dict):
+        inner = _object(sub, where)
+        return lambda value: _descend(_child(value, key), inner)
+    if isinstance(sub, list):
+        leaf = _leaf(sub, where)
+        return lambda value: leaf(_values(_child(value, key)))
+    raise ValueError(f"{where}: a field's values to match are a list, e.g. [{json.dumps(sub)}]")
+
+
+def _child(value: Any, key: str) -> Any:
+    return value.get(key, _MISSING) if isinstance(value, dict) else _MISSING
+
+
+def _descend(child: Any, inner: Matcher) -> bool:
+    if isinstance(child, dict):
+        return inner(child)
+    objects = [c for c in child if isinstance(c, dict)] if isinstance(child, list) else []
+    # No object there: only what holds without the fields (exists: false) can match.
+    return any(inner(o) for o in objects) if objects else inner({})
+
+
+def _values(child: Any) -> list[Any]:
+    """The leaf values of a field: none if it is missing or an object, each element of an array."""
+    if child is _MISSING or isinstance(child, dict):
+        return []
+    if isinstance(child, list):
+        return [v for v in child if not isinstance(v, dict | list)]
+    return [child]
+
+
+def _leaf(options: list[Any], where: str) -> Callable[[list[Any]], bool]:
+    tests = [_option(option, where) for option in options]
+    return lambda values: any(test(values) for test in tests)
+
+
+def _same(expected: Any, value: Any) -> bool:
+    return type(expected) is type(value) and bool(expected == value)
+
+
+def _text(operator: str, argument: Any, where: str) -> str:
+    if not isinstance(argument, str):
+        raise ValueError(f"{where}: {operator} takes a string, not {json.dumps(argument)}")
+    return argument
+
+
+def _string_test(operator: str, argument: Any, where: str) -> Callable[[Any], bool]:
+    """A test of one value for prefix, suffix, equals-ignore-case and wildcard (strings only)."""
+    if operator in ("prefix", "suffix"):
+        folded = False
+        if isinstance(argument, dict) and list(argument) == ["equals-ignore-case"]:
+            folded, argument = True, argument["equals-ignore-case"]
+        text = _text(operator, argument, where)
+        if folded:
+            text = text.casefold()
+        if operator == "prefix":
+            return lambda v: isinstance(v, str) and (v.casefold() if folded else v).startswith(text)
+        return lambda v: isinstance(v, str) and (v.casefold() if folded else v).endswith(text)
+    if operator == "equals-ignore-case":
+        text = _text(operator, argument, where).casefold()
+        return lambda v: isinstance(v, str) and v.casefold() == text
+    if operator == "wildcard":
+        parts = _wildcard(_text(operator, argument, where), where)
+        return lambda v: isinstance(v, str) and _wildcard_matches(parts, v)
+    raise ValueError(f"{where}: operator {operator!r} is not emulated by the local stack")
+
+
+def _wildcard(text: str, where: str) -> list[str]:
+    """A wildcard pattern as its literal parts, split where an (unescaped) ``*`` stands."""
+    parts: list[str] = []
+    literal = ""
+    chars = iter(text)
+    for char in chars:
+        if char == "\\":
+            escaped = next(chars, "")
+            if escaped not in ("*", "\\"):
+                raise ValueError(f"{where}: wildcard {text!r} escapes something other than * or \\")
+            literal += escaped
+        elif char == "*":
+            if not literal and parts:
+                raise ValueError(f"{where}: wildcard {text!r} has consecutive wildcard characters")
+            parts.append(literal)
+            literal = ""
+        else:
+            literal += char
+    parts.append(literal)
+    return parts
+
+
+def _wildcard_matches(parts: list[str], value: str) -> bool:
+    """Whether ``value`` is ``parts`` joined by any text: the first part starts it, the last ends it, the others
+    are found in order, each as early as it can be (in linear time, unlike a regular expression's backtracking)."""
+    if len(parts) == 1:
+        return value == parts[0]
+    first, *middle, last = parts
+    if len(value) < len(first) + len(last) or not (value.startswith(first) and value.endswith(last)):
+        return False
+    at, end = len(first), len(value) - len(last)
+    for part in middle:
+        found = value.find(part, at, end)
+        if found < 0:
+            return False
+        at = found + len(part)
+    return True
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+_COMPARISONS: dict[str, Callable[[float, float], bool]] = {
+    "=": lambda a, b: a == b,
+    "<": lambda a, b: a < b,
+    "<=": lambda a, b: a <= b,
+    ">": lambda a, b: a > b,
+    ">=": lambda a, b: a >= b,
+}
+
+
+def _numeric(argument: Any, where: str) -> Callable[[Any], bool]:
+    pairs = list(zip(argument[::2], argument[1::2], strict=False)) if isinstance(argument, list) else []
+    operators = [op for op, _ in pairs]
+    well_formed = (
+        bool(pairs)
+        and len(argument) == 2 * len(pairs)
+        and all(op in _COMPARISONS and _number(bound) for op, bound in pairs)
+        and (
+            operators == ["="]
+            or (len(pairs) == 1 and operators[0] != "=")
+            or (len(pairs) == 2 and {operators[0][0], operators[1][0]} == {"<", ">"})
+        )
+    )
+    if not well_formed:
+        raise ValueError(f'{where}: numeric takes "=" and a number, or one lower and one upper bound')
+    return lambda v: _number(v) and all(_COMPARISONS[op](v, bound) for op, bound in pairs)
+
+
+def _cidr(argument: Any, where: str) -> Callable[[Any], bool]:
+    try:
+        network = ipaddress.ip_network(_text("cidr", argument, where), strict=False)
+    except ValueError:
+        raise ValueError(f"{where}: cidr {argument!r} is not an IP address range") from None
+
+    def inside(value: Any) -> bool:
+        try:
+            return isinstance(value, str) and ipaddress.ip_address(value) in network
+        except ValueError:
+            return False
+
+    return inside
+
+
+def _anything_but(argument: Any, where: str) -> Callable[[Any], bool]:
+    """The test of what anything-but excludes."""
+    if isinstance(argument, dict) and len(argument) == 1:
+        ((operator, inner),) = argument.items()
+        if operator not in ("prefix", "suffix", "equals-ignore-case", "wildcard"):
+            raise ValueError(f"{where}: anything-but with {operator!r} is not emulated by the local stack")
+        many = inner if isinstance(inner, list) and operator in ("equals-ignore-case", "wildcard") else [inner]
+        tests = [_string_test(operator, one, where) for one in many]
+        return lambda v: any(test(v) for test in tests)
+    values = argument if isinstance(argument, list) else [argument]
+    if not values or not (all(isinstance(v, str) for v in values) or all(_number(v) for v in values)):
+        raise ValueError(f"{where}: anything-but takes strings or numbers (or a prefix, suffix, ...)")
+    return lambda v: any(_same(excluded, v) for excluded in values)
+
+
+def _option(option: Any, where: str) -> Callable[[list[Any]], bool]:
+    """One entry of a field's list: an exact value or one operator."""
+    if option is None or isinstance(option, str | int | float | bool):
+        return lambda values: any(_same(option, v) for v in values)
+    if not (isinstance(option, dict) and len(option) == 1):
+        raise ValueError(f"{where}: {json.dumps(option)} is neither a value nor one operator")
+    ((operator, argument),) = option.items()
+    if operator == "exists":
+        if not isinstance(argument, bool):
+            raise ValueError(f"{where}: exists takes true or false")
+        return lambda values: bool(values) is argument
+    if operator == "anything-but":
+        excluded = _anything_but(argument, where)
+        return lambda values: any(not excluded(v) for v in values)
+    test = (
+        _numeric(argument, where)
+        if operator == "numeric"
+        else _cidr(argument, where)
+        if operator == "cidr"
+        else _string_test(operator, argument, where)
+    )
+    return lambda values: any(test(v) for v in values)
 
 
 class BackgroundLoop:
@@ -87,7 +321,8 @@ class StreamTrigger:
     function: str
     stream_arn: str
     batch_size: int
-    filters: list[dict[str, Any]]
+    #: The mapping's FilterCriteria, compiled (compile_pattern); a record passes if any filter matches it.
+    filters: list[Matcher]
     partial_failures: bool
     #: MaximumBatchingWindowInSeconds: how long a batch smaller than batch_size may wait for more records.
     window: float = 0.0
@@ -106,7 +341,7 @@ class StreamTrigger:
 
     def wanted(self, record: dict[str, Any]) -> bool:
         """Whether the record passes the mapping's filter criteria."""
-        return not self.filters or any(matches(f, record) for f in self.filters)
+        return not self.filters or any(test(record) for test in self.filters)
 
 
 @dataclass
@@ -129,11 +364,13 @@ class Triggers(BackgroundLoop):
 
     def __post_init__(self) -> None:
         for name, function in self.stack.functions.items():
-            for event in function.events.values():
+            for event_name, event in function.events.items():
                 if event.get("Type") != "DynamoDB":
                     continue
                 props = event["Properties"]
-                filters = [json.loads(f["Pattern"]) for f in props.get("FilterCriteria", {}).get("Filters", [])]
+                filters = [
+                    _filter(name, event_name, f["Pattern"]) for f in props.get("FilterCriteria", {}).get("Filters", [])
+                ]
                 self.triggers.append(
                     StreamTrigger(
                         function=name,
@@ -205,80 +442,157 @@ class Triggers(BackgroundLoop):
                     trigger.pending.append(plain)
 
 
-_DAYS = {"SUN": 1, "MON": 2, "TUE": 3, "WED": 4, "THU": 5, "FRI": 6, "SAT": 7}
-_MONTH_NAMES = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
-_MONTHS = {m: i + 1 for i, m in enumerate(_MONTH_NAMES)}
+# Schedules: EventBridge Scheduler's rate, cron and at expressions, each as a rule that names its next firing.
 
 
-def _field_matches(spec: str, value: int, names: dict[str, int]) -> bool:
-    """One cron field: *, ?, numbers, names, lists, ranges and steps, as EventBridge reads them."""
-    for part in spec.upper().split(","):
-        step = 1
-        if "/" in part:
-            part, step_text = part.split("/", 1)
-            step = int(step_text)
-        if part in ("*", "?"):
-            low, high = 0, 10_000
-        elif "-" in part:
-            first, last = part.split("-", 1)
-            low, high = names.get(first) or int(first), names.get(last) or int(last)
-        else:
-            low = names.get(part) or int(part)
-            high = low if step == 1 else 10_000
-        if low <= value <= high and (value - low) % step == 0:
-            return True
-    return False
+class Rule(Protocol):
+    """When a schedule fires: a pure function of time."""
+
+    def next_after(self, moment: datetime) -> datetime | None:
+        """The first firing strictly after ``moment`` (aware; in UTC: an aware time in the hour that daylight
+        saving time repeats never compares equal across zones), or None if it never fires again."""
 
 
-def cron_matches(expression: str, moment: datetime) -> bool:
-    """Whether ``cron(min hour day-of-month month day-of-week year)`` fires at the minute of ``moment`` (local)."""
-    minute, hour, dom, month, dow, year = expression.split()
-    weekday = (moment.isoweekday() % 7) + 1  # EventBridge: 1 = Sunday
-    return (
-        _field_matches(minute, moment.minute, {})
-        and _field_matches(hour, moment.hour, {})
-        and _field_matches(dom, moment.day, {})
-        and _field_matches(month, moment.month, _MONTHS)
-        and _field_matches(dow, weekday, _DAYS)
-        and _field_matches(year, moment.year, {})
-    )
+_JUST_BEFORE = timedelta(microseconds=1)
+#: Scheduler's rate units (singular or plural) as timedelta's arguments.
+_RATE_UNITS = {unit + plural: unit + "s" for unit in ("minute", "hour", "day") for plural in ("", "s")}
 
 
-def rate_of(expression: str) -> timedelta:
-    """``rate(15 minutes)`` as a duration."""
-    amount, unit = expression.split()
-    return timedelta(**{unit.rstrip("s") + "s": int(amount)})
+@dataclass(frozen=True)
+class Rate:
+    """``rate(value unit)``: from the schedule's start (Scheduler fires at once when there is no StartDate), then
+    every ``every``; a day is 24 hours, whatever the daylight saving time."""
+
+    every: timedelta
+    start: datetime
+
+    def next_after(self, moment: datetime) -> datetime:
+        """The first firing after ``moment``."""
+        if moment < self.start:
+            return self.start
+        return self.start + ((moment - self.start) // self.every + 1) * self.every
+
+
+@dataclass(frozen=True)
+class At:
+    """``at(yyyy-mm-ddThh:mm:ss)``: once, at that wall-clock time in the schedule's time zone."""
+
+    when: datetime
+
+    def next_after(self, moment: datetime) -> datetime | None:
+        """The firing, if it is after ``moment``."""
+        return self.when if self.when > moment else None
+
+
+@dataclass(frozen=True)
+class Cron:
+    """``cron(minutes hours day-of-month month day-of-week year)``, read by aws-croniter, on the wall clock of the
+    schedule's time zone. As Scheduler does over daylight saving time: a time the clock skips does not fire, and
+    a time the clock shows twice fires once (the first)."""
+
+    fields: Any  # aws_croniter.AwsCroniter
+    zone: ZoneInfo
+
+    def next_after(self, moment: datetime) -> datetime | None:
+        """The first firing after ``moment``."""
+        wall = moment.astimezone(self.zone).replace(tzinfo=None)
+        while True:
+            found = self._next_wall(wall)
+            if found is None:
+                return None
+            firing = found.replace(tzinfo=self.zone).astimezone(UTC)
+            real = firing.astimezone(self.zone).replace(tzinfo=None) == found
+            if real and firing > moment:
+                return firing
+            wall = found  # skipped by the clock, or its first showing has passed
+
+    def _next_wall(self, wall: datetime) -> datetime | None:
+        """The first matching wall-clock minute after ``wall``. aws-croniter gives up after ten steps of its search
+        (a fifth Sunday of February comes once in 28 years): go on from the next month until its last year."""
+        probe = wall
+        last_year = max(self.fields.years)
+        while probe.year <= last_year:
+            found: datetime | None = self.fields.get_next(probe.replace(tzinfo=UTC))[0]
+            if found is not None:
+                return found.replace(tzinfo=None)
+            month = (probe + timedelta(minutes=1)).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+            probe = (month + timedelta(days=32)).replace(day=1) - timedelta(minutes=1)  # next() starts a minute on
+        return None
+
+
+def schedule_rule(expression: str, zone_name: str, start: datetime) -> Rule:
+    """The rule of a ScheduleExpression in a time zone, for a schedule created at ``start``. ValueError, saying
+    why, for an expression the local stack cannot honour (or Scheduler would refuse)."""
+    try:
+        zone = ZoneInfo(zone_name)
+    except (ValueError, KeyError):  # ZoneInfoNotFoundError is a KeyError
+        raise ValueError(f"unknown time zone {zone_name!r}") from None
+    kind = re.fullmatch(r"(rate|cron|at)\((.*)\)", expression)
+    if kind is None:
+        raise ValueError("not a rate(...), cron(...) or at(...) expression")
+    body = kind.group(2)
+    if kind.group(1) == "rate":
+        rate = re.fullmatch(r"([1-9][0-9]*) (\w+)", body)
+        if rate is None or rate.group(2) not in _RATE_UNITS:
+            raise ValueError("a rate is a positive whole number and minutes, hours or days")
+        return Rate(timedelta(**{_RATE_UNITS[rate.group(2)]: int(rate.group(1))}), start.astimezone(UTC))
+    if kind.group(1) == "at":
+        try:
+            when = datetime.strptime(body, "%Y-%m-%dT%H:%M:%S")  # naive: in the schedule's zone
+        except ValueError:
+            raise ValueError("at() takes yyyy-mm-ddThh:mm:ss") from None
+        return At(when.replace(tzinfo=zone).astimezone(UTC))
+    return _cron(body, zone, start)
+
+
+def _cron(body: str, zone: ZoneInfo, start: datetime) -> Cron:
+    from aws_croniter import AwsCroniter
+    from aws_croniter.exceptions import AwsCroniterExpressionError
+
+    fields = body.split(" ")
+    if len(fields) == 6:
+        # aws-croniter accepts these and then cannot honour them: LW in the day of the month fails to parse; L
+        # alone in the day of the week is Saturday (it finds no day), and L-n is no day of the week (it takes the
+        # last weekday n of the month).
+        if fields[2].upper() == "LW":
+            raise ValueError(f"aws-croniter cannot honour day-of-month {fields[2]!r}")
+        if re.fullmatch(r"L(-\d+)?", fields[4].upper()):
+            raise ValueError(f"aws-croniter cannot honour day-of-week {fields[4]!r}")
+    try:
+        rule = Cron(AwsCroniter(body), zone)
+    except AwsCroniterExpressionError as error:
+        raise ValueError(f"not a valid cron expression: {error}") from None
+    except ValueError as error:
+        raise ValueError(f"aws-croniter cannot parse it ({error})") from None
+    if rule.next_after(start - _JUST_BEFORE) is None:
+        raise ValueError(f"it never fires after {start:%Y-%m-%d %H:%M} UTC (as aws-croniter reads it)")
+    return rule
 
 
 @dataclass
 class Schedule:
-    """One ScheduleV2 event of a function."""
+    """One ScheduleV2 event of a function, with its next firing."""
 
     function: str
     name: str
     expression: str
-    zone: ZoneInfo
+    rule: Rule
     payload: dict[str, Any]
-    started: datetime
-    last: datetime | None = None
+    #: The next firing (aware); None: it will not fire again.
+    due: datetime | None
 
-    def due(self, now: datetime) -> bool:
-        """Whether the schedule fires now (at most once per minute for cron and at)."""
-        kind, _, body = self.expression.partition("(")
-        body = body.rstrip(")")
-        if kind == "rate":
-            return now >= (self.last or self.started) + rate_of(body)
-        minute = now.astimezone(self.zone).replace(second=0, microsecond=0)
-        if self.last is not None and self.last.astimezone(self.zone).replace(second=0, microsecond=0) == minute:
+    def fire(self, now: datetime) -> bool:
+        """Whether the schedule fires at ``now``; if so, its next firing is set (once however late ``now`` is)."""
+        if self.due is None or now < self.due:
             return False
-        if kind == "at":
-            return minute == datetime.fromisoformat(body).replace(tzinfo=self.zone)
-        return kind == "cron" and cron_matches(body, minute)
+        self.due = self.rule.next_after(now)
+        return True
 
 
 @dataclass
 class Schedules(BackgroundLoop):
-    """Fires the template's schedules on their own expressions and time zones."""
+    """Fires the template's schedules on their own expressions and time zones. Raises CannotEmulate, naming the
+    schedule, for an expression the local stack cannot honour."""
 
     stack: Stack
     invoke: Invoke
@@ -296,14 +610,24 @@ class Schedules(BackgroundLoop):
                 if event.get("Type") != "ScheduleV2":
                     continue
                 props = self.stack.resolve(event["Properties"])
+                expression = props["ScheduleExpression"]
+                zone = props.get("ScheduleExpressionTimezone", "UTC")
+                try:
+                    if "StartDate" in props or "EndDate" in props:
+                        raise ValueError("StartDate and EndDate are not emulated")
+                    rule = schedule_rule(expression, zone, now)
+                except ValueError as error:
+                    where = f"schedule {event_name} of {name}"
+                    raise CannotEmulate(f"{where}: cannot honour {expression} ({zone}): {error}") from None
+                enabled = props.get("State", "ENABLED") != "DISABLED"
                 self.schedules.append(
                     Schedule(
                         function=name,
                         name=event_name,
-                        expression=props["ScheduleExpression"],
-                        zone=ZoneInfo(props.get("ScheduleExpressionTimezone", "UTC")),
+                        expression=expression,
+                        rule=rule,
                         payload=json.loads(props.get("Input", "{}")),
-                        started=now,
+                        due=rule.next_after(now - _JUST_BEFORE) if enabled else None,
                     )
                 )
 
@@ -318,9 +642,8 @@ class Schedules(BackgroundLoop):
         """Fire every schedule due at ``now``; how many fired."""
         fired = 0
         for schedule in self.schedules:
-            if not schedule.due(now):
+            if not schedule.fire(now):
                 continue
-            schedule.last = now
             fired += 1
             try:
                 answer = self.invoke(schedule.function, schedule.payload)
