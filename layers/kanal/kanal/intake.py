@@ -13,6 +13,7 @@ import base64
 import hashlib
 import json
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -84,6 +85,8 @@ class Intake:
     reports: ReportRepository
     cases: CaseRepository
     calendar: Calendar
+    #: Where a report without an Idempotency-Key gets its id (random; a test may make it repeatable).
+    new_id: Callable[[], str] = new_report_id
 
     def submit(
         self,
@@ -98,7 +101,7 @@ class Intake:
         if body.observed_at is not None and not now - OBSERVED_AT_MAX_AGE <= body.observed_at <= now + CLOCK_SKEW:
             raise InvalidRequest("observed_at", OBSERVED_AT_RANGE)
         fingerprint = body_hash(body)
-        report_id = idempotent_report_id(partner_id, idempotency_key) if idempotency_key else new_report_id()
+        report_id = idempotent_report_id(partner_id, idempotency_key) if idempotency_key else self.new_id()
         if idempotency_key and not self.reports.begin(report_id, now, now + IN_FLIGHT):
             # Another request with this key is running, or finished: the stored report tells which.
             done = self.reports.get(report_id)

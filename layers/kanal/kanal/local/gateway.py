@@ -30,6 +30,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from kanal import terminal
 from kanal.local.template import Stack
+from kanal.review_client import LOCAL_CALLER_HEADER  # the header kanal review sends, read here only
 
 Invoke = Callable[[str, dict[str, Any]], Any]
 Log = Callable[[str], None]
@@ -60,10 +61,6 @@ class Authorizer:
     function: str
     header: str
     ttl: int
-
-
-#: Where the local stack takes an IAM-authorized caller's name from (local only: no deployed API reads it).
-LOCAL_CALLER_HEADER = "X-Kanal-Local-Reviewer"
 
 
 def local_principal(name: str) -> str:
