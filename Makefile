@@ -8,7 +8,7 @@ SAM_VENV := .venv-sam
 export AWS_DEFAULT_REGION ?= ap-southeast-3
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help install run test lint format typecheck template-lint unit validate build clean bench security load lock
+.PHONY: help install run test lint format typecheck template-lint layer-check unit validate build clean bench security load lock
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -24,7 +24,7 @@ install: $(STAMP) ## Create .venv and install kanal with its development tools
 run: $(STAMP) ## Start the whole system locally (AWS emulated in-process, API on 127.0.0.1:3000)
 	$(BIN)/kanal dev
 
-test: lint typecheck template-lint security unit ## Lint, type-check, lint the template, security scans, tests with coverage
+test: lint typecheck template-lint security layer-check unit ## Lint, type-check, lint the template, security scans, the layer's imports, tests with coverage
 
 lint: $(STAMP) ## ruff check and format check
 	$(BIN)/ruff check .
@@ -53,6 +53,9 @@ validate: $(SAM_VENV)/bin/sam ## sam validate --lint (SAM CLI in its own venv: i
 build: $(SAM_VENV)/bin/sam ## sam build for arm64 (needs python3.13 on PATH; pyenv provides it here)
 	PYENV_VERSION=3.13.0:3.11.7 $(SAM_VENV)/bin/sam build
 
+layer-check: build ## What sam build made for Lambda imports nothing of the CLI, the local stack or their tools
+	$(PYTHON) .ci/layer_check.py --build .aws-sam/build
+
 clean: ## Remove build and test leftovers (not .venv)
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov
 
@@ -69,7 +72,7 @@ SEC_VENV := .venv-security
 SEC_BIN := $(SEC_VENV)/bin
 SEC_TOOLS := bandit==1.9.4 checkov==3.3.30 pip-audit==2.10.1
 SEC_STAMP := $(SEC_VENV)/.installed-$(shell echo '$(SEC_TOOLS)' | sha1sum | cut -c1-12)
-# kanal/local is the development stack's emulator (`kanal dev`, moto); no Lambda handler imports it. Its own
+# tools/kanal_local is the development stack's emulator (`kanal dev`, moto), never in the layer. Its own
 # bandit run also accepts B105 (moto's fake "testing" credentials) and B506 (yaml.load with a SafeLoader subclass).
 BANDIT_LOCAL_SKIPS := B105,B506
 # The layer's direct dependencies (requirements.in) and its lock (requirements.txt: every package, pinned with
@@ -87,8 +90,8 @@ $(SEC_STAMP):
 	@rm -f $(SEC_VENV)/.installed-*; touch $@
 
 security: $(SEC_STAMP) ## bandit, checkov and pip-audit (own venv); fails on any finding not accepted with a reason
-	$(SEC_BIN)/bandit -c pyproject.toml -q -r layers/kanal/kanal functions -x layers/kanal/kanal/local
-	$(SEC_BIN)/bandit -c pyproject.toml -q -r layers/kanal/kanal/local -s $(BANDIT_LOCAL_SKIPS)
+	$(SEC_BIN)/bandit -c pyproject.toml -q -r layers/kanal/kanal functions tools/kanal_cli
+	$(SEC_BIN)/bandit -c pyproject.toml -q -r tools/kanal_local -s $(BANDIT_LOCAL_SKIPS)
 	@echo "bandit: no findings beyond those accepted in pyproject.toml and BANDIT_LOCAL_SKIPS"
 	$(SEC_BIN)/checkov -f template.yaml --framework cloudformation --skip-download -o json > $(SEC_VENV)/checkov.json; \
 	status=$$?; $(SEC_BIN)/python .ci/security_gate.py checkov $(SEC_VENV)/checkov.json && exit $$status

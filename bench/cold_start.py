@@ -16,8 +16,8 @@ ROOT = Path(__file__).resolve().parents[1]
 FUNCTIONS = {
     "AuthorizerFunction": ("authorizer", ["dynamodb"], "wiring.services().partners"),
     "IntakeFunction": ("intake", ["dynamodb"], "wiring.services().intake"),
-    "CaseBuilderFunction": ("cases", ["dynamodb", "sqs"], "wiring.services().case_builder()"),
-    "ReminderFunction": ("reminders", ["dynamodb", "sns"], "wiring.services().reminders()"),
+    "CaseBuilderFunction": ("case_builder", ["dynamodb", "sqs"], "wiring.services().case_builder()"),
+    "ReminderFunction": ("reminder", ["dynamodb", "sns"], "wiring.services().reminders()"),
 }
 ENV = {
     "AWS_DEFAULT_REGION": "ap-southeast-3",

@@ -25,8 +25,8 @@ def aws_stack() -> Iterator[Any]:
     """The template's resources on moto, the functions' environment set, the handlers loaded."""
     from kanal import clock, wiring
     from kanal.adapters import aws
-    from kanal.local.emulator import LambdaContext, load_handler
-    from kanal.local.template import create_stack, default_template_path
+    from kanal_local.emulator import LambdaContext, load_handler
+    from kanal_local.template import create_stack, default_template_path
 
     os.environ.update(
         {
@@ -188,7 +188,7 @@ class Requests:
 
 def api_event(partner_id: str, body: dict[str, Any], key: str | None = None) -> dict[str, Any]:
     """A POST /v1/reports event from events/ (with an Idempotency-Key if ``key``)."""
-    from kanal.local.template import default_template_path
+    from kanal_local.template import default_template_path
 
     event: dict[str, Any] = json.loads((default_template_path().parent / "events" / "post_report.json").read_text())
     event["headers"].pop("Idempotency-Key", None)

@@ -29,7 +29,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from kanal.cases import priority_of
+from kanal.case_builder import priority_of
 from kanal.models import Case, Priority
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))

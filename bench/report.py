@@ -250,7 +250,7 @@ the writes inside `TransactWriteItems` (a case's update and each report's `repor
 
 {table(["requests", "viral case", "other cases", "all"], per_report)}
 
-moto's transactions run with `kanal.local.moto_transactions`' fix, as everywhere on the local stack: moto
+moto's transactions run with `kanal_local.moto_transactions`' fix, as everywhere on the local stack: moto
 alone copies the whole table once per item of every transaction (a tenth of this run, 2,200 reports, did
 not finish in 10 minutes here).
 """

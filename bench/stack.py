@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from kanal.adapters.dynamodb import DynamoCases
-from kanal.local.emulator import free_port
 from kanal.models import Case
+from kanal_local.emulator import free_port
 
 KANAL = str(Path(sys.executable).with_name("kanal"))
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.request import urlopen
 
-from kanal.local.emulator import free_port
+from kanal_local.emulator import free_port
 
 KANAL = str(Path(sys.executable).with_name("kanal"))
 

@@ -15,7 +15,7 @@ same on every machine.
 - The case builder's write requests, counted with botocore's ``before-call`` event on the clients its handler
   uses, and the items inside its transactions, per report.
 
-moto's TransactWriteItems runs with ``kanal.local.moto_transactions``' fix (installed by ``create_stack``):
+moto's TransactWriteItems runs with ``kanal_local.moto_transactions``' fix (installed by ``create_stack``):
 without it, a transaction on a table of tens of thousands of items takes minutes here.
 """
 

@@ -21,7 +21,7 @@ import boto3
 import pytest
 from kanal import wiring
 from kanal.adapters import aws
-from kanal.local.template import Stack, create_stack
+from kanal_local.template import Stack, create_stack
 from moto import mock_aws
 
 from tests import iam
@@ -116,7 +116,8 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 def _answers_as_documented(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every answer either API gives in any test is one its OpenAPI document declares, body and all
     (``routing.Router.strict``): a route that answers what its document does not say fails the test."""
-    from kanal.entrypoints import api, review_api
+    from kanal.entrypoints import intake_function as api
+    from kanal.entrypoints import review_function as review_api
 
     for router in (api.app, review_api.app):
         monkeypatch.setattr(router, "strict", True)
@@ -133,7 +134,7 @@ def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
                 monkeypatch.setenv(name, value)
         review = as_function(created, "ReviewFunction", load_function("review").lambda_handler)
         gateway = ReviewGateway(created, review, [])
-        monkeypatch.setattr("kanal.reviewer.http_send", lambda url, headers, timeout=30: gateway.send(url, headers))
+        monkeypatch.setattr("kanal_cli.reviewer.http_send", lambda url, headers, timeout=30: gateway.send(url, headers))
         monkeypatch.setenv("KANAL_REVIEW_API_URL", LOCAL_REVIEW_API)
         GATEWAYS[id(created)] = gateway
         yield created
@@ -179,7 +180,7 @@ def authorizer(stack: Stack) -> Invoke:
 @pytest.fixture
 def case_builder(stack: Stack) -> Invoke:
     """Invoke the case builder with a stream event."""
-    handler = as_function(stack, "CaseBuilderFunction", load_function("cases").lambda_handler)
+    handler = as_function(stack, "CaseBuilderFunction", load_function("case_builder").lambda_handler)
     return lambda e: handler(e, LambdaContext())
 
 
@@ -225,7 +226,7 @@ class ReviewGateway:
     calls: list[dict[str, Any]]
 
     def send(self, base_url: str, headers: Callable[[str, str, bytes, dict[str, str]], dict[str, str]]) -> Any:
-        from kanal.local.gateway import LOCAL_CALLER_HEADER, local_principal
+        from kanal_local.gateway import LOCAL_CALLER_HEADER, local_principal
 
         def send(method: str, path: str, body: dict[str, Any] | None) -> tuple[int, Any]:
             data = json.dumps(body).encode() if body is not None else b""
@@ -262,7 +263,7 @@ class ReviewGateway:
         raw: str | None = None,
     ) -> tuple[int, Any]:
         """One request as API Gateway passes it on: ``caller`` is the verified principal (None: IAM bypassed)."""
-        from kanal.local.gateway import Api
+        from kanal_local.gateway import Api
 
         api = Api.from_stack(self.stack, "ReviewApi")
         route, params = next(((r, p) for r in api.routes if (p := r.match(method, path)) is not None), (None, None))

@@ -10,7 +10,7 @@ moto does not enforce IAM (it checks DynamoDB and SNS against resource ``*`` and
 - ``requests_of``: the IAM requests one call is authorized as (action, resource ARN, condition keys): one per
   item of a transaction (each item is its own action), one per table of a batch with all its items' leading
   keys (``dynamodb:LeadingKeys`` is multivalued for that reason).
-- ``Conformance``: the principals' statements, resolved against a stack (``kanal.local.template.Stack``),
+- ``Conformance``: the principals' statements, resolved against a stack (``kanal_local.template.Stack``),
   and the checks both ways: ``denied`` (a call that no statement allows) and ``unused`` (a grant that no call
   uses); ``redundant`` says which actions and leading keys could be dropped without any call being denied.
 
@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlparse
 
-from kanal.local.template import ACCOUNT, Stack
+from kanal_local.template import ACCOUNT, Stack
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE = ROOT / "template.yaml"
@@ -353,7 +353,7 @@ def hook_sessions(aws: Any) -> Callable[[], None]:
 @cache
 def principal_of_code(directory: str) -> str:
     """The function of the template whose CodeUri is functions/<directory>/ (its handler runs as it)."""
-    from kanal.local.template import load
+    from kanal_local.template import load
 
     functions: dict[str, str] = {
         str(r["Properties"]["CodeUri"]).strip("/"): logical
@@ -396,7 +396,7 @@ class Names:
 
     @classmethod
     def of(cls, stack: Stack) -> Names:
-        """The names of a stack created by kanal.local.template.create_stack."""
+        """The names of a stack created by kanal_local.template.create_stack."""
         keys: dict[str, dict[str | None, str]] = {}
         for logical, resource in stack.of_type("AWS::DynamoDB::Table").items():
             props = resource["Properties"]

@@ -12,7 +12,7 @@ import pytest
 from botocore.exceptions import ClientError
 from kanal import wiring
 from kanal.adapters import aws
-from kanal.entrypoints import api as api_module
+from kanal.entrypoints import intake_function as api_module
 from kanal.models import PartnerKind
 
 from tests.conftest import Invoke, env, event

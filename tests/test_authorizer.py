@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from kanal import wiring
-from kanal.entrypoints.authorizer import api_arn_pattern
+from kanal.entrypoints.authorizer_function import api_arn_pattern
 from kanal.models import PartnerKind
 from kanal.partners import bearer_key, hash_key
 

@@ -11,8 +11,8 @@ import pytest
 from botocore.exceptions import ClientError
 from kanal import wiring
 from kanal.adapters import aws
-from kanal.cli import main
 from kanal.models import PartnerKind
+from kanal_cli.cli import main
 
 from tests.conftest import Invoke, env, event, stream_event
 from tests.test_api import VIDEO, body_of, failing, post, report_body

@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kanal.cli import main
 from kanal.partners import hash_key
+from kanal_cli.cli import main
 
 from tests.conftest import env
 

@@ -16,9 +16,10 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from kanal import arguments, wiring
-from kanal.cli import main
-from kanal.reviewer import LONGEST_DUE, SHORTEST_DUE, cmd_interactive, parse_duration, typed_while_waiting
+from kanal import wiring
+from kanal_cli import arguments
+from kanal_cli.cli import main
+from kanal_cli.reviewer import LONGEST_DUE, SHORTEST_DUE, cmd_interactive, parse_duration, typed_while_waiting
 
 from tests.conftest import Invoke, env, event
 from tests.test_api import body_of, new_partner, post, report_body

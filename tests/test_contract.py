@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kanal.entrypoints import api, review_api
+from kanal.entrypoints import intake_function as api
+from kanal.entrypoints import review_function as review_api
 from kanal.entrypoints.routing import (
     MAX_BODY_BYTES,
     Documented,
@@ -29,9 +30,9 @@ from kanal.entrypoints.routing import (
     problem,
 )
 from kanal.errors import IdempotencyKeyReused, InvalidRequest, NewReports
-from kanal.local.template import load
 from kanal.models import Model
 from kanal.observability import metrics
+from kanal_local.template import load
 from openapi_spec_validator import validate
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from kanal import casefile
 from kanal.calendar import Phase, default_calendar, load_calendar
-from kanal.entrypoints.api import view
+from kanal.entrypoints.intake_function import view
 from kanal.intake import Intake
 from kanal.models import (
     HIDDEN_FROM_PARTNER,
@@ -240,7 +240,7 @@ def test_the_case_document_is_the_cases_fields_but_those_not_shown_and_its_times
         categories={str(report.category)},
         first_reported_at=RECEIVED,
         review_due_at=report.review_due_at,
-        claim=Claim(reviewer="ana", expires_at=asked, queue=Priority.URGENT, receipt="secret-handle"),
+        claim=Claim(reviewer="ana", expires_at=asked, queue=Priority.URGENT, handle="secret-handle"),
         question=Question(text="Di mana?", due_at=asked + timedelta(days=2), asked_at=asked),
     )
     document = casefile.case_document(case, [report], asked)

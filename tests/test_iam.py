@@ -27,10 +27,10 @@ from typing import Any
 import boto3
 import pytest
 from kanal import wiring
-from kanal.cli import main
-from kanal.local.template import Stack, load
 from kanal.models import InfoReply, Outcome, PartnerKind, Policy
-from kanal.reviewer import desk_for
+from kanal_cli.cli import main
+from kanal_cli.reviewer import desk_for
+from kanal_local.template import Stack, load
 
 from tests import iam
 from tests.conftest import REGION, Invoke, LambdaContext, env, event, load_function, stream_event
@@ -59,7 +59,7 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
 @pytest.fixture
 def reminders(stack: Stack) -> Invoke:
     """Invoke the reminder function with a schedule's input."""
-    handler = load_function("reminders").lambda_handler
+    handler = load_function("reminder").lambda_handler
     return lambda e: handler(e, LambdaContext())
 
 
@@ -340,7 +340,7 @@ def test_a_narrowed_prefix_is_reported(stack: Stack, recorded: tuple[iam.Conform
     assert all(d.startswith("CaseBuilderFunction may not dynamodb:PutItem on ") for d in denied), denied
     assert "dynamodb:LeadingKeys=TIMER#review_overdue#c_" in denied[0]
     assert "from put_new (kanal/adapters/dynamodb.py:" in denied[0]
-    assert "< DynamoReminders.add_timers (kanal/adapters/reminders.py:" in denied[0]
+    assert "< DynamoReminders.add_timers (kanal/adapters/dynamodb_reminders.py:" in denied[0]
     assert any("no call uses dynamodb:PutItem" in u and "TIMER#info_due#*" in u for u in checks.unused(calls))
 
 

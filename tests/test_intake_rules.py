@@ -4,7 +4,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 from kanal.calendar import default_calendar
-from kanal.cases import CaseBuilder, priority_of, queue_to_send
+from kanal.case_builder import CaseBuilder, priority_of, queue_to_send
 from kanal.errors import IdempotencyKeyReused, InvalidRequest
 from kanal.intake import Intake
 from kanal.models import Case, CaseStatus, Decision, NewReport, Priority

@@ -1,4 +1,4 @@
-"""`kanal dev` (kanal.local.dev): what the local stack cannot emulate stops it at start, as one line and exit 2."""
+"""`kanal dev` (kanal_local.dev): what the local stack cannot emulate stops it at start, as one line and exit 2."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kanal.local import dev
-from kanal.local.dev import LocalStack
-from kanal.local.emulator import Emulator, ensure_free, free_port
-from kanal.local.template import Function, Stack
-from kanal.local.triggers import CannotEmulate
+from kanal_local import dev
+from kanal_local.dev import LocalStack
+from kanal_local.emulator import Emulator, ensure_free, free_port
+from kanal_local.template import Function, Stack
+from kanal_local.triggers import CannotEmulate
 
 
 @dataclass
@@ -27,7 +27,7 @@ class RefusedEmulator(Emulator):
     def start(self) -> Stack:
         stack = Stack({"Resources": {}}, "ap-southeast-3", {})
         stack.functions["ReminderFunction"] = Function(
-            "ReminderFunction", "functions/reminders/", "app.lambda_handler", {}, self.events or {}, 30
+            "ReminderFunction", "functions/reminder/", "app.lambda_handler", {}, self.events or {}, 30
         )
         self.stack = stack
         return stack

@@ -15,9 +15,9 @@ from http.client import HTTPConnection, HTTPResponse
 from typing import Any
 
 import pytest
-from kanal.local.emulator import PortBusy, ensure_free, free_port
-from kanal.local.gateway import LOCAL_CALLER_HEADER, Api, Authorizer, Route, make_server
-from kanal.local.template import load
+from kanal_local.emulator import PortBusy, ensure_free, free_port
+from kanal_local.gateway import LOCAL_CALLER_HEADER, Api, Authorizer, Route, make_server
+from kanal_local.template import load
 
 RESOURCES = load()["Resources"]
 HANG = pytest.mark.timeout(60)  # a hang guard, not a timing: each request takes milliseconds

@@ -15,10 +15,10 @@ from zoneinfo import ZoneInfo
 
 import boto3
 import pytest
-from kanal.local.emulator import moto_server, one_at_a_time
-from kanal.local.gateway import make_server
-from kanal.local.template import Function, Stack, load
-from kanal.local.triggers import (
+from kanal_local.emulator import moto_server, one_at_a_time
+from kanal_local.gateway import make_server
+from kanal_local.template import Function, Stack, load
+from kanal_local.triggers import (
     CannotEmulate,
     Schedule,
     Schedules,
@@ -282,7 +282,7 @@ def test_what_cannot_be_honoured_is_refused(expression: str, zone: str, reason: 
 def reminder_stack(**events: dict[str, Any]) -> Stack:
     stack = Stack({"Resources": {}}, "ap-southeast-3", {})
     stack.functions["ReminderFunction"] = Function(
-        "ReminderFunction", "functions/reminders/", "app.lambda_handler", {}, events, 30
+        "ReminderFunction", "functions/reminder/", "app.lambda_handler", {}, events, 30
     )
     return stack
 

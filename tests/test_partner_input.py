@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from kanal import content, partners
 from kanal.calendar import default_calendar
 from kanal.entrypoints import routing
-from kanal.entrypoints.api import app, decode_cursor, encode_cursor
+from kanal.entrypoints.intake_function import app, decode_cursor, encode_cursor
 from kanal.errors import InvalidRequest
 from kanal.intake import CLOCK_SKEW, OBSERVED_AT_MAX_AGE, Intake
 from kanal.models import _NON_PUBLIC_TLDS, InfoReply, NewReport, _https_url

@@ -10,9 +10,9 @@ from typing import Any
 import boto3
 import pytest
 from kanal import wiring
-from kanal.cli import main
 from kanal.models import Outcome, PartnerKind, Policy
 from kanal.reminders import LEADS, ReminderKind, Timer, default_rules, parse_offset
+from kanal_cli.cli import main
 
 from tests.conftest import REGION, Invoke, LambdaContext, as_function, env, event, load_function, stream_event
 from tests.test_api import body_of, post, report_body
@@ -239,7 +239,7 @@ def test_boto3_topic_exists(stack: Any) -> None:
 def test_scheduled_events_run_the_jobs(stack: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     makassar = wiring.services().partners.create("Bawaslu Sulsel", PartnerKind.ELECTION_AGENCY, T0, "73.71")
     monkeypatch.setattr("kanal.clock.now", lambda: datetime(2024, 11, 21, 0, 0, tzinfo=WIB))
-    handler = as_function(stack, "ReminderFunction", load_function("reminders").lambda_handler)
+    handler = as_function(stack, "ReminderFunction", load_function("reminder").lambda_handler)
     swept = handler(event("schedule_sweep"), LambdaContext())
     assert swept["job"] == "sweep"
     assert {(r["kind"], r["partner_id"]) for r in swept["sent"]} == {

@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 from kanal import wiring
 from kanal.adapters import aws
-from kanal.cli import main
 from kanal.errors import ReviewRefused
-from kanal.local.gateway import local_principal
 from kanal.models import CaseEventKind, InfoReply, Outcome, PartnerKind, Policy
 from kanal.review import Review
+from kanal_cli.cli import main
+from kanal_local.gateway import local_principal
 
 from tests.conftest import Invoke, env, event, stream_event
 from tests.test_api import VIDEO, body_of, get, post, report_body
@@ -345,7 +345,7 @@ def test_a_decision_covers_what_the_reviewer_saw(
 def test_the_interactive_loop_shows_new_reports_and_asks_again(
     api: Invoke, case_builder: Invoke, dynamodb: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from kanal import reviewer as commands
+    from kanal_cli import reviewer as commands
 
     (first,) = reported(api, case_builder, dynamodb, "Bawaslu RI")
     kpu = wiring.services().partners.create("KPU RI", PartnerKind.ELECTION_AGENCY, NOW).partner.partner_id

@@ -26,7 +26,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 from kanal.calendar import default_calendar
-from kanal.cases import CaseBuilder
+from kanal.case_builder import CaseBuilder
 from kanal.errors import CaseConflict, NewReports, ReviewRefused
 from kanal.intake import Intake
 from kanal.models import Case, CaseEvent, CaseEventKind, CaseStatus, Category, InfoReply, NewReport, Outcome, Policy
@@ -55,7 +55,7 @@ class Message:
     queue: str
     visible_at: datetime
     receives: int = 0
-    receipt: str = ""
+    handle: str = ""
 
 
 @dataclass
@@ -89,7 +89,7 @@ class Queues:
                 if message.receives > MAX_RECEIVES:  # the redrive policy moves it on this receive
                     self.dead[message.message_id] = self.messages.pop(message.message_id)
                     continue
-                message.receipt = f"{message.message_id}/{message.receives}"
+                message.handle = f"{message.message_id}/{message.receives}"
                 message.visible_at = self.now + VISIBILITY
                 return self.delivery(message)
         return None
@@ -99,23 +99,23 @@ class Queues:
         return Delivery(
             case_id=message.case_id,
             queue=message.queue,  # type: ignore[arg-type]
-            receipt=message.receipt,
+            handle=message.handle,
             receive_count=message.receives,
             ticket=message.ticket,
             message_id=message.message_id,
         )
 
-    def _by_receipt(self, receipt: str) -> Message | None:
-        found = self.messages.get(receipt.split("/")[0])
-        return found if found is not None and found.receipt == receipt else None  # only the latest receipt works
+    def _by_handle(self, handle: str) -> Message | None:
+        found = self.messages.get(handle.split("/")[0])
+        return found if found is not None and found.handle == handle else None  # only the latest handle works
 
-    def acknowledge(self, queue: str, receipt: str) -> None:
-        message = self._by_receipt(receipt)
+    def acknowledge(self, queue: str, handle: str) -> None:
+        message = self._by_handle(handle)
         if message is not None:
             del self.messages[message.message_id]
 
-    def extend(self, queue: str, receipt: str, seconds: int) -> None:
-        message = self._by_receipt(receipt)
+    def extend(self, queue: str, handle: str, seconds: int) -> None:
+        message = self._by_handle(handle)
         if message is not None and message.visible_at > self.now:  # only a message in flight
             message.visible_at = self.now + timedelta(seconds=seconds)
 
@@ -148,7 +148,7 @@ class MemoryDeadLetters:
     def receive(self) -> list[Delivery]:
         found = [m for m in self.queues.dead.values() if m.visible_at <= self.queues.now]
         for message in found:
-            message.receipt = f"{message.message_id}/dead"
+            message.handle = f"{message.message_id}/dead"
             message.visible_at = self.queues.now + timedelta(minutes=5)
         return [self.queues.delivery(m) for m in found]
 

@@ -11,7 +11,7 @@ import pytest
 from kanal import wiring
 from kanal.adapters import aws as aws_module
 from kanal.errors import ReviewRefused
-from kanal.reviewer import cmd_interactive, desk_for, parse_duration, reviewer_name
+from kanal_cli.reviewer import cmd_interactive, desk_for, parse_duration, reviewer_name
 
 from tests.conftest import SIGNED_CALLER, Invoke, ReviewGateway
 from tests.test_review import REASON, reported

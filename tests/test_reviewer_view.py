@@ -11,10 +11,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from kanal import regions, wiring
-from kanal.cases import urgency
-from kanal.cli import main
+from kanal.case_builder import urgency
 from kanal.models import Case, InfoReply, PartnerKind
-from kanal.reviewer import _choose, policies_for
+from kanal_cli.cli import main
+from kanal_cli.reviewer import _choose, policies_for
 
 from tests.conftest import Invoke, env, stream_event
 from tests.test_api import post, report_body

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from kanal.local.template import load
 from kanal.settings import POWERTOOLS_VARIABLES, SETTINGS, Settings, variables
+from kanal_local.template import load
 
 
 def function_environments() -> dict[str, set[str]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from kanal.local.template import Stack, load
+from kanal_local.template import Stack, load
 
 
 def stack(conditions: dict[str, object] | None = None) -> Stack:

@@ -21,8 +21,8 @@ from typing import Any
 
 import boto3
 from kanal import wiring
-from kanal.local.template import create_stack
 from kanal.models import Outcome, PartnerKind, Policy
+from kanal_local.template import create_stack
 from moto import mock_aws
 
 from tests.conftest import REGION, LambdaContext, event, load_function, stream_event
@@ -33,12 +33,12 @@ Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
 def handlers(old_tracer: bool) -> dict[str, Handler]:
     """The four functions' handlers, loaded as SAM loads them."""
-    loaded = {name: load_function(name).lambda_handler for name in ("authorizer", "intake", "cases", "reminders")}
+    loaded = {name: load_function(name).lambda_handler for name in ("authorizer", "intake", "case_builder", "reminder")}
     if old_tracer:
         from aws_lambda_powertools import Tracer
 
         tracer = Tracer(service="kanal", patch_modules=["botocore"])
-        for name in ("intake", "cases"):  # the two functions that had @tracer.capture_lambda_handler
+        for name in ("intake", "case_builder"):  # the two functions that had @tracer.capture_lambda_handler
             loaded[name] = tracer.capture_lambda_handler(loaded[name])
     return loaded
 
@@ -109,7 +109,7 @@ def run(markers: dict[str, str], old_tracer: bool) -> None:
         # A description stored in a shape the model does not accept (schema drift): parked, logged by sequence.
         broken["dynamodb"]["NewImage"]["description"] = {"L": [{"S": markers["stored_description"]}]}
         batch["Records"].append(broken)
-        failed = fn["cases"](batch, LambdaContext())["batchItemFailures"]
+        failed = fn["case_builder"](batch, LambdaContext())["batchItemFailures"]
         assert failed == [], failed  # parked on the failure queue (not retried), never logged with its values
 
         review = services.review()
@@ -119,13 +119,13 @@ def run(markers: dict[str, str], old_tracer: bool) -> None:
         assert markers["question"] in shown["body"]  # the partner sees it: the content is in the response
 
         now[0] = T0 + timedelta(hours=24)  # the question's first reminder is due
-        assert fn["reminders"]({"job": "sweep"}, LambdaContext())["sent"]
+        assert fn["reminder"]({"job": "sweep"}, LambdaContext())["sent"]
 
         info = {"message": markers["info_message"], "evidence_urls": [markers["info_evidence_url"]]}
         path = f"/v1/reports/{report_id}/info"
         answered = fn["intake"](api_event("post_info", partner, key, path=path, body=info), LambdaContext())
         assert answered["statusCode"] == 202, answered["body"]
-        fn["cases"](stream_event(dynamodb, table), LambdaContext())  # delivered again: attached once only
+        fn["case_builder"](stream_event(dynamodb, table), LambdaContext())  # delivered again: attached once only
 
         assert review.next("reviewer-a", 0, now[0]) is not None
         review.decide(case_id, "reviewer-a", Outcome.REMOVED, Policy.MISINFORMATION, markers["reason"], now[0])
@@ -137,7 +137,7 @@ def run(markers: dict[str, str], old_tracer: bool) -> None:
         assert markers["description"] in listed["body"]
 
         now[0] = T0 + timedelta(days=1)
-        fn["reminders"]({"job": "digest"}, LambdaContext())
+        fn["reminder"]({"job": "digest"}, LambdaContext())
     print("PROBE-DONE", flush=True)
 
 

@@ -1,5 +1,5 @@
 """The partner API: reports, answers to reviewers' questions, reminders and the OpenAPI document."""
 
-from kanal.entrypoints.api import lambda_handler
+from kanal.entrypoints.intake_function import lambda_handler
 
 __all__ = ["lambda_handler"]

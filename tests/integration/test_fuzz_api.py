@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
-from kanal.entrypoints.api import app
+from kanal.entrypoints.intake_function import app
 from schemathesis.specs.openapi.checks import positive_data_acceptance, unsupported_method
 
 from tests.integration.test_local_stack import Running

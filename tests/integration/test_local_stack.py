@@ -16,7 +16,7 @@ from typing import Any
 import boto3
 import pytest
 import requests
-from kanal.local.emulator import free_port
+from kanal_local.emulator import free_port
 
 VIDEO = "https://www.tiktok.com/@akun.contoh/video/7318301234567890123"
 KANAL = str(Path(sys.executable).with_name("kanal"))

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 from pydantic import Field, PlainSerializer, WithJsonSchema
 
 from kanal import regions
-from kanal.cases import urgency
+from kanal.case_builder import urgency
 from kanal.models import VIEW_CONFIG, Case, CaseEvent, Claim, Decision, Model, Question, Report, view_of
 from kanal.review import questions_asked
 
@@ -114,7 +114,7 @@ class AskedQuestion(Shown):
 
 
 #: Claim's fields that a lead is not shown.
-CLAIM_NOT_SHOWN = {"receipt": "the SQS receipt handle: it lets its holder delete the message, and says nothing"}
+CLAIM_NOT_SHOWN = {"handle": "the SQS receipt handle: it lets its holder delete the message, and says nothing"}
 #: Case's fields that a case document does not show.
 CASE_NOT_SHOWN = {
     "content_key": "kanal's grouping key; content_url names the content",

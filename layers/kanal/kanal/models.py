@@ -15,7 +15,16 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar, cast
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, create_model
+from pydantic import (
+    AfterValidator,
+    AliasChoices,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    create_model,
+)
 
 from kanal import content, regions, terminal
 
@@ -448,7 +457,9 @@ class Claim(Model):
     reviewer: str
     expires_at: datetime
     queue: Priority
-    receipt: str
+    #: The SQS receipt handle of the message it was received in (empty when the claim holds a fresh copy).
+    #: Stored as ``receipt`` before it was renamed; claims last a lease, and those still held read either way.
+    handle: str = Field(validation_alias=AliasChoices("handle", "receipt"))
     #: The ticket of the claimed message, and its SQS message id (to tell it from other copies).
     ticket: int = 0
     message_id: str = ""

@@ -129,7 +129,8 @@ class Delivery:
 
     case_id: str | None
     queue: Priority
-    receipt: str
+    #: The SQS receipt handle: it deletes the message or changes its visibility, until the next receive.
+    handle: str
     receive_count: int
     #: The message's ticket (None in a message sent before tickets existed: taken as current).
     ticket: int | None = None
@@ -142,10 +143,10 @@ class ReviewInbox(Protocol):
     def receive(self, wait_seconds: int) -> Delivery | None:
         """The next message, urgent before normal, waiting up to ``wait_seconds``."""
 
-    def acknowledge(self, queue: Priority, receipt: str) -> None:
+    def acknowledge(self, queue: Priority, handle: str) -> None:
         """Delete a message that is done with (decided, stale, or needing information)."""
 
-    def extend(self, queue: Priority, receipt: str, seconds: int) -> None:
+    def extend(self, queue: Priority, handle: str, seconds: int) -> None:
         """Keep a message hidden ``seconds`` longer (the claim's lease); 0 returns it to the queue now."""
 
 

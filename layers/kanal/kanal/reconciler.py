@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from kanal.cases import priority_of, send_to_review
+from kanal.case_builder import priority_of, send_to_review
 from kanal.models import Case, CaseEvent, CaseEventKind, Priority
 from kanal.ports import CaseRepository, DeadLetters, Delivery, ReviewQueue, Suspects, Trail
 from kanal.review import in_review

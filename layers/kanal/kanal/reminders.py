@@ -442,7 +442,7 @@ class ReminderStore(Protocol):
     def finish(self, timer: Timer, at: datetime) -> None:
         """Take a timer out of the index of due timers."""
 
-    def claim(self, reminder: Reminder) -> bool:
+    def record_once(self, reminder: Reminder) -> bool:
         """Record a reminder before sending it; False if it was recorded already (sent before)."""
 
     def sent(self, partner_id: str | None = None) -> list[Reminder]:
@@ -586,7 +586,7 @@ class Reminders:
         if dry_run:
             result.sent.append(reminder)
             return
-        if self.store.claim(reminder):
+        if self.store.record_once(reminder):
             self.notifier.notify(reminder)
             result.sent.append(reminder)
 

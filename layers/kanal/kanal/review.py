@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from kanal.calendar import Calendar
-from kanal.cases import priority_of, send_to_review
+from kanal.case_builder import priority_of, send_to_review
 from kanal.errors import CaseConflict, CaseNotFound, NewReports, ReportNotFound, ReviewRefused
 from kanal.models import (
     Case,
@@ -179,16 +179,16 @@ class Review:
             judgement = Judgement(Verdict.HIDE, "claim contended", int(self.poison_backoff.total_seconds()) or 1)
         if judgement.verdict is Verdict.POISON:
             backoff = self.poison_backoff * delivery.receive_count
-            self.inbox.extend(delivery.queue, delivery.receipt, int(backoff.total_seconds()))
+            self.inbox.extend(delivery.queue, delivery.handle, int(backoff.total_seconds()))
         elif judgement.verdict is Verdict.DROP:
-            self.inbox.acknowledge(delivery.queue, delivery.receipt)
+            self.inbox.acknowledge(delivery.queue, delivery.handle)
         elif judgement.verdict is Verdict.HIDE:
-            self.inbox.extend(delivery.queue, delivery.receipt, judgement.hide_seconds)
+            self.inbox.extend(delivery.queue, delivery.handle, judgement.hide_seconds)
         elif judgement.verdict is Verdict.REFRESH:
             assert case is not None
             ticket = case.ticket if delivery.ticket is None else delivery.ticket
             self.queue.publish(case, delivery.queue, ticket, now, judgement.hide_seconds)
-            self.inbox.acknowledge(delivery.queue, delivery.receipt)
+            self.inbox.acknowledge(delivery.queue, delivery.handle)
         return None
 
     def _claim(self, case: Case, delivery: Delivery, reviewer: str, now: datetime) -> ClaimedCase | None:
@@ -197,16 +197,16 @@ class Review:
         ticket = case.ticket if delivery.ticket is None else delivery.ticket
         reports = self.trail.reports_of(case.case_id)
         fresh = delivery.receive_count >= REFRESH_AT
-        message_id, receipt = delivery.message_id, delivery.receipt
+        message_id, handle = delivery.message_id, delivery.handle
         if fresh:
             # Often received (lapsed claims): hold a fresh copy that shows up when the lease would lapse, so
-            # the queue never dead-letters the case's message. The claim holds the copy, not this receipt.
-            message_id, receipt = self.queue.publish(case, delivery.queue, ticket, now, MAX_DELAY_SECONDS), ""
+            # the queue never dead-letters the case's message. The claim holds the copy, not this handle.
+            message_id, handle = self.queue.publish(case, delivery.queue, ticket, now, MAX_DELAY_SECONDS), ""
         claim = Claim(
             reviewer=reviewer,
             expires_at=now + self.lease,
             queue=delivery.queue,
-            receipt=receipt,
+            handle=handle,
             ticket=ticket,
             message_id=message_id,
             seen_until=position_of(reports),
@@ -217,9 +217,9 @@ class Review:
         except CaseConflict:
             return None
         if fresh:
-            self.inbox.acknowledge(delivery.queue, delivery.receipt)
+            self.inbox.acknowledge(delivery.queue, delivery.handle)
         else:
-            self.inbox.extend(delivery.queue, delivery.receipt, int(self.lease.total_seconds()))
+            self.inbox.extend(delivery.queue, delivery.handle, int(self.lease.total_seconds()))
         self.trail.record([CaseEvent(case_id=case.case_id, kind=CaseEventKind.CLAIMED, actor=reviewer, at=now)])
         return ClaimedCase(held, reports, delivery)
 
@@ -229,8 +229,8 @@ class Review:
         assert case.claim is not None
         claim = case.claim.model_copy(update={"expires_at": now + self.lease})
         held = self.writes.claim(case_id, claim, now)
-        if claim.receipt:
-            self.inbox.extend(claim.queue, claim.receipt, int(self.lease.total_seconds()))
+        if claim.handle:
+            self.inbox.extend(claim.queue, claim.handle, int(self.lease.total_seconds()))
         return held
 
     def decide(self, case_id: str, reviewer: str, outcome: Outcome, policy: Policy, reason: str, now: datetime) -> Case:
@@ -308,8 +308,8 @@ class Review:
         # A fresh message on the queue the case belongs in now (it may have become urgent while held), with a
         # new ticket that supersedes every older copy; only then does the held message go.
         send_to_review(released, priority_of(released, now), self.queue, self.cases, now)
-        if case.claim is not None and case.claim.receipt:
-            self.inbox.acknowledge(case.claim.queue, case.claim.receipt)
+        if case.claim is not None and case.claim.handle:
+            self.inbox.acknowledge(case.claim.queue, case.claim.handle)
         return released
 
     def _leave_queue(
@@ -321,8 +321,8 @@ class Review:
         except CaseConflict as conflict:
             raise self._refusal(case.case_id, reviewer, now) from conflict
         self.trail.record([event])
-        if case.claim is not None and case.claim.receipt:
-            self.inbox.acknowledge(case.claim.queue, case.claim.receipt)
+        if case.claim is not None and case.claim.handle:
+            self.inbox.acknowledge(case.claim.queue, case.claim.handle)
         return changed
 
     def _held(self, case_id: str, reviewer: str, now: datetime) -> Case:

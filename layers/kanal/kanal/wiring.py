@@ -18,9 +18,9 @@ from kanal.settings import Settings
 
 if TYPE_CHECKING:
     from kanal.adapters.dynamodb import DynamoCases, DynamoReports, DynamoTrail
-    from kanal.adapters.reminders import DynamoPurge, DynamoReminders
+    from kanal.adapters.dynamodb_reminders import DynamoPurge, DynamoReminders
     from kanal.adapters.sqs import SqsParking
-    from kanal.cases import CaseBuilder
+    from kanal.case_builder import CaseBuilder
     from kanal.intake import Intake
     from kanal.partners import Partners
     from kanal.reconciler import Reconciler
@@ -62,7 +62,7 @@ class Services:
     @cached_property
     def timers(self) -> DynamoReminders:
         """Reminder timers in the table."""
-        from kanal.adapters.reminders import DynamoReminders
+        from kanal.adapters.dynamodb_reminders import DynamoReminders
 
         return DynamoReminders(self._dynamodb, self.settings.table_name, self.settings.retention)
 
@@ -98,14 +98,14 @@ class Services:
     def case_builder(self) -> CaseBuilder:
         """The case builder, which sends to the queues."""
         from kanal.adapters.sqs import SqsReviewQueue
-        from kanal.cases import CaseBuilder
+        from kanal.case_builder import CaseBuilder
 
         queue = SqsReviewQueue(client("sqs", self.settings.endpoint_url), *self._queue_urls())
         return CaseBuilder(self.cases, queue, self.trail, self.settings.retention, self.timers)
 
     def purge(self) -> DynamoPurge:
         """Deleting what belonged to a case that TTL deleted."""
-        from kanal.adapters.reminders import DynamoPurge
+        from kanal.adapters.dynamodb_reminders import DynamoPurge
         from kanal.reminders import default_rules
 
         return DynamoPurge(self._dynamodb, self.settings.table_name, default_rules())
@@ -149,7 +149,8 @@ class Services:
 
     def reminders(self) -> Reminders:
         """The reminder sweep, which publishes to the topics."""
-        from kanal.adapters.reminders import DynamoDigests, SnsNotifier
+        from kanal.adapters.dynamodb_reminders import DynamoDigests
+        from kanal.adapters.sns import SnsNotifier
         from kanal.calendar import default_calendar
         from kanal.reminders import Reminders, default_rules
 

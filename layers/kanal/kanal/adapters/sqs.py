@@ -80,24 +80,24 @@ class SqsReviewInbox:
             return Delivery(
                 case_id=case_id,
                 queue=queue,
-                receipt=message["ReceiptHandle"],
+                handle=message["ReceiptHandle"],
                 receive_count=count,
                 ticket=ticket,
                 message_id=str(message.get("MessageId", "")),
             )
         return None
 
-    def acknowledge(self, queue: Priority, receipt: str) -> None:
-        """Delete the message; a receipt that expired meanwhile is harmless (the next delivery is stale)."""
+    def acknowledge(self, queue: Priority, handle: str) -> None:
+        """Delete the message; a handle that expired meanwhile is harmless (the next delivery is stale)."""
         try:
-            self._client.delete_message(QueueUrl=self._urls[queue], ReceiptHandle=receipt)
+            self._client.delete_message(QueueUrl=self._urls[queue], ReceiptHandle=handle)
         except self._client.exceptions.ReceiptHandleIsInvalid:
             return
 
-    def extend(self, queue: Priority, receipt: str, seconds: int) -> None:
+    def extend(self, queue: Priority, handle: str, seconds: int) -> None:
         """Change the message's visibility: the lease, or 0 to return the case to its queue now."""
         self._client.change_message_visibility(
-            QueueUrl=self._urls[queue], ReceiptHandle=receipt, VisibilityTimeout=seconds
+            QueueUrl=self._urls[queue], ReceiptHandle=handle, VisibilityTimeout=seconds
         )
 
 
@@ -138,7 +138,7 @@ class SqsDeadLetters:
                     Delivery(
                         case_id=case_id,
                         queue=queue,
-                        receipt=message["ReceiptHandle"],
+                        handle=message["ReceiptHandle"],
                         receive_count=1,
                         ticket=ticket,
                         message_id=str(message.get("MessageId", "")),
@@ -148,7 +148,7 @@ class SqsDeadLetters:
 
     def acknowledge(self, delivery: Delivery) -> None:
         """Delete the dead letter."""
-        self._client.delete_message(QueueUrl=self._urls[delivery.queue], ReceiptHandle=delivery.receipt)
+        self._client.delete_message(QueueUrl=self._urls[delivery.queue], ReceiptHandle=delivery.handle)
 
     def set_aside(self, delivery: Delivery, seconds: int) -> None:
         """Leave it in its queue (where it alarms), out of the next runs' way for a while. SQS refuses to hide a
@@ -157,7 +157,7 @@ class SqsDeadLetters:
         try:
             self._client.change_message_visibility(
                 QueueUrl=self._urls[delivery.queue],
-                ReceiptHandle=delivery.receipt,
+                ReceiptHandle=delivery.handle,
                 VisibilityTimeout=min(seconds, 43200),
             )
         except ClientError as error:

@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from kanal.errors import CaseNotFound, KanalError, ReviewRefused
+from kanal_local import LOCAL_CALLER_HEADER
 
 #: (method, path under the API's base URL, JSON body or None) -> (status, parsed JSON body or None)
 Send = Callable[[str, str, dict[str, Any] | None], tuple[int, Any]]
@@ -24,8 +25,6 @@ Send = Callable[[str, str, dict[str, Any] | None], tuple[int, Any]]
 Caller = Callable[[str, str, bytes, dict[str, str]], dict[str, str]]
 #: The longest wait one call to /next takes (the API's own limit).
 MAX_WAIT_SECONDS = 20
-#: The local stack's header naming the reviewer (only the local gateway reads it).
-LOCAL_CALLER_HEADER = "X-Kanal-Local-Reviewer"
 
 
 class ReviewApiFailed(KanalError):

@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from kanal import terminal
-from kanal.local.emulator import Emulator, PortBusy, ensure_free
-from kanal.local.gateway import Api, make_server
-from kanal.local.triggers import CannotEmulate, Schedules, Triggers
+
+from kanal_local.emulator import Emulator, PortBusy, ensure_free
+from kanal_local.gateway import Api, make_server
+from kanal_local.triggers import CannotEmulate, Schedules, Triggers
 
 DEMO_PARTNERS = (
     ("Bawaslu RI", "election_agency"),

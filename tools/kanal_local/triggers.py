@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from kanal.local.template import Stack
+from kanal_local.template import Stack
 
 Invoke = Callable[[str, dict[str, Any]], Any]
 Log = Callable[[str], None]

@@ -29,7 +29,7 @@ from pydantic import ValidationError
 
 from kanal import clock, wiring
 from kanal.adapters.dynamodb import case_from_item, report_from_item
-from kanal.cases import CaseBuilder
+from kanal.case_builder import CaseBuilder
 from kanal.models import Case, Report
 from kanal.observability import log_metrics, logger, metrics, safe_text
 

@@ -42,7 +42,7 @@ _CfnLoader.add_multi_constructor("!", _intrinsic)
 
 def default_template_path() -> Path:
     """template.yaml at the root of the checkout this package runs from."""
-    return Path(__file__).resolve().parents[4] / "template.yaml"
+    return Path(__file__).resolve().parents[2] / "template.yaml"
 
 
 def load(path: Path | None = None) -> dict[str, Any]:
@@ -159,7 +159,7 @@ def create_stack(
     client: ClientFactory, region: str, template: dict[str, Any] | None = None, parameters: dict[str, str] | None = None
 ) -> Stack:
     """Create the template's tables and queues through ``client(service)`` and describe its functions."""
-    from kanal.local import moto_transactions
+    from kanal_local import moto_transactions
 
     moto_transactions.install()
     template = template or load()

@@ -1,4 +1,4 @@
-"""Reminder timers, the record of reminders sent, digests (DynamoDB) and delivery (SNS).
+"""Reminder timers, the record of reminders sent and digests, on DynamoDB (delivery is adapters.sns).
 
 - timer: pk TIMER#<kind>#<subject>, sk <offset>; gsi1 DUE#<UTC day of send_at> / <send_at>#...
 - reminder: pk REMINDER#<kind>#<subject>#<offset>#<partner>; gsi1 PARTNER#<id> / REMINDER#<sent_at>#...;
@@ -9,7 +9,6 @@ A finished timer loses its gsi1 keys and so leaves the index of due timers: a sw
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -45,7 +44,6 @@ from kanal.reminders import (
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
-    from mypy_boto3_sns import SNSClient
 
 #: How far back a sweep looks for timers that are due but not finished (a missed run, a late timer).
 LOOKBACK = timedelta(days=8)
@@ -91,7 +89,7 @@ class DynamoReminders:
                 ExpressionAttributeValues=to_item({":at": stamp(at)}),
             )
 
-    def claim(self, reminder: Reminder) -> bool:
+    def record_once(self, reminder: Reminder) -> bool:
         """Record the reminder unless it was recorded before: the exactly-once check."""
         sent = stamp(reminder.sent_at)
         key = f"{reminder.kind}#{reminder.subject}#{reminder.offset}#{reminder.partner_id}"
@@ -168,28 +166,6 @@ class DynamoDigests:
         if not recent and not decisions and not questions:
             return None
         return digest_text(now.date(), len(recent), dict(decisions), questions)
-
-
-class SnsNotifier:
-    """Partners' reminders on the partner topic (filtered by partner_id); escalations on the leads' topic."""
-
-    def __init__(self, client: SNSClient, partner_topic: str, leads_topic: str) -> None:
-        self._client = client
-        self._partner_topic = partner_topic
-        self._leads_topic = leads_topic
-
-    def notify(self, reminder: Reminder) -> None:
-        """Publish one reminder with the attributes that subscriptions filter on."""
-        topic = self._leads_topic if reminder.partner_id == LEADS else self._partner_topic
-        self._client.publish(
-            TopicArn=topic,
-            Subject=f"kanal: {reminder.kind}"[:100],
-            Message=json.dumps(reminder.model_dump(mode="json"), ensure_ascii=False),
-            MessageAttributes={
-                "partner_id": {"DataType": "String", "StringValue": reminder.partner_id},
-                "kind": {"DataType": "String", "StringValue": str(reminder.kind)},
-            },
-        )
 
 
 class DynamoPurge:

@@ -1,5 +1,5 @@
 """EventBridge Scheduler target: deadline reminders and daily digests."""
 
-from kanal.entrypoints.reminders import lambda_handler
+from kanal.entrypoints.reminder_function import lambda_handler
 
 __all__ = ["lambda_handler"]

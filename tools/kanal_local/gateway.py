@@ -29,8 +29,9 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from kanal import terminal
-from kanal.local.template import Stack
-from kanal.review_client import LOCAL_CALLER_HEADER  # the header kanal review sends, read here only
+
+from kanal_local import LOCAL_CALLER_HEADER
+from kanal_local.template import Stack
 
 Invoke = Callable[[str, dict[str, Any]], Any]
 Log = Callable[[str], None]

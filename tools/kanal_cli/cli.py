@@ -16,10 +16,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from kanal import arguments, clock, reviewer, terminal
+from kanal import clock, terminal
 from kanal.errors import CaseNotFound, KanalError, KeyNotFound, PartnerNotFound, ReviewRefused, StoreUnavailable
 from kanal.models import PartnerKind
 from kanal.settings import SETTINGS, Setting, Settings
+
+from kanal_cli import arguments, reviewer
 
 if TYPE_CHECKING:
     from kanal.partners import Partners
@@ -113,7 +115,6 @@ def _checked(variable: str, kind: Callable[[str], str]) -> str | None:
 def stack_outputs(stack: str, endpoint: str | None) -> dict[str, str]:
     """The outputs of a deployed kanal stack."""
     from botocore.exceptions import BotoCoreError, ClientError
-
     from kanal.adapters.aws import client
 
     _note(f"reading the outputs of stack {stack!r}")
@@ -229,7 +230,7 @@ def cmd_reminders_list(args: argparse.Namespace) -> None:
 
 def cmd_dev(args: argparse.Namespace) -> None:
     """Run the whole system locally."""
-    from kanal.local.dev import serve
+    from kanal_local.dev import serve
 
     serve(port=args.port, host=args.host)
 

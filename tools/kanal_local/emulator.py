@@ -19,7 +19,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from kanal.local.template import Function, Stack, create_stack, default_template_path, load
+from kanal_local.template import Function, Stack, create_stack, default_template_path, load
 
 REGION = "ap-southeast-3"
 #: Invocations of one function that may run at once on the local stack.

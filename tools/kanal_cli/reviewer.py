@@ -19,12 +19,14 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TextIO
 from urllib.parse import urlsplit
 
-from kanal import arguments, clock, terminal
+from kanal import clock, terminal
 from kanal.casefile import case_document
 from kanal.errors import CaseNotFound, ReviewRefused
 from kanal.models import Outcome, Policy
 from kanal.reminders import local_time
-from kanal.review_client import ReportsArrived, ReviewDesk, http_send, local_caller, region_of, sigv4
+
+from kanal_cli import arguments
+from kanal_cli.review_client import ReportsArrived, ReviewDesk, http_send, local_caller, region_of, sigv4
 
 if TYPE_CHECKING:
     from kanal.wiring import Services
@@ -156,7 +158,7 @@ def cmd_show(args: argparse.Namespace, services: Services) -> None:
 def cmd_replay(args: argparse.Namespace, services: Services) -> None:
     """Send the case builder's parked and failed stream records through again (after a fix)."""
     from kanal.adapters.aws import client
-    from kanal.entrypoints.case_builder import replay
+    from kanal.entrypoints.case_builder_function import replay
 
     url = services.settings.failure_queue_url
     if not url:
