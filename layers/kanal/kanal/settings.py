@@ -10,58 +10,65 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
+from typing import Annotated
 
 from pydantic import BaseModel, Field
 
 
 @dataclass(frozen=True)
 class Setting:
-    """One setting: the ``Settings`` field, its environment variable, and where else it may come from."""
+    """Where one ``Settings`` field comes from: its environment variable, and where else it may come from.
 
-    field: str
+    Written once, on the field itself (``Annotated[type, Setting(...)]``); ``SETTINGS`` collects them in order.
+    """
+
     variable: str
     #: The stack output the CLI reads it from on a deployed stack (None: not an output).
     output: str | None = None
     #: Other variables the CLI also takes for it (never set by the template).
     aliases: tuple[str, ...] = ()
-
-
-SETTINGS: tuple[Setting, ...] = (
-    Setting("table_name", "TABLE_NAME", "TableName", aliases=("KANAL_TABLE_NAME",)),
-    Setting("urgent_queue_url", "URGENT_QUEUE_URL", "UrgentQueueUrl"),
-    Setting("normal_queue_url", "NORMAL_QUEUE_URL", "NormalQueueUrl"),
-    Setting("failure_queue_url", "CASE_BUILDER_FAILURE_QUEUE_URL", "CaseBuilderFailureQueueUrl"),
-    Setting("urgent_dlq_url", "URGENT_DLQ_URL", "UrgentDLQUrl"),
-    Setting("normal_dlq_url", "NORMAL_DLQ_URL", "NormalDLQUrl"),
-    Setting("partner_topic_arn", "PARTNER_TOPIC_ARN", "PartnerTopicArn"),
-    Setting("leads_topic_arn", "LEADS_TOPIC_ARN", "ModerationLeadsTopicArn"),
-    Setting("retention_days", "KANAL_RETENTION_DAYS"),
-    Setting("review_api_url", "KANAL_REVIEW_API_URL", "ReviewApiUrl"),
-    Setting("endpoint_url", "AWS_ENDPOINT_URL"),
-)
-
-#: Variables the template gives functions that Powertools reads, not kanal.
-POWERTOOLS_VARIABLES = ("POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL")
+    #: The ``Settings`` field (filled in when ``SETTINGS`` is collected).
+    field: str = ""
 
 
 class Settings(BaseModel):
     """What a function (or the CLI) needs to know about its stack."""
 
-    table_name: str = Field(description="The DynamoDB table.")
-    urgent_queue_url: str | None = Field(default=None, description="The urgent review queue.")
-    normal_queue_url: str | None = Field(default=None, description="The normal review queue.")
-    failure_queue_url: str | None = Field(
-        default=None, description="Where the case builder parks stream records that cannot succeed."
+    table_name: Annotated[str, Setting("TABLE_NAME", "TableName", aliases=("KANAL_TABLE_NAME",))] = Field(
+        description="The DynamoDB table."
     )
-    urgent_dlq_url: str | None = Field(default=None, description="The urgent queue's dead letters.")
-    normal_dlq_url: str | None = Field(default=None, description="The normal queue's dead letters.")
-    partner_topic_arn: str | None = Field(default=None, description="Partners' reminders.")
-    leads_topic_arn: str | None = Field(default=None, description="Moderation leads' escalations.")
-    retention_days: int = Field(default=730, ge=1, description="How long reports are kept (parameter RetentionDays).")
-    review_api_url: str | None = Field(default=None, description="The reviewer API, for `kanal review`.")
-    endpoint_url: str | None = Field(default=None, description="The AWS endpoint of the local stack.")
+    urgent_queue_url: Annotated[str | None, Setting("URGENT_QUEUE_URL", "UrgentQueueUrl")] = Field(
+        default=None, description="The urgent review queue."
+    )
+    normal_queue_url: Annotated[str | None, Setting("NORMAL_QUEUE_URL", "NormalQueueUrl")] = Field(
+        default=None, description="The normal review queue."
+    )
+    failure_queue_url: Annotated[
+        str | None, Setting("CASE_BUILDER_FAILURE_QUEUE_URL", "CaseBuilderFailureQueueUrl")
+    ] = Field(default=None, description="Where the case builder parks stream records that cannot succeed.")
+    urgent_dlq_url: Annotated[str | None, Setting("URGENT_DLQ_URL", "UrgentDLQUrl")] = Field(
+        default=None, description="The urgent queue's dead letters."
+    )
+    normal_dlq_url: Annotated[str | None, Setting("NORMAL_DLQ_URL", "NormalDLQUrl")] = Field(
+        default=None, description="The normal queue's dead letters."
+    )
+    partner_topic_arn: Annotated[str | None, Setting("PARTNER_TOPIC_ARN", "PartnerTopicArn")] = Field(
+        default=None, description="Partners' reminders."
+    )
+    leads_topic_arn: Annotated[str | None, Setting("LEADS_TOPIC_ARN", "ModerationLeadsTopicArn")] = Field(
+        default=None, description="Moderation leads' escalations."
+    )
+    retention_days: Annotated[int, Setting("KANAL_RETENTION_DAYS")] = Field(
+        default=730, ge=1, description="How long reports are kept (parameter RetentionDays)."
+    )
+    review_api_url: Annotated[str | None, Setting("KANAL_REVIEW_API_URL", "ReviewApiUrl")] = Field(
+        default=None, description="The reviewer API, for `kanal review`."
+    )
+    endpoint_url: Annotated[str | None, Setting("AWS_ENDPOINT_URL")] = Field(
+        default=None, description="The AWS endpoint of the local stack."
+    )
 
     @property
     def retention(self) -> timedelta:
@@ -74,6 +81,19 @@ class Settings(BaseModel):
         env = os.environ if env is None else env
         values = {s.field: env.get(s.variable) for s in SETTINGS}
         return cls.model_validate({k: v for k, v in values.items() if v is not None})
+
+
+#: Every setting, in the order of the fields, each with its field name: the one list the CLI, the local stack and
+#: the contract tests read.
+SETTINGS: tuple[Setting, ...] = tuple(
+    replace(meta, field=name)
+    for name, info in Settings.model_fields.items()
+    for meta in info.metadata
+    if isinstance(meta, Setting)
+)
+
+#: Variables the template gives functions that Powertools reads, not kanal.
+POWERTOOLS_VARIABLES = ("POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL")
 
 
 def variables() -> list[str]:
