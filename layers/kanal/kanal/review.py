@@ -27,7 +27,6 @@ from kanal.models import (
     Ground,
     InfoReply,
     Outcome,
-    PartnerEvent,
     Policy,
     Question,
     Report,
@@ -263,7 +262,14 @@ class Review:
             kind=CaseEventKind.DECIDED,
             actor=reviewer,
             at=now,
-            detail={"outcome": str(outcome), "policy": str(policy)},
+            # Everything partners are told of the decision, so that their events derive from this entry alone
+            # (the case may be reopened and decided again before the stream delivers it).
+            detail={
+                "outcome": str(outcome),
+                "policy": str(policy),
+                "ground": str(decision.ground),
+                "statement_of_reasons": decision.statement_of_reasons,
+            },
         )
         decided = self._leave_queue(case, reviewer, now, event, lambda: self.writes.decide(case_id, decision))
         if self.timers is not None and self.calendar is not None:
@@ -387,13 +393,6 @@ def questions_asked(events: list[CaseEvent]) -> list[dict[str, str | None]]:
 def position_of(reports: list[Report]) -> str | None:
     """The position of the latest of ``reports`` (None for none)."""
     return max((report_position(r.received_at, r.report_id) for r in reports), default=None)
-
-
-def partner_history(events: list[CaseEvent], partner_id: str) -> list[PartnerEvent]:
-    """A case's trail as one of its partners sees it: no reviewers' names, nothing another partner did."""
-    return [
-        PartnerEvent(kind=e.kind, at=e.at) for e in events if not (e.actor.startswith("p_") and e.actor != partner_id)
-    ]
 
 
 @dataclass(frozen=True)

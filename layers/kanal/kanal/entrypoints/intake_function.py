@@ -27,6 +27,7 @@ from kanal.errors import (
     ReportNotFound,
     StoreUnavailable,
 )
+from kanal.events import partner_history
 from kanal.intake import receipt
 from kanal.models import (
     Case,
@@ -46,7 +47,6 @@ from kanal.models import (
 )
 from kanal.observability import log_metrics, logger, metrics
 from kanal.reminders import ReminderView
-from kanal.review import partner_history
 
 RETRY_AFTER_SECONDS = 2
 #: How many index pages one list request may read while filtering by status.
