@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import json
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 
 from kanal.errors import CaseConflict, KeyNotFound
+from kanal.events import Addressed, Event
 from kanal.models import (
     ApiKey,
     Case,
@@ -19,6 +21,8 @@ from kanal.models import (
     Report,
     report_position,
 )
+from kanal.reminders import Reminder
+from kanal.webhooks import Webhook
 
 
 class MemoryReports:
@@ -232,3 +236,91 @@ class MemoryCaseWrites:
             raise CaseConflict(case_id)
         self._trail.record([event])
         return self._put(case.model_copy(update={"status": CaseStatus.RECEIVED, "question": None, "queued": None}))
+
+
+class MemoryWebhooks:
+    """WebhookStore in a dict."""
+
+    def __init__(self) -> None:
+        self.hooks: dict[tuple[str, str], Webhook] = {}
+
+    def add(self, webhook: Webhook, limit: int) -> bool:
+        if len(self.of(webhook.partner_id)) >= limit:
+            return False
+        self.hooks[(webhook.partner_id, webhook.webhook_id)] = webhook
+        return True
+
+    def get(self, partner_id: str, webhook_id: str) -> Webhook | None:
+        return self.hooks.get((partner_id, webhook_id))
+
+    def of(self, partner_id: str) -> list[Webhook]:
+        return sorted((w for (p, _), w in self.hooks.items() if p == partner_id), key=lambda w: w.created_at)
+
+    def put(self, webhook: Webhook) -> bool:
+        key = (webhook.partner_id, webhook.webhook_id)
+        if key not in self.hooks:
+            return False
+        self.hooks[key] = webhook
+        return True
+
+    def remove(self, partner_id: str, webhook_id: str) -> bool:
+        return self.hooks.pop((partner_id, webhook_id), None) is not None
+
+
+class ClearBox:
+    """SecretBox that 'seals' by tagging with the context: opening with another context fails, as KMS does."""
+
+    def seal(self, secret: str, context: Mapping[str, str]) -> str:
+        return json.dumps({"secret": secret, "context": dict(context)})
+
+    def open(self, sealed: str, context: Mapping[str, str]) -> str:
+        found = json.loads(sealed)
+        if found["context"] != dict(context):
+            raise PermissionError("sealed for another context")
+        return str(found["secret"])
+
+
+class MemoryFeed:
+    """Feed in a list, in order of appending."""
+
+    def __init__(self) -> None:
+        self.items: list[tuple[str, Event]] = []
+
+    def append(self, events: Sequence[Addressed], now: datetime) -> list[Addressed]:
+        known = {e.id for _, e in self.items}
+        new = [a for a in events if a.event.id not in known]
+        self.items.extend((a.partner_id, a.event) for a in new)
+        return new
+
+    def page(self, partner_id: str, after: str | None, limit: int, now: datetime) -> tuple[list[Event], str | None]:
+        own = [(i, e) for i, (p, e) in enumerate(self.items) if p == partner_id and (after is None or i > int(after))]
+        page = own[:limit]
+        return [e for _, e in page], str(page[-1][0]) if page else after
+
+
+class MemoryDeliveries:
+    """Deliveries in a list."""
+
+    def __init__(self) -> None:
+        self.queued: list[tuple[Webhook, Event]] = []
+
+    def enqueue(self, deliveries: Sequence[tuple[Webhook, Event]]) -> None:
+        self.queued.extend(deliveries)
+
+
+class MemoryReminderRecords:
+    """The record-once part of a ReminderStore, and a notifier, in lists."""
+
+    def __init__(self) -> None:
+        self.recorded: dict[tuple[str, str, str, str], Reminder] = {}
+        self.notified: list[Reminder] = []
+
+    def record_once(self, reminder: Reminder) -> bool:
+        key = (str(reminder.kind), reminder.subject, reminder.offset, reminder.partner_id)
+        if key in self.recorded:
+            return False
+        self.recorded[key] = reminder
+        return True
+
+    def notify(self, reminder: Reminder) -> None:
+        self.notified.append(reminder)

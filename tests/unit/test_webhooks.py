@@ -27,27 +27,39 @@ from kanal.webhooks import (
 from standardwebhooks import Webhook as Verifier
 from standardwebhooks.webhooks import WebhookVerificationError
 
+from tests.fakes import ClearBox
+
 T0 = datetime(2024, 2, 10, 1, 0, tzinfo=UTC)
 
 
-def hook(now: datetime = T0) -> Webhook:
+BOX = ClearBox()
+CONTEXT = {"partner_id": "p_bawaslu", "webhook_id": "wh_1"}
+
+
+def hook(now: datetime = T0, secret: str | None = None) -> Webhook:
+    sealed = BOX.seal(secret or new_secret(), CONTEXT)
     return Webhook(
         webhook_id="wh_1",
         partner_id="p_bawaslu",
         url="https://hooks.example.org/kanal",
         created_at=now,
-        secrets=[Secret(value=new_secret(), created_at=now)],
+        secrets=[Secret(sealed=sealed, created_at=now)],
     )
+
+
+def plain(webhook: Webhook, now: datetime) -> list[str]:
+    return [BOX.open(s.sealed, webhook.context) for s in webhook.signing_secrets(now)]
 
 
 def test_a_delivery_verifies_with_the_standardwebhooks_library_and_a_changed_body_does_not() -> None:
     now = datetime.now(UTC)  # the library checks the timestamp against its own clock
-    webhook = hook(now)
+    secret = new_secret()
+    webhook = hook(now, secret)
     body = json.dumps({"id": "evt_x", "type": "report.decided", "data": {"outcome": "removed"}})
-    headers = signed_headers("evt_x", body, webhook.signing_secrets(now), now)
-    assert Verifier(webhook.secrets[0].value).verify(body, headers) == json.loads(body)
+    headers = signed_headers("evt_x", body, plain(webhook, now), now)
+    assert Verifier(secret).verify(body, headers) == json.loads(body)
     with pytest.raises(WebhookVerificationError):
-        Verifier(webhook.secrets[0].value).verify(body.replace("removed", "labelled"), headers)
+        Verifier(secret).verify(body.replace("removed", "labelled"), headers)
     with pytest.raises(WebhookVerificationError):
         Verifier(new_secret()).verify(body, headers)
     assert headers["webhook-timestamp"] == str(int(now.timestamp()))
@@ -55,18 +67,18 @@ def test_a_delivery_verifies_with_the_standardwebhooks_library_and_a_changed_bod
 
 def test_during_a_rotation_both_secrets_verify_and_the_old_one_stops_after_a_day() -> None:
     now = datetime.now(UTC)
-    webhook = hook(now - timedelta(days=1))
-    old = webhook.secrets[0].value
-    rotated = webhook.rotated(new_secret(), now)
+    old, new = new_secret(), new_secret()
+    webhook = hook(now - timedelta(days=1), old)
+    rotated = webhook.rotated(BOX.seal(new, CONTEXT), now)
     body = '{"id":"evt_y"}'
-    both = signed_headers("evt_y", body, rotated.signing_secrets(now), now)
+    both = signed_headers("evt_y", body, plain(rotated, now), now)
     assert len(both["webhook-signature"].split(" ")) == 2
-    for secret in (old, rotated.secrets[0].value):
+    for secret in (old, new):
         Verifier(secret).verify(body, both)
     later = now + ROTATION_GRACE
-    assert rotated.signing_secrets(later) == [rotated.secrets[0].value]
+    assert plain(rotated, later) == [new]
     # a second rotation within the grace keeps the first secret's end where it was
-    again = rotated.rotated(new_secret(), now + timedelta(hours=1))
+    again = rotated.rotated(BOX.seal(new_secret(), CONTEXT), now + timedelta(hours=1))
     assert len(again.signing_secrets(now + timedelta(hours=1))) == 3
     assert len(again.signing_secrets(later)) == 2
 

@@ -67,3 +67,11 @@ class NewReports(ReviewRefused):
         super().__init__(f"{arrived} report(s) arrived on case {case_id} since you looked; read them and decide again")
         self.case_id = case_id
         self.reports = reports
+
+
+class WebhookNotFound(KanalError):
+    """No webhook with that id for this partner (another partner's webhook looks the same)."""
+
+
+class TooManyWebhooks(KanalError):
+    """The partner has as many webhooks as it may have; delete one first."""

@@ -5,9 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from kanal.models import ApiKey, Case, CaseEvent, Claim, Decision, Partner, Priority, Question, Report
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from kanal.events import Addressed, Event
+    from kanal.webhooks import Webhook
 
 
 class ReportRepository(Protocol):
@@ -179,3 +185,50 @@ class DeadLetters(Protocol):
 
     def set_aside(self, delivery: Delivery, seconds: int) -> None:
         """Leave a dead letter in its queue, hidden for ``seconds``."""
+
+
+class WebhookStore(Protocol):
+    """Where partners' webhooks are kept."""
+
+    def add(self, webhook: Webhook, limit: int) -> bool:
+        """Store a new webhook unless its partner has ``limit`` already (False then; nothing is stored)."""
+
+    def get(self, partner_id: str, webhook_id: str) -> Webhook | None:
+        """One of the partner's webhooks, or None."""
+
+    def of(self, partner_id: str) -> list[Webhook]:
+        """The partner's webhooks, oldest first."""
+
+    def put(self, webhook: Webhook) -> bool:
+        """Replace a webhook that exists (False if it was deleted meanwhile: nothing is written)."""
+
+    def remove(self, partner_id: str, webhook_id: str) -> bool:
+        """Delete one of the partner's webhooks; False if there was none."""
+
+
+class SecretBox(Protocol):
+    """Seals webhook secrets at rest (KMS on AWS): a sealed secret opens only with the context it was sealed with."""
+
+    def seal(self, secret: str, context: Mapping[str, str]) -> str:
+        """The sealed form of ``secret``, bound to ``context``."""
+
+    def open(self, sealed: str, context: Mapping[str, str]) -> str:
+        """The secret, if ``sealed`` was sealed with this ``context``."""
+
+
+class Feed(Protocol):
+    """Each partner's events, kept 30 days, read oldest first."""
+
+    def append(self, events: Sequence[Addressed], now: datetime) -> list[Addressed]:
+        """Add events; those already in the feed (the same id) are left as they are. The ones that were new."""
+
+    def page(self, partner_id: str, after: str | None, limit: int, now: datetime) -> tuple[list[Event], str | None]:
+        """The partner's events after the cursor ``after`` (None: from the oldest kept), at most ``limit``, and
+        the cursor to continue from (None when the page is empty and no cursor was given)."""
+
+
+class Deliveries(Protocol):
+    """The queue of webhook deliveries to make."""
+
+    def enqueue(self, deliveries: Sequence[tuple[Webhook, Event]]) -> None:
+        """Queue one delivery of each event to its webhook (partners' deliveries kept apart from each other)."""

@@ -52,6 +52,8 @@ class ReminderKind(StrEnum):
     ELECTION_MILESTONE = "election_milestone"
     STATUTORY_WINDOW = "statutory_window"
     DAILY_DIGEST = "daily_digest"
+    #: One of the partner's webhooks was disabled after three days of failed deliveries.
+    WEBHOOK_DISABLED = "webhook_disabled"
 
 
 class Audience(StrEnum):
@@ -67,6 +69,8 @@ class Audience(StrEnum):
     EVERY_PARTNER = "every_partner"
     #: Every partner with something to report that day (reports sent, decisions, questions waiting).
     PARTNERS_WITH_ACTIVITY = "partners_with_activity"
+    #: The partner whose webhook it is.
+    WEBHOOK_OWNER = "webhook_owner"
 
 
 class Subject(StrEnum):
@@ -76,6 +80,7 @@ class Subject(StrEnum):
     REPORT = "report"
     MILESTONE = "milestone"
     DAY = "day"
+    WEBHOOK = "webhook"
 
 
 #: A kind's message from its timer, in the partner's zone; ``detail`` is the text the sender composed
@@ -351,7 +356,7 @@ def _election_milestone_text(timer: Timer, calendar: Calendar, zone: ZoneInfo, d
 
 
 def _digest_wording(timer: Timer, calendar: Calendar, zone: ZoneInfo, detail: str) -> str:
-    return detail  # digest_text, composed by the digest source from the day's figures
+    return detail  # composed by its sender: the digest source from the day's figures, or the delivery function
 
 
 def rule_for(kind: ReminderKind) -> KindRule:
@@ -399,6 +404,14 @@ def rule_for(kind: ReminderKind) -> KindRule:
                 Subject.DAY,
                 _digest_wording,
             )
+        case ReminderKind.WEBHOOK_DISABLED:
+            return KindRule(
+                "three days of failed deliveries to one of the partner's webhooks",
+                False,
+                Audience.WEBHOOK_OWNER,
+                Subject.WEBHOOK,
+                _digest_wording,  # composed by the delivery function (webhook_disabled_text)
+            )
         case _:
             assert_never(kind)
 
@@ -424,7 +437,7 @@ def recipients(
         case Audience.REPORTING_AGENCY:
             agency = report is not None and report.partner_kind is PartnerKind.ELECTION_AGENCY
             return [report.partner_id] if report is not None and agency else []
-        case Audience.EVERY_PARTNER | Audience.PARTNERS_WITH_ACTIVITY:
+        case Audience.EVERY_PARTNER | Audience.PARTNERS_WITH_ACTIVITY | Audience.WEBHOOK_OWNER:
             return sorted(partners)
         case _:
             assert_never(audience)
