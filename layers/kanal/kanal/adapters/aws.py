@@ -9,6 +9,7 @@ if TYPE_CHECKING:
     from mypy_boto3_cloudformation import CloudFormationClient
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_dynamodbstreams import DynamoDBStreamsClient
+    from mypy_boto3_kms import KMSClient
     from mypy_boto3_sns import SNSClient
     from mypy_boto3_sqs import SQSClient
 
@@ -28,6 +29,8 @@ def client(service: Literal["dynamodbstreams"], endpoint_url: str | None = None)
 def client(service: Literal["sqs"], endpoint_url: str | None = None) -> SQSClient: ...
 @overload
 def client(service: Literal["sns"], endpoint_url: str | None = None) -> SNSClient: ...
+@overload
+def client(service: Literal["kms"], endpoint_url: str | None = None) -> KMSClient: ...
 @overload
 def client(service: Literal["cloudformation"], endpoint_url: str | None = None) -> CloudFormationClient: ...
 def client(service: str, endpoint_url: str | None = None) -> Any:

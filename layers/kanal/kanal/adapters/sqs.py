@@ -1,19 +1,24 @@
-"""The review queues on SQS (implements ReviewQueue)."""
+"""The review queues, the case builder's parking and the webhook delivery queue, on SQS."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
 from kanal.adapters.dynamodb import stamp
+from kanal.events import Event
 from kanal.models import Case, Priority
 from kanal.ports import Delivery
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
+    from mypy_boto3_sqs.type_defs import SendMessageBatchRequestEntryTypeDef
+
+    from kanal.webhooks import Webhook
 
 
 class SqsReviewQueue:
@@ -166,3 +171,41 @@ class SqsDeadLetters:
                 "InvalidParameterValueException",
             ):
                 raise
+
+
+class SqsDeliveries:
+    """The webhook delivery queue (implements Deliveries). Each message is one event for one webhook, sent with
+    its partner as the message group: SQS fair queues then keep one partner's backlog from delaying the others'
+    deliveries."""
+
+    def __init__(self, client: SQSClient, url: str) -> None:
+        self._client = client
+        self._url = url
+
+    def enqueue(self, deliveries: Sequence[tuple[Webhook, Event]]) -> None:
+        entries: list[SendMessageBatchRequestEntryTypeDef] = [
+            {
+                "Id": str(i),
+                "MessageBody": json.dumps(
+                    {"partner_id": w.partner_id, "webhook_id": w.webhook_id, "event": e.model_dump(mode="json")}
+                ),
+                "MessageGroupId": w.partner_id,
+            }
+            for i, (w, e) in enumerate(deliveries)
+        ]
+        for start in range(0, len(entries), 10):
+            batch = entries[start : start + 10]
+            for _ in range(3):  # what SQS failed on its side is sent again, twice at most
+                answer = self._client.send_message_batch(QueueUrl=self._url, Entries=batch)
+                failed = {f["Id"] for f in answer.get("Failed", [])}
+                batch = [entry for entry in batch if entry["Id"] in failed]
+                if not batch:
+                    break
+            if batch:  # the stream record is retried: deliveries queued twice carry the same webhook-id
+                raise RuntimeError(f"the delivery queue did not take {len(batch)} message(s)")
+
+
+def read_delivery(body: str) -> tuple[str, str, Event]:
+    """(partner id, webhook id, event) of a delivery message."""
+    found = json.loads(body)
+    return str(found["partner_id"]), str(found["webhook_id"]), Event.model_validate(found["event"])
