@@ -2,12 +2,14 @@
 
 | item          | pk             | sk                               | TTL               |
 |---------------|----------------|----------------------------------|-------------------|
-| webhook       | PARTNER#<id>   | WEBHOOK#<webhook id>             |                   |
+| webhook       | WEBHOOKS#<id>  | WEBHOOK#<webhook id>             |                   |
+| count         | WEBHOOKS#<id>  | COUNT                            |                   |
 | feed entry    | FEED#<id>      | <appended at, UTC µs>#<event id> | 30 days           |
 | feed guard    | FEED#<id>      | ID#<event id>                    | 30 days           |
 
-The partner item (PARTNER#<id> / PARTNER) counts its webhooks (``webhook_count``), so that the limit holds when
-two registrations race. A feed entry is keyed by when it was appended, not when its event happened: a reader
+Webhooks have a leading key of their own, not the partner's (PARTNER#): the functions that write them may not
+write partners or keys. The count item counts the partner's webhooks in the same transaction as each change,
+so that the limit holds when two registrations race. A feed entry is keyed by when it was appended, not when its event happened: a reader
 polling with a cursor never misses an event appended later about something earlier. Entries are read only once
 they are ``SETTLE`` old, so that appends in flight (stamped a moment before they land) are not overtaken by a
 reader's cursor. The guard item makes appending idempotent: the same event id is appended once.
@@ -53,16 +55,20 @@ class DynamoWebhooks:
 
     @staticmethod
     def _key(partner_id: str, webhook_id: str) -> dict[str, Any]:
-        return to_item({"pk": f"PARTNER#{partner_id}", "sk": f"WEBHOOK#{webhook_id}"})
+        return to_item({"pk": f"WEBHOOKS#{partner_id}", "sk": f"WEBHOOK#{webhook_id}"})
+
+    @staticmethod
+    def _count(partner_id: str) -> dict[str, Any]:
+        return to_item({"pk": f"WEBHOOKS#{partner_id}", "sk": "COUNT"})
 
     def _item(self, webhook: Webhook) -> dict[str, Any]:
         values = webhook.model_dump(mode="json")
-        values.update(pk=f"PARTNER#{webhook.partner_id}", sk=f"WEBHOOK#{webhook.webhook_id}")
+        values.update(pk=f"WEBHOOKS#{webhook.partner_id}", sk=f"WEBHOOK#{webhook.webhook_id}")
         return to_item(values)
 
     def add(self, webhook: Webhook, limit: int) -> bool:
-        """Count it on the partner (refused at ``limit``) and store it, in one transaction."""
-        partner = to_item({"pk": f"PARTNER#{webhook.partner_id}", "sk": "PARTNER"})
+        """Count it (refused at ``limit``) and store it, in one transaction."""
+        partner = self._count(webhook.partner_id)
         with unavailable_on_failure():
             try:
                 self._client.transact_write_items(
@@ -72,8 +78,7 @@ class DynamoWebhooks:
                                 "TableName": self._table,
                                 "Key": partner,
                                 "UpdateExpression": "SET webhook_count = if_not_exists(webhook_count, :zero) + :one",
-                                "ConditionExpression": "attribute_exists(pk) AND "
-                                "(attribute_not_exists(webhook_count) OR webhook_count < :limit)",
+                                "ConditionExpression": "attribute_not_exists(webhook_count) OR webhook_count < :limit",
                                 "ExpressionAttributeValues": to_item({":zero": 0, ":one": 1, ":limit": limit}),
                             }
                         },
@@ -104,7 +109,7 @@ class DynamoWebhooks:
             self._client,
             TableName=self._table,
             KeyConditionExpression="pk = :partner AND begins_with(sk, :webhook)",
-            ExpressionAttributeValues=to_item({":partner": f"PARTNER#{partner_id}", ":webhook": "WEBHOOK#"}),
+            ExpressionAttributeValues=to_item({":partner": f"WEBHOOKS#{partner_id}", ":webhook": "WEBHOOK#"}),
         )
         return sorted((Webhook.model_validate(i) for i in found), key=lambda w: (w.created_at, w.webhook_id))
 
@@ -136,7 +141,7 @@ class DynamoWebhooks:
                         {
                             "Update": {
                                 "TableName": self._table,
-                                "Key": to_item({"pk": f"PARTNER#{partner_id}", "sk": "PARTNER"}),
+                                "Key": self._count(partner_id),
                                 "UpdateExpression": "SET webhook_count = webhook_count - :one",
                                 "ConditionExpression": "webhook_count > :zero",
                                 "ExpressionAttributeValues": to_item({":zero": 0, ":one": 1}),
