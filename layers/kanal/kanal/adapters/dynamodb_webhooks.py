@@ -9,10 +9,12 @@
 
 Webhooks have a leading key of their own, not the partner's (PARTNER#): the functions that write them may not
 write partners or keys. The count item counts the partner's webhooks in the same transaction as each change,
-so that the limit holds when two registrations race. A feed entry is keyed by when it was appended, not when its event happened: a reader
-polling with a cursor never misses an event appended later about something earlier. Entries are read only once
-they are ``SETTLE`` old, so that appends in flight (stamped a moment before they land) are not overtaken by a
-reader's cursor. The guard item makes appending idempotent: the same event id is appended once.
+so that the limit holds when two registrations race.
+
+A feed entry is keyed by when it was appended, not when its event happened: a reader polling with a cursor
+never misses an event appended later about something earlier. Entries are read only once they are ``SETTLE``
+old, so that appends in flight (stamped a moment before they land) are not overtaken by a reader's cursor. The
+guard item makes appending idempotent: the same event id is appended once.
 """
 
 from __future__ import annotations
