@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field
 
@@ -60,6 +61,12 @@ class Settings(BaseModel):
     leads_topic_arn: Annotated[str | None, Setting("LEADS_TOPIC_ARN", "ModerationLeadsTopicArn")] = Field(
         default=None, description="Moderation leads' escalations."
     )
+    delivery_queue_url: Annotated[str | None, Setting("DELIVERY_QUEUE_URL", "WebhookDeliveryQueueUrl")] = Field(
+        default=None, description="Webhook deliveries to make."
+    )
+    webhook_key_id: Annotated[str | None, Setting("WEBHOOK_KEY_ID")] = Field(
+        default=None, description="The KMS key that seals webhook secrets."
+    )
     retention_days: Annotated[int, Setting("KANAL_RETENTION_DAYS")] = Field(
         default=730, ge=1, description="How long reports are kept (parameter RetentionDays)."
     )
@@ -69,6 +76,12 @@ class Settings(BaseModel):
     endpoint_url: Annotated[str | None, Setting("AWS_ENDPOINT_URL")] = Field(
         default=None, description="The AWS endpoint of the local stack."
     )
+
+    @property
+    def local(self) -> bool:
+        """Whether this is the local stack (AWS emulated on this machine): only there do webhooks reach loopback."""
+        host = urlsplit(self.endpoint_url).hostname if self.endpoint_url else None
+        return host in {"127.0.0.1", "localhost"}
 
     @property
     def retention(self) -> timedelta:

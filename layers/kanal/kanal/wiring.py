@@ -19,13 +19,17 @@ from kanal.settings import Settings
 if TYPE_CHECKING:
     from kanal.adapters.dynamodb import DynamoCases, DynamoReports, DynamoTrail
     from kanal.adapters.dynamodb_reminders import DynamoPurge, DynamoReminders
-    from kanal.adapters.sqs import SqsParking
+    from kanal.adapters.dynamodb_webhooks import DynamoFeed, DynamoWebhooks
+    from kanal.adapters.kms import KmsBox
+    from kanal.adapters.sns import SnsNotifier
+    from kanal.adapters.sqs import SqsDeliveries, SqsParking
     from kanal.case_builder import CaseBuilder
     from kanal.intake import Intake
     from kanal.partners import Partners
     from kanal.reconciler import Reconciler
     from kanal.reminders import Reminders
     from kanal.review import Answers, Review
+    from kanal.webhooks import Dispatcher, Publisher, Webhooks
 
 
 class Services:
@@ -150,19 +154,13 @@ class Services:
     def reminders(self) -> Reminders:
         """The reminder sweep, which publishes to the topics."""
         from kanal.adapters.dynamodb_reminders import DynamoDigests
-        from kanal.adapters.sns import SnsNotifier
         from kanal.calendar import default_calendar
         from kanal.reminders import Reminders, default_rules
 
         settings = self.settings
-        if not (settings.partner_topic_arn and settings.leads_topic_arn):
-            raise RuntimeError("PARTNER_TOPIC_ARN and LEADS_TOPIC_ARN must be set")
-        notifier = SnsNotifier(
-            client("sns", settings.endpoint_url), settings.partner_topic_arn, settings.leads_topic_arn
-        )
         return Reminders(
             store=self.timers,
-            notifier=notifier,
+            notifier=self._notifier(),
             cases=self.cases,
             expiry=self.cases,
             calendar=default_calendar(),
@@ -171,6 +169,71 @@ class Services:
             digests=DynamoDigests(self.reports, self.cases, self._dynamodb, settings.table_name),
             reports=self.reports,
         )
+
+    # Webhooks and the event feed -----------------------------------------------------------------------
+
+    @cached_property
+    def webhook_store(self) -> DynamoWebhooks:
+        """Partners' webhooks in the table."""
+        from kanal.adapters.dynamodb_webhooks import DynamoWebhooks
+
+        return DynamoWebhooks(self._dynamodb, self.settings.table_name)
+
+    @cached_property
+    def feed(self) -> DynamoFeed:
+        """Partners' event feeds in the table."""
+        from kanal import clock
+        from kanal.adapters.dynamodb_webhooks import DynamoFeed
+
+        return DynamoFeed(self._dynamodb, self.settings.table_name, clock.now)
+
+    @cached_property
+    def _box(self) -> KmsBox:
+        from kanal.adapters.kms import KmsBox
+
+        if not self.settings.webhook_key_id:
+            raise RuntimeError("WEBHOOK_KEY_ID must be set")
+        return KmsBox(client("kms", self.settings.endpoint_url), self.settings.webhook_key_id)
+
+    def _deliveries(self) -> SqsDeliveries:
+        from kanal.adapters.sqs import SqsDeliveries
+
+        if not self.settings.delivery_queue_url:
+            raise RuntimeError("DELIVERY_QUEUE_URL must be set")
+        return SqsDeliveries(client("sqs", self.settings.endpoint_url), self.settings.delivery_queue_url)
+
+    def webhooks(self) -> Webhooks:
+        """Partners' webhooks: register, rotate, test (the API)."""
+        from kanal.webhooks import Webhooks
+
+        return Webhooks(self.webhook_store, self._box, self._deliveries(), local=self.settings.local)
+
+    def publisher(self) -> Publisher:
+        """Events into the feeds and onto the delivery queue (the events function)."""
+        from kanal.webhooks import Publisher
+
+        return Publisher(self.feed, self.webhook_store, self._deliveries())
+
+    def dispatcher(self) -> Dispatcher:
+        """One delivery attempt at a time (the delivery function)."""
+        from kanal.adapters.webhook_http import deliver
+        from kanal.webhooks import Dispatcher
+
+        local = self.settings.local
+
+        def send(url: str, body: bytes, headers: dict[str, str]) -> tuple[bool, str]:
+            attempt = deliver(url, body, headers, local=local)
+            return attempt.delivered, attempt.outcome
+
+        return Dispatcher(self.webhook_store, self._box, send, self.timers, self._notifier())
+
+    def _notifier(self) -> SnsNotifier:
+        from kanal.adapters.sns import SnsNotifier
+
+        settings = self.settings
+        if not (settings.partner_topic_arn and settings.leads_topic_arn):
+            raise RuntimeError("PARTNER_TOPIC_ARN and LEADS_TOPIC_ARN must be set")
+        return SnsNotifier(client("sns", settings.endpoint_url), settings.partner_topic_arn, settings.leads_topic_arn)
 
 
 def build(settings: Settings) -> Services:

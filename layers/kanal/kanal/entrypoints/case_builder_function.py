@@ -30,6 +30,7 @@ from pydantic import ValidationError
 from kanal import clock, wiring
 from kanal.adapters.dynamodb import case_from_item, report_from_item
 from kanal.case_builder import CaseBuilder
+from kanal.entrypoints.streams import sequence
 from kanal.models import Case, Report
 from kanal.observability import log_metrics, logger, metrics, safe_text
 
@@ -91,11 +92,6 @@ def permanent(error: Exception) -> str | None:
         if code in PERMANENT_CODES:
             return f"{code}: {error.response.get('Error', {}).get('Message', '')}"
     return None
-
-
-def sequence(record: dict[str, Any]) -> str:
-    """The record's sequence number: its identifier in a partial batch response."""
-    return str((record.get("dynamodb") or {}).get("SequenceNumber", ""))
 
 
 Purge = Callable[[Case, datetime], int]

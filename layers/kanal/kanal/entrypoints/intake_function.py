@@ -26,8 +26,10 @@ from kanal.errors import (
     InvalidRequest,
     ReportNotFound,
     StoreUnavailable,
+    TooManyWebhooks,
+    WebhookNotFound,
 )
-from kanal.events import partner_history
+from kanal.events import Event, EventType, partner_history
 from kanal.intake import receipt
 from kanal.models import (
     Case,
@@ -47,6 +49,7 @@ from kanal.models import (
 )
 from kanal.observability import log_metrics, logger, metrics
 from kanal.reminders import ReminderView
+from kanal.webhooks import NewWebhookView, WebhookView
 
 RETRY_AFTER_SECONDS = 2
 #: How many index pages one list request may read while filtering by status.
@@ -257,6 +260,151 @@ def list_reminders(request: Request) -> list[ReminderView]:
     return [ReminderView.model_validate(r.model_dump()) for r in wiring.services().timers.sent(partner_id(request))]
 
 
+class NewWebhook(Model):
+    """The body of POST /v1/webhooks."""
+
+    url: str = Field(
+        max_length=2048,
+        description="Where to POST events: https on port 443, named by a public DNS name (no IP address, no user "
+        "information). On the local stack, http://127.0.0.1:PORT/... and http://localhost:PORT/... too.",
+    )
+    events: list[EventType] | None = Field(
+        default=None, min_length=1, max_length=len(EventType), description="The event types wanted (default: all)."
+    )
+
+
+class WebhookPath(Model):
+    """A webhook's path parameter."""
+
+    webhook_id: str = Field(max_length=64)
+
+
+class FeedQuery(Model):
+    """The query of GET /v1/events."""
+
+    after: str | None = Field(
+        default=None, max_length=512, description="next_cursor of the previous page (none: from the oldest kept)."
+    )
+    limit: int = Field(default=50, ge=1, le=100)
+
+
+class EventPage(Model):
+    """A page of the partner's events, oldest first."""
+
+    items: list[Event]
+    next_cursor: str | None = Field(
+        description="Poll again with after=next_cursor for what comes next (null: the feed is empty so far)."
+    )
+
+
+class TestSent(Model):
+    """The answer to POST /v1/webhooks/{webhook_id}/test."""
+
+    event_id: str
+
+
+@app.route(
+    "POST",
+    "/v1/webhooks",
+    summary="Register a webhook (its secret is shown once, in this answer)",
+    status=201,
+    body=NewWebhook,
+    responses={201: Documented("Registered", NewWebhookView)},
+    raises=(InvalidRequest, TooManyWebhooks),
+)
+def post_webhook(request: Request) -> Reply:
+    """A new webhook for the calling partner, signing with a new secret."""
+    body: NewWebhook = request.body
+    made = wiring.services().webhooks().register(partner_id(request), body.url, body.events, clock.now())
+    logger.info("webhook registered", extra={"webhook_id": made.webhook_id})
+    location = f"{request.stage_path.rstrip('/')}/{made.webhook_id}"
+    return Reply(status=201, body=made, headers={"Location": location})
+
+
+@app.route(
+    "GET",
+    "/v1/webhooks",
+    summary="List your webhooks (never their secrets)",
+    status=200,
+    responses={200: Documented("Your webhooks", WebhookView, many=True)},
+)
+def list_webhooks(request: Request) -> list[WebhookView]:
+    return wiring.services().webhooks().listed(partner_id(request))
+
+
+@app.route(
+    "DELETE",
+    "/v1/webhooks/{webhook_id}",
+    summary="Remove one of your webhooks",
+    status=204,
+    path=WebhookPath,
+    responses={204: Documented("Removed")},
+    raises=(WebhookNotFound,),
+)
+def delete_webhook(request: Request) -> Reply:
+    wiring.services().webhooks().remove(partner_id(request), request.path.webhook_id)
+    logger.info("webhook removed", extra={"webhook_id": request.path.webhook_id})
+    return Reply(status=204, body=None)
+
+
+@app.route(
+    "POST",
+    "/v1/webhooks/{webhook_id}/rotate",
+    summary="Issue a new secret; the old one keeps signing beside it for 24 hours",
+    status=200,
+    path=WebhookPath,
+    responses={200: Documented("The new secret, shown once", NewWebhookView)},
+    raises=(WebhookNotFound,),
+)
+def rotate_webhook(request: Request) -> NewWebhookView:
+    rotated = wiring.services().webhooks().rotate(partner_id(request), request.path.webhook_id, clock.now())
+    logger.info("webhook secret rotated", extra={"webhook_id": rotated.webhook_id})
+    return rotated
+
+
+@app.route(
+    "POST",
+    "/v1/webhooks/{webhook_id}/enable",
+    summary="Deliver again to a webhook that was disabled after three days of failures",
+    status=200,
+    path=WebhookPath,
+    responses={200: Documented("Enabled", WebhookView)},
+    raises=(WebhookNotFound,),
+)
+def enable_webhook(request: Request) -> WebhookView:
+    return wiring.services().webhooks().enable(partner_id(request), request.path.webhook_id)
+
+
+@app.route(
+    "POST",
+    "/v1/webhooks/{webhook_id}/test",
+    summary="Send a webhook.test event to this webhook now",
+    status=202,
+    path=WebhookPath,
+    responses={202: Documented("Queued for delivery at once", TestSent)},
+    raises=(WebhookNotFound,),
+)
+def test_webhook(request: Request) -> TestSent:
+    sent = wiring.services().webhooks().test(partner_id(request), request.path.webhook_id, clock.now())
+    return TestSent(event_id=sent.id)
+
+
+@app.route(
+    "GET",
+    "/v1/events",
+    summary="Your events, oldest first from a cursor (kept 30 days)",
+    status=200,
+    query=FeedQuery,
+    responses={200: Documented("A page of your events", EventPage)},
+    raises=(InvalidRequest,),
+)
+def list_events(request: Request) -> EventPage:
+    """The partner's own events: what its webhooks are sent, for polling or catching up."""
+    query: FeedQuery = request.query
+    items, cursor = wiring.services().feed.page(partner_id(request), query.after, query.limit, clock.now())
+    return EventPage(items=items, next_cursor=cursor)
+
+
 @app.route(
     "GET",
     "/v1/openapi.json",
@@ -314,6 +462,18 @@ def broken_rule(error: InvalidRequest) -> Reply:
 def report_not_found(_: ReportNotFound) -> Reply:
     """404, the same for an unknown id and another partner's report."""
     return problem(HTTPStatus.NOT_FOUND, "No report with this id among your reports.")
+
+
+@app.on(WebhookNotFound, HTTPStatus.NOT_FOUND, "No such webhook among yours (another partner's looks the same)")
+def webhook_not_found(_: WebhookNotFound) -> Reply:
+    """404, the same for an unknown id and another partner's webhook."""
+    return problem(HTTPStatus.NOT_FOUND, "No webhook with this id among your webhooks.")
+
+
+@app.on(TooManyWebhooks, HTTPStatus.CONFLICT, "The partner has 5 webhooks already")
+def too_many_webhooks(error: TooManyWebhooks) -> Reply:
+    """409: delete a webhook before registering another."""
+    return problem(HTTPStatus.CONFLICT, str(error))
 
 
 @app.on(
