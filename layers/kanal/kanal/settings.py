@@ -39,6 +39,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("leads_topic_arn", "LEADS_TOPIC_ARN", "ModerationLeadsTopicArn"),
     Setting("retention_days", "KANAL_RETENTION_DAYS"),
     Setting("review_api_url", "KANAL_REVIEW_API_URL", "ReviewApiUrl"),
+    Setting("api_url", "KANAL_API_URL", "ApiUrl"),
     Setting("endpoint_url", "AWS_ENDPOINT_URL"),
 )
 
@@ -61,6 +62,7 @@ class Settings(BaseModel):
     leads_topic_arn: str | None = Field(default=None, description="Moderation leads' escalations.")
     retention_days: int = Field(default=730, ge=1, description="How long reports are kept (parameter RetentionDays).")
     review_api_url: str | None = Field(default=None, description="The reviewer API, for `kanal review`.")
+    api_url: str | None = Field(default=None, description="The partner API, for `kanal smoke`.")
     endpoint_url: str | None = Field(default=None, description="The AWS endpoint of the local stack.")
 
     @property
