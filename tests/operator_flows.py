@@ -185,12 +185,13 @@ def drive_operator_commands(
     """Every operator command as an operator runs it on AWS, with OperatorRole's session: `kanal --stack-name STACK
     ...` with no table named, so each reads the stack's outputs. Partners (create, list, add-key, revoke-key,
     subscribe), reminders list (everyone's, one partner's), cases replay (a parked record and a failed batch, one
-    case urgent and one normal) and cases show."""
+    case urgent and one normal), cases show, and `kanal smoke`, whose reviewer steps are the reviewer's (signed with
+    --reviewer-profile's credentials) and whose partner steps go to the partner API over HTTP."""
     from tests.test_api import body_of, post, report_body
 
     dynamodb = boto3.client("dynamodb", region_name=REGION)
     table = env("TABLE_NAME")
-    with hidden_table():
+    with pytest.MonkeyPatch.context() as patch, hidden_table():
         created = ok(stack_name, "partners", "create", "--name", "Panwaslu Kota", "--kind", "election_agency")
         partner = created["partner_id"]
         assert partner in {p["partner_id"] for p in ok(stack_name, "partners", "list")}
@@ -212,3 +213,15 @@ def drive_operator_commands(
         assert ok(stack_name, "cases", "replay") == {"attached": 2, "still_failing": 0, "expired": 0}
         shown = ok(stack_name, "cases", "show", receipts[0]["case_id"])
         assert {"report_attached", "received"} <= {e["kind"] for e in shown["history"]}
+
+        from kanal_cli import smoke
+
+        patch.setattr(smoke, "pause", StreamPump(case_builder, table))
+        patch.setattr(smoke, "profile_credentials", signed_as("kanal-smoke"))
+        reviewer_sends(patch)
+        with partner_api(stack) as url:
+            patch.setenv("KANAL_API_URL", url)
+            # As an operator types it after `sam deploy`: the stack named after the command.
+            argv = ["--stack-name", stack_name, "--reviewer-profile", "kanal-smoke", "--wait", "0", "--timeout", "5"]
+            code, out, err = run_cli("smoke", *argv)
+        assert code == 0, (out, err)

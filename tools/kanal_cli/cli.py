@@ -21,7 +21,7 @@ from kanal.errors import CaseNotFound, KanalError, KeyNotFound, PartnerNotFound,
 from kanal.models import PartnerKind
 from kanal.settings import SETTINGS, Setting, Settings
 
-from kanal_cli import arguments, reviewer
+from kanal_cli import arguments, reviewer, smoke
 
 if TYPE_CHECKING:
     from kanal.partners import Partners
@@ -293,6 +293,7 @@ def parser() -> argparse.ArgumentParser:
         return lambda args: handler(args, _services(args))
 
     reviewer.add_commands(commands, _services, with_services)
+    smoke.add_command(commands, with_services)
 
     dev = commands.add_parser("dev", help="run the whole system locally on emulated AWS")
     dev.add_argument("--port", type=arguments.port, default=3000)
