@@ -207,6 +207,7 @@ def test_a_real_case_that_cannot_be_given_back_stops_the_claims_and_the_cleanup_
         (["--reviewer", "x"], {}, "--reviewer: must be 2-64"),
         ([], ON_AWS, "need --reviewer-profile"),
         (["--reviewer", "ana"], ON_AWS, "--reviewer is for the local stack only"),
+        (["--reviewer-profile", "no-such-profile"], ON_AWS, "--reviewer-profile 'no-such-profile': "),
         ([], {"KANAL_API_URL": ""}, "the partner API's URL is unknown"),
     ],
 )
