@@ -55,6 +55,9 @@ PRINCIPALS: dict[str, str] = {
     "ReviewFunction": "ReviewFunction",
     #: The reviewer commands (`kanal review`), run with ReviewerRole's credentials.
     "reviewer": "ReviewerRole",
+    #: The operator commands (`kanal partners`, `cases show/replay`, `reminders list`, `smoke`'s own steps), run with
+    #: OperatorRole's credentials.
+    "operator": "OperatorRole",
 }
 
 #: Policies that SAM adds to a function's role for Lambda itself, not for the function's code: no code path
@@ -393,18 +396,24 @@ class Names:
     account: str
     #: table name -> {None: the table's partition key, index name: the index's}
     partition_keys: Mapping[str, Mapping[str | None, str]]
+    #: table name -> its stream's ARN in the stack (a stream's label is the time it was made: calls recorded on
+    #: another instance of the stack name another label, and are the same calls)
+    streams: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
     def of(cls, stack: Stack) -> Names:
         """The names of a stack created by kanal_local.template.create_stack."""
         keys: dict[str, dict[str | None, str]] = {}
+        streams: dict[str, str] = {}
         for logical, resource in stack.of_type("AWS::DynamoDB::Table").items():
             props = resource["Properties"]
             schema: dict[str | None, str] = {None: _hash_key(props["KeySchema"])}
             for index in props.get("GlobalSecondaryIndexes", []) + props.get("LocalSecondaryIndexes", []):
                 schema[index["IndexName"]] = _hash_key(index["KeySchema"])
             keys[str(stack.refs[logical])] = schema
-        return cls(stack.region, ACCOUNT, keys)
+            if (logical, "StreamArn") in stack.attributes:
+                streams[str(stack.refs[logical])] = str(stack.attributes[(logical, "StreamArn")])
+        return cls(stack.region, ACCOUNT, keys, streams)
 
     def table_arn(self, table: str) -> str:
         """A table's ARN from its name (or its ARN)."""
@@ -417,6 +426,11 @@ class Names:
             return self.partition_keys[name][index]
         except KeyError:
             raise Unsupported(f"no key schema for table {name!r} index {index!r} in the template") from None
+
+    def stream_arn(self, arn: str) -> str:
+        """A table's stream ARN as the stack names it (whatever label the recorded one has)."""
+        table = arn.split("/stream/", 1)[0].rsplit("/", 1)[-1]
+        return self.streams.get(table, arn)
 
     def queue_arn(self, url: str) -> str:
         """A queue's ARN from its URL (https://sqs.<region>.amazonaws.com/<account>/<name>, or an emulator's)."""
@@ -525,7 +539,9 @@ def requests_of(call: Call, names: Names) -> list[Request]:
             return [one(names.table_arn(p["TableName"]))]
     elif call.service == "dynamodbstreams":
         if op in ("DescribeStream", "GetShardIterator"):
-            return [one(p["StreamArn"])]
+            return [one(names.stream_arn(p["StreamArn"]))]
+        if op == "GetRecords" and str(p["ShardIterator"]).startswith("arn:"):  # <stream ARN>|1|<opaque>
+            return [one(names.stream_arn(str(p["ShardIterator"]).split("|", 1)[0]))]
         if op == "ListStreams":
             return [one("*")]
     elif call.service == "sqs":

@@ -34,6 +34,7 @@ from kanal_local.template import Stack, load
 
 from tests import iam
 from tests.conftest import REGION, Invoke, LambdaContext, env, event, load_function, stream_event
+from tests.operator_flows import drive_operator_commands
 from tests.test_api import VIDEO, body_of, failing, get, post, report_body
 
 WIB = timezone(timedelta(hours=7))
@@ -264,10 +265,12 @@ def recorded(
     dynamodb: Any,
     sqs: Any,
 ) -> tuple[iam.Conformance, list[iam.Call]]:
-    """The checks on the stack, and the calls of every function in ``drive_every_function``."""
+    """The checks on the stack, and the calls of every function in ``drive_every_function`` and of the operator
+    commands in ``drive_operator_commands``."""
     if not RECORDED:
         reviewer_stack()
         drive_every_function(clock, api, authorizer, case_builder, reminders, dynamodb, sqs)
+        drive_operator_commands(stack, REVIEWER_STACK, api, case_builder, sqs)
         RECORDED["calls"] = list(iam.RECORDER.calls)
     return iam.Conformance.of(stack), RECORDED["calls"]
 

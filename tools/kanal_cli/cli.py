@@ -21,7 +21,7 @@ from kanal.errors import CaseNotFound, KanalError, KeyNotFound, PartnerNotFound,
 from kanal.models import PartnerKind
 from kanal.settings import SETTINGS, Setting, Settings
 
-from kanal_cli import arguments, reviewer
+from kanal_cli import arguments, reviewer, smoke
 
 if TYPE_CHECKING:
     from kanal.partners import Partners
@@ -63,6 +63,7 @@ CHECKS: dict[str, Callable[[str], str]] = {
     "table_name": arguments.table_name,
     "endpoint_url": arguments.endpoint_url,
     "review_api_url": arguments.endpoint_url,
+    "api_url": arguments.endpoint_url,
 }
 
 
@@ -83,6 +84,7 @@ def resolve_settings(args: argparse.Namespace) -> Settings:
         found = {field: found[field] or local[field] for field in found}
         found["endpoint_url"] = found["endpoint_url"] or dev.get("aws_endpoint")
         found["review_api_url"] = found["review_api_url"] or dev.get("review_api_url")
+        found["api_url"] = found["api_url"] or dev.get("api_url")
     if not found["table_name"]:
         stack = args.stack_name or _checked("KANAL_STACK_NAME", arguments.stack_name) or "kanal"
         outputs = stack_outputs(stack, found["endpoint_url"])
@@ -291,6 +293,7 @@ def parser() -> argparse.ArgumentParser:
         return lambda args: handler(args, _services(args))
 
     reviewer.add_commands(commands, _services, with_services)
+    smoke.add_command(commands, with_services)
 
     dev = commands.add_parser("dev", help="run the whole system locally on emulated AWS")
     dev.add_argument("--port", type=arguments.port, default=3000)
