@@ -3,101 +3,21 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
-from botocore.exceptions import ClientError
 from kanal import wiring
 from kanal.adapters import aws
 from kanal.entrypoints import intake_function as api_module
-from kanal.models import PartnerKind
 
-from tests.conftest import Invoke, env, event
-
-NOW = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)
-VIDEO = "https://www.tiktok.com/@akun.contoh/video/7318301234567890123"
+from tests.support.lambdas import Invoke, count_items, event, failing
+from tests.support.reports import NOW, VIDEO, as_partner, body_of, get, header, new_partner, post, report_body
 
 
 @pytest.fixture(autouse=True)
 def _fixed_clock(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("kanal.clock.now", lambda: NOW)
-
-
-def new_partner(name: str = "Bawaslu RI") -> str:
-    return wiring.services().partners.create(name, PartnerKind.ELECTION_AGENCY, NOW).partner.partner_id
-
-
-def as_partner(e: dict[str, Any], partner_id: str) -> dict[str, Any]:
-    e["requestContext"]["authorizer"] = {"principalId": partner_id, "partner_id": partner_id}
-    return e
-
-
-def post(
-    partner_id: str, body: Any = None, *, key: str | None = None, raw: str | None = None, **headers: str
-) -> dict[str, Any]:
-    e = as_partner(event("post_report"), partner_id)
-    e["headers"].pop("Idempotency-Key")
-    if key is not None:
-        e["headers"]["Idempotency-Key"] = key
-    e["headers"].update(headers)
-    if body is None and raw is None:
-        body = report_body()
-    e["body"] = raw if raw is not None else json.dumps(body)
-    return e
-
-
-def get(partner_id: str, path: str, query: dict[str, str] | None = None) -> dict[str, Any]:
-    e = as_partner(event("list_reports"), partner_id)
-    e["path"] = path
-    e["requestContext"]["path"] = f"/prod{path}"
-    e["queryStringParameters"] = query
-    e["multiValueQueryStringParameters"] = {k: [v] for k, v in query.items()} if query else None
-    if path.startswith("/v1/reports/"):
-        e["resource"] = "/v1/reports/{report_id}"
-        e["pathParameters"] = {"report_id": path.rsplit("/", 1)[1]}
-    return e
-
-
-def report_body(**changes: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "content_url": VIDEO,
-        "category": "misinformation",
-        "region_code": "31.71",
-        "description": "Video menyebarkan klaim palsu bahwa TPS dipindahkan.",
-    }
-    body.update(changes)
-    return body
-
-
-def body_of(answer: dict[str, Any]) -> Any:
-    return json.loads(answer["body"])
-
-
-def header(answer: dict[str, Any], name: str) -> str:
-    """A response header, from multiValueHeaders (as the router answers REST events)."""
-    return str(answer["multiValueHeaders"][name][0])
-
-
-def count_items(dynamodb: Any, prefix: str) -> int:
-    items = dynamodb.scan(TableName=env("TABLE_NAME"))["Items"]
-    return sum(1 for i in items if i["pk"]["S"].startswith(prefix))
-
-
-@contextmanager
-def failing(client: Any, operation: str, code: str) -> Iterator[None]:
-    """Make every call of ``operation`` on ``client`` fail with ``code``, as AWS would after its retries."""
-
-    def fail(**_: Any) -> None:
-        raise ClientError({"Error": {"Code": code, "Message": f"injected {code}"}}, operation)
-
-    client.meta.events.register(f"before-call.*.{operation}", fail)
-    try:
-        yield
-    finally:
-        client.meta.events.unregister(f"before-call.*.{operation}", fail)
 
 
 def test_event_file_is_accepted(api: Invoke) -> None:

@@ -14,8 +14,8 @@ from kanal.adapters import aws
 from kanal.models import PartnerKind
 from kanal_cli.cli import main
 
-from tests.conftest import Invoke, env, event, stream_event
-from tests.test_api import VIDEO, body_of, failing, post, report_body
+from tests.support.lambdas import Invoke, env, event, failing, stream_event
+from tests.support.reports import VIDEO, body_of, post, report_body
 
 NOW = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)
 

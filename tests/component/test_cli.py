@@ -10,7 +10,7 @@ import pytest
 from kanal.partners import hash_key
 from kanal_cli.cli import main
 
-from tests.conftest import env
+from tests.support.lambdas import env
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, Any, str]:

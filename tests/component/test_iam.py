@@ -32,9 +32,9 @@ from kanal_cli.cli import main
 from kanal_cli.reviewer import desk_for
 from kanal_local.template import Stack, load
 
-from tests import iam
-from tests.conftest import REGION, Invoke, LambdaContext, env, event, load_function, stream_event
-from tests.test_api import VIDEO, body_of, failing, get, post, report_body
+from tests.support import iam
+from tests.support.lambdas import REGION, Invoke, LambdaContext, env, event, failing, load_function, stream_event
+from tests.support.reports import VIDEO, body_of, get, post, report_body
 
 WIB = timezone(timedelta(hours=7))
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=WIB)

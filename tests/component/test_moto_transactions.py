@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.conftest import env
+from tests.support.lambdas import env
 
 
 def test_a_cancelled_transaction_changes_nothing_and_streams_nothing(dynamodb: Any) -> None:

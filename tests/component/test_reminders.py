@@ -11,15 +11,14 @@ import boto3
 import pytest
 from kanal import wiring
 from kanal.models import Outcome, PartnerKind, Policy
-from kanal.reminders import LEADS, ReminderKind, Timer, default_rules, parse_offset
+from kanal.reminders import LEADS, ReminderKind, Timer
 from kanal_cli.cli import main
 
-from tests.conftest import REGION, Invoke, LambdaContext, as_function, env, event, load_function, stream_event
-from tests.test_api import body_of, post, report_body
+from tests.support.lambdas import REGION, Invoke, LambdaContext, as_function, env, event, load_function, stream_event
+from tests.support.reports import REASON, body_of, post, report_body
 
 WIB = timezone(timedelta(hours=7))
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=WIB)
-REASON = "Video berisi klaim palsu tentang pemindahan TPS."
 
 
 @pytest.fixture(autouse=True)
@@ -45,18 +44,6 @@ def remind(now: datetime, **options: Any) -> list[tuple[str, str, str]]:
     options.setdefault("digest", False)
     run = wiring.services().reminders().run(now, **options)
     return sorted((str(r.kind), r.partner_id, r.offset) for r in run.sent)
-
-
-def test_offsets_and_windows() -> None:
-    rules = default_rules()
-    assert parse_offset("24h") == timedelta(hours=24)
-    assert [o for o, _ in rules.offsets_for(ReminderKind.INFO_DUE)] == ["24h", "2h"]
-    friday = datetime(2024, 2, 9, 10, tzinfo=WIB)
-    assert rules.window_end(friday, "pemilu") == datetime(2024, 2, 16, 23, 59, tzinfo=WIB)
-    working = type(rules)(rules.offsets, {"default": {"days": 7, "working_days": True}}, 8)
-    assert working.window_end(friday, None) == datetime(2024, 2, 20, 23, 59, tzinfo=WIB)
-    with pytest.raises(ValueError, match="offset"):
-        parse_offset("soon")
 
 
 def test_question_reminders_then_the_case_returns(api: Invoke, case_builder: Invoke, dynamodb: Any, sqs: Any) -> None:

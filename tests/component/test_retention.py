@@ -10,9 +10,8 @@ import pytest
 from kanal import wiring
 from kanal.models import InfoReply, Outcome, PartnerKind, Policy
 
-from tests.conftest import Invoke, env, stream_event
-from tests.test_api import VIDEO, body_of, post, report_body
-from tests.test_review import REASON
+from tests.support.lambdas import Invoke, env, stream_event
+from tests.support.reports import REASON, VIDEO, body_of, post, report_body
 
 NOW = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)
 ABOUT_A_CASE = ("REPORT#", "CASE#", "TIMER#", "REMINDER#", "IDEMPOTENCY#")

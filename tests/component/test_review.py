@@ -6,7 +6,7 @@ import dataclasses
 import json
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -18,11 +18,8 @@ from kanal.review import Review
 from kanal_cli.cli import main
 from kanal_local.gateway import local_principal
 
-from tests.conftest import Invoke, env, event, stream_event
-from tests.test_api import VIDEO, body_of, get, post, report_body
-
-NOW = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)
-REASON = "Video berisi klaim palsu tentang pemindahan TPS."
+from tests.support.lambdas import Invoke, env, event, stream_event
+from tests.support.reports import NOW, REASON, VIDEO, body_of, get, post, report_body, reported
 
 
 @pytest.fixture(autouse=True)
@@ -33,20 +30,6 @@ def _fixed_clock(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def review(stack: Any) -> Review:
     return dataclasses.replace(wiring.services().review(), poison_backoff=timedelta(0))
-
-
-def reported(
-    api: Invoke, case_builder: Invoke, dynamodb: Any, *partner_names: str, url: str = VIDEO
-) -> list[dict[str, Any]]:
-    """Each named partner reports the video; the case builder runs; the receipts come back."""
-    create = wiring.services().partners.create
-    receipts = []
-    for name in partner_names or ("Bawaslu RI",):
-        partner = create(name, PartnerKind.ELECTION_AGENCY, NOW).partner.partner_id
-        receipt = body_of(api(post(partner, report_body(content_url=url))))
-        receipts.append({**receipt, "partner_id": partner})
-        case_builder(stream_event(dynamodb, env("TABLE_NAME")))
-    return receipts
 
 
 def queue_depth(sqs: Any, variable: str) -> int:

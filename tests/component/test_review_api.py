@@ -12,9 +12,8 @@ from hypothesis import strategies as st
 from kanal import wiring
 from kanal.models import CaseEventKind, CaseStatus, PartnerKind
 
-from tests.conftest import Invoke, LambdaContext, ReviewGateway, event
-from tests.test_api import body_of, post, report_body
-from tests.test_review import REASON, reported
+from tests.support.lambdas import Invoke, LambdaContext, ReviewGateway, event
+from tests.support.reports import REASON, body_of, post, report_body, reported
 
 NOW = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)
 ANA = "arn:aws:sts::123456789012:assumed-role/ReviewerRole/ana"

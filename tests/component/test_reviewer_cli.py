@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -11,10 +10,11 @@ import pytest
 from kanal import wiring
 from kanal.adapters import aws as aws_module
 from kanal.errors import ReviewRefused
-from kanal_cli.reviewer import cmd_interactive, desk_for, parse_duration, reviewer_name
+from kanal_cli.reviewer import cmd_interactive, desk_for, reviewer_name
 
-from tests.conftest import SIGNED_CALLER, Invoke, ReviewGateway
-from tests.test_review import REASON, reported
+from tests.support.console import Script, args
+from tests.support.lambdas import SIGNED_CALLER, Invoke, ReviewGateway
+from tests.support.reports import REASON, reported
 
 NOW = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)
 
@@ -22,28 +22,6 @@ NOW = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)
 @pytest.fixture(autouse=True)
 def _fixed_clock(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("kanal.clock.now", lambda: NOW)
-
-
-class Script:
-    """Answers prompts from a list; ends the loop like Ctrl-D when it runs out."""
-
-    def __init__(self, *answers: str) -> None:
-        self.answers: Iterator[str] = iter(answers)
-        self.shown: list[str] = []
-
-    def ask(self, prompt: str) -> str:
-        self.shown.append(prompt)
-        try:
-            return next(self.answers)
-        except StopIteration:
-            raise EOFError from None
-
-    def out(self, line: str) -> None:
-        self.shown.append(line)
-
-
-def args(**values: Any) -> argparse.Namespace:
-    return argparse.Namespace(**{"reviewer": "reviewer-a", "wait": 0, **values})
 
 
 def test_interactive_decides_then_asks_then_quits(
@@ -87,14 +65,6 @@ def test_interactive_reports_refusals(
     case = wiring.services().cases.get(receipt["case_id"])
     assert case is not None
     assert case.claim is None
-
-
-def test_durations() -> None:
-    assert parse_duration("48h") == timedelta(hours=48)
-    assert parse_duration(" 30m ") == timedelta(minutes=30)
-    assert parse_duration("2d") == timedelta(days=2)
-    with pytest.raises(argparse.ArgumentTypeError):
-        parse_duration("soon")
 
 
 def test_who_reviews_comes_from_the_platform_on_aws_and_from_the_name_only_locally(

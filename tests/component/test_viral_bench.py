@@ -6,12 +6,13 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from kanal import clock
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+from tests.support import ROOT
+
+sys.path.insert(0, str(ROOT / "bench"))
 
 import report
 import viral

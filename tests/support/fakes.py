@@ -1,15 +1,20 @@
-"""In-memory fakes of the ports, for testing rules without AWS."""
+"""In-memory fakes of the ports, for testing rules without AWS: reports, cases, the trail and review's conditional
+writes; partners; review queues that behave as SQS does where it matters (visibility, handles, receive counts,
+dead letters, delays), with the reconciler's suspects and dead letters."""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from kanal.errors import CaseConflict, KeyNotFound
 from kanal.models import (
     ApiKey,
     Case,
     CaseEvent,
+    CaseEventKind,
     CaseStatus,
     Claim,
     Decision,
@@ -19,6 +24,7 @@ from kanal.models import (
     Report,
     report_position,
 )
+from kanal.ports import Delivery, Suspect
 
 
 class MemoryReports:
@@ -232,3 +238,137 @@ class MemoryCaseWrites:
             raise CaseConflict(case_id)
         self._trail.record([event])
         return self._put(case.model_copy(update={"status": CaseStatus.RECEIVED, "question": None, "queued": None}))
+
+
+# --- the review queues -------------------------------------------------------------------------------------
+
+#: The review queues' visibility timeout and maxReceiveCount (template.yaml).
+VISIBILITY = timedelta(seconds=900)
+MAX_RECEIVES = 5
+
+
+@dataclass
+class Message:
+    """One SQS message (``case_id`` None: a body that names no case)."""
+
+    message_id: str
+    case_id: str | None
+    ticket: int | None
+    queue: str
+    visible_at: datetime
+    receives: int = 0
+    handle: str = ""
+
+
+@dataclass
+class MemoryReviewQueues:
+    """The two review queues and their dead-letter queues, as SQS behaves (ReviewQueue and ReviewInbox): a
+    received message is hidden for the visibility timeout and comes back unless deleted; a handle works only from
+    its latest receive; a message received more than MAX_RECEIVES times moves to its dead-letter queue; a send
+    may be delayed. ``clock[0]`` is the time; ``failing`` makes every send raise, as SQS down."""
+
+    clock: list[datetime]
+    messages: dict[str, Message] = field(default_factory=dict)
+    dead: dict[str, Message] = field(default_factory=dict)
+    failing: bool = False
+    ids: itertools.count[int] = field(default_factory=itertools.count)
+
+    @property
+    def now(self) -> datetime:
+        return self.clock[0]
+
+    def publish(self, case: Case, priority: str, ticket: int, at: datetime, delay_seconds: int = 0) -> str:
+        return self.send(case.case_id, priority, ticket, delay_seconds)
+
+    def send(self, case_id: str | None, queue: str, ticket: int | None = None, delay_seconds: int = 0) -> str:
+        """Put a message on ``queue`` (a body naming ``case_id``, or none); its id."""
+        if self.failing:
+            raise ConnectionError("SQS unavailable")
+        message_id = f"m{next(self.ids)}"
+        visible = self.now + timedelta(seconds=delay_seconds)
+        self.messages[message_id] = Message(message_id, case_id, ticket, str(queue), visible)
+        return message_id
+
+    def receive(self, wait_seconds: int) -> Delivery | None:
+        for queue in ("urgent", "normal"):  # the adapter asks urgent first
+            for message in list(self.messages.values()):
+                if message.queue != queue or message.visible_at > self.now:
+                    continue
+                message.receives += 1
+                if message.receives > MAX_RECEIVES:  # the redrive policy moves it on this receive
+                    self.dead[message.message_id] = self.messages.pop(message.message_id)
+                    continue
+                message.handle = f"{message.message_id}/{message.receives}"
+                message.visible_at = self.now + VISIBILITY
+                return self.delivery(message)
+        return None
+
+    @staticmethod
+    def delivery(message: Message) -> Delivery:
+        return Delivery(
+            case_id=message.case_id,
+            queue=message.queue,  # type: ignore[arg-type]
+            handle=message.handle,
+            receive_count=message.receives,
+            ticket=message.ticket,
+            message_id=message.message_id,
+        )
+
+    def _by_handle(self, handle: str) -> Message | None:
+        found = self.messages.get(handle.split("/")[0])
+        return found if found is not None and found.handle == handle else None  # only the latest handle works
+
+    def acknowledge(self, queue: str, handle: str) -> None:
+        message = self._by_handle(handle)
+        if message is not None:
+            del self.messages[message.message_id]
+
+    def extend(self, queue: str, handle: str, seconds: int) -> None:
+        message = self._by_handle(handle)
+        if message is not None and message.visible_at > self.now:  # only a message in flight
+            message.visible_at = self.now + timedelta(seconds=seconds)
+
+    def on(self, queue: str) -> list[Message]:
+        """The messages on ``queue``, visible or in flight (not the dead letters)."""
+        return [m for m in self.messages.values() if m.queue == queue]
+
+
+@dataclass
+class MemorySuspects:
+    """Reopenings not yet checked (reconciler.Suspects), read from a MemoryTrail."""
+
+    trail: MemoryTrail
+    checked_events: set[tuple[str, datetime]] = field(default_factory=set)
+
+    def reopened(self, until: datetime) -> list[Suspect]:
+        kinds = (CaseEventKind.INFO_PROVIDED, CaseEventKind.INFO_NOT_PROVIDED)
+        return [
+            Suspect(case_id=e.case_id, key=(e.case_id, e.at.isoformat()))
+            for e in self.trail.events
+            if e.kind in kinds and e.at <= until and (e.case_id, e.at) not in self.checked_events
+        ]
+
+    def checked(self, suspect: Suspect) -> None:
+        self.checked_events.add((suspect.case_id, datetime.fromisoformat(suspect.key[1])))
+
+
+@dataclass
+class MemoryDeadLetters:
+    """The dead-letter queues of a MemoryReviewQueues (reconciler.DeadLetters)."""
+
+    queues: MemoryReviewQueues
+
+    def receive(self) -> list[Delivery]:
+        found = [m for m in self.queues.dead.values() if m.visible_at <= self.queues.now]
+        for message in found:
+            message.handle = f"{message.message_id}/dead"
+            message.visible_at = self.queues.now + timedelta(minutes=5)
+        return [self.queues.delivery(m) for m in found]
+
+    def acknowledge(self, delivery: Delivery) -> None:
+        self.queues.dead.pop(delivery.message_id, None)
+
+    def set_aside(self, delivery: Delivery, seconds: int) -> None:
+        message = self.queues.dead.get(delivery.message_id)
+        if message is not None:
+            message.visible_at = self.queues.now + timedelta(seconds=seconds)

@@ -40,7 +40,8 @@ from urllib.parse import urlparse
 
 from kanal_local.template import ACCOUNT, Stack
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.support import ROOT
+
 TEMPLATE = ROOT / "template.yaml"
 LAYER = ROOT / "layers" / "kanal" / "kanal"
 

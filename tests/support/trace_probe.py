@@ -1,10 +1,10 @@
 """Run every handler once, as Lambda would with active tracing on, in a process of its own.
 
-tests/test_no_content_in_telemetry.py starts this module in a fresh interpreter (tracing libraries keep
-process-wide state, decided at their first import) with Lambda's environment, a sampled trace id, and
-``AWS_XRAY_DAEMON_ADDRESS`` pointing at a UDP socket that the test reads. The partner content comes from
-``KANAL_PROBE_MARKERS`` (JSON: name -> distinctive text); the test looks for each text in every datagram
-and in this process's output (the functions' logs).
+tests/component/test_no_content_in_telemetry.py starts this module (``python -m tests.support.trace_probe``)
+in a fresh interpreter (tracing libraries keep process-wide state, decided at their first import) with Lambda's
+environment, a sampled trace id, and ``AWS_XRAY_DAEMON_ADDRESS`` pointing at a UDP socket that the test reads.
+The partner content comes from ``KANAL_PROBE_MARKERS`` (JSON: name -> distinctive text); the test looks for each
+text in every datagram and in this process's output (the functions' logs).
 
 ``--old-tracer`` wraps the traced handlers with Powertools' Tracer as kanal used it before (X-Ray SDK,
 botocore patched, ``capture_response`` at its default): the test uses it to show that it catches a leak.
@@ -25,7 +25,7 @@ from kanal.models import Outcome, PartnerKind, Policy
 from kanal_local.template import create_stack
 from moto import mock_aws
 
-from tests.conftest import REGION, LambdaContext, event, load_function, stream_event
+from tests.support.lambdas import REGION, LambdaContext, event, load_function, stream_event
 
 T0 = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)  # 08:00 in Jakarta: the digest's hour
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]

@@ -13,7 +13,6 @@ import json
 import textwrap
 from collections.abc import Callable
 from http import HTTPStatus
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -35,7 +34,8 @@ from kanal.observability import metrics
 from kanal_local.template import load
 from openapi_spec_validator import validate
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.support import ROOT
+
 ROUTERS = {"partner API": api.app, "reviewer API": review_api.app}
 #: Each router, the template's API resource in front of it, and the function behind it.
 DEPLOYED = {"partner API": ("Api", "IntakeFunction"), "reviewer API": ("ReviewApi", "ReviewFunction")}

@@ -8,7 +8,6 @@ import json
 import re
 from datetime import UTC, datetime, timedelta
 from importlib import resources
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -41,9 +40,9 @@ from kanal.reminders import (
     urgent_review_hours,
 )
 
-from tests.fakes import MemoryCases, MemoryReports
+from tests.support import ROOT
+from tests.support.fakes import MemoryCases, MemoryReports
 
-ROOT = Path(__file__).resolve().parents[1]
 NOW = datetime(2024, 11, 20, 3, 0, tzinfo=UTC)
 
 

@@ -9,7 +9,7 @@ from kanal.errors import IdempotencyKeyReused, InvalidRequest
 from kanal.intake import Intake
 from kanal.models import Case, CaseStatus, Decision, NewReport, Priority
 
-from tests.fakes import MemoryCases, MemoryQueue, MemoryReports, MemoryTrail
+from tests.support.fakes import MemoryCases, MemoryQueue, MemoryReports, MemoryTrail
 
 WIB = timezone(timedelta(hours=7))
 OUTSIDE = datetime(2026, 11, 23, 10, 0, tzinfo=WIB)

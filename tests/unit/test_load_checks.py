@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import sys
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 from kanal.models import Case, Priority
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+from tests.support import ROOT
+
+sys.path.insert(0, str(ROOT / "bench"))
 
 from load import Read, Sent, check, summary
 

@@ -1,7 +1,8 @@
 """The local stack's triggers: filter patterns (every operator the local stack implements, and a refusal at start
 for the others), batching windows, idle polling, and schedules firing on rate, cron (L, W, #, time zones and
 daylight saving time, through aws-croniter) and at, at fixed times, with a refusal at start for what cannot be
-honoured; the emulator serving moto one request at a time.
+honoured; the emulator's wrapper that serves moto one request at a time (moto and the gateway on sockets:
+tests/component/test_local_emulator.py).
 """
 
 from __future__ import annotations
@@ -13,10 +14,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import boto3
 import pytest
-from kanal_local.emulator import moto_server, one_at_a_time
-from kanal_local.gateway import make_server
+from kanal_local.emulator import one_at_a_time
 from kanal_local.template import Function, Stack, load
 from kanal_local.triggers import (
     CannotEmulate,
@@ -513,32 +512,3 @@ def test_an_sqs_long_poll_does_not_hold_dynamodb_up() -> None:
     release.set()
     poll.join(30)
     assert not poll.is_alive()
-
-
-@pytest.mark.timeout(60)  # a hang guard: the requests take milliseconds
-def test_moto_is_served_from_its_public_pieces_quietly(capfd: pytest.CaptureFixture[str]) -> None:
-    """moto's WSGI app on werkzeug's server with moto's handler (no private attribute of a moto server reached
-    into): it answers, DynamoDB through the one-at-a-time wrapper, and logs no request."""
-    server = moto_server("127.0.0.1")
-    assert server.app.__qualname__.startswith("one_at_a_time.")
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        endpoint = f"http://127.0.0.1:{server.server_port}"
-        session = boto3.session.Session(region_name="ap-southeast-3")
-        assert "TableNames" in session.client("dynamodb", endpoint_url=endpoint).list_tables()
-        assert session.client("sqs", endpoint_url=endpoint).list_queues()["ResponseMetadata"]["HTTPStatusCode"] == 200
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(30)
-    out, err = capfd.readouterr()
-    assert (out, err) == ("", "")
-
-
-def test_the_gateway_queues_many_connections() -> None:
-    server = make_server(None, lambda *_: None, "127.0.0.1", 0, print)  # type: ignore[arg-type]
-    try:
-        assert server.request_queue_size >= 128
-    finally:
-        server.server_close()

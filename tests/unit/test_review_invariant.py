@@ -1,9 +1,9 @@
 """kanal's first promise over every interleaving: a case that awaits review never leaves review.
 
 A hypothesis state machine drives the real rules (Intake, CaseBuilder, Review, Answers, Reconciler) against
-in-memory stores and review queues that behave as SQS does where it matters: a received message is hidden
-for the queue's visibility timeout and comes back unless deleted; a receipt handle is valid only from its
-latest receive; a message received more than maxReceiveCount times moves to the dead-letter queue; sends may
+in-memory stores and review queues (tests.support.fakes) that behave as SQS does where it matters: a received
+message is hidden for the queue's visibility timeout and comes back unless deleted; a receipt handle is valid only
+from its latest receive; a message received more than maxReceiveCount times moves to the dead-letter queue; sends may
 be delayed. The table's stream is modelled as an outbox whose records are delivered at least once, late, out
 of order, and sometimes fail (SQS down). Reviewers claim, keep, release, ask, decide and vanish; partners
 report (escalating cases), answer questions or let them lapse; time passes.
@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from hypothesis import HealthCheck, settings
@@ -29,136 +28,25 @@ from kanal.calendar import default_calendar
 from kanal.case_builder import CaseBuilder
 from kanal.errors import CaseConflict, NewReports, ReviewRefused
 from kanal.intake import Intake
-from kanal.models import Case, CaseEvent, CaseEventKind, CaseStatus, Category, InfoReply, NewReport, Outcome, Policy
-from kanal.ports import Delivery, Suspect
+from kanal.models import CaseEvent, CaseEventKind, CaseStatus, Category, InfoReply, NewReport, Outcome, Policy
 from kanal.reconciler import Reconciler
 from kanal.review import Answers, Review, in_review
 
-from tests.fakes import MemoryCases, MemoryCaseWrites, MemoryReports, MemoryTrail
+from tests.support.fakes import (
+    MemoryCases,
+    MemoryCaseWrites,
+    MemoryDeadLetters,
+    MemoryReports,
+    MemoryReviewQueues,
+    MemorySuspects,
+    MemoryTrail,
+)
 
 START = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)
-VISIBILITY = timedelta(seconds=900)
-MAX_RECEIVES = 5
 VIDEOS = [f"https://www.tiktok.com/@a/video/73183012345678901{i:02d}" for i in range(3)]
 PARTNERS = ["p_bawaslu", "p_kpu", "p_perludem"]
 REVIEWERS = ["ana", "budi", "citra"]
 REASON = "Ajakan memilih pada masa tenang melanggar aturan kampanye."
-
-
-@dataclass
-class Message:
-    """One SQS message."""
-
-    message_id: str
-    case_id: str
-    ticket: int
-    queue: str
-    visible_at: datetime
-    receives: int = 0
-    handle: str = ""
-
-
-@dataclass
-class Queues:
-    """The two review queues and their dead-letter queues, as SQS behaves (ReviewQueue and ReviewInbox)."""
-
-    clock: list[datetime]
-    messages: dict[str, Message] = field(default_factory=dict)
-    dead: dict[str, Message] = field(default_factory=dict)
-    failing: bool = False
-    ids: itertools.count[int] = field(default_factory=itertools.count)
-
-    @property
-    def now(self) -> datetime:
-        return self.clock[0]
-
-    def publish(self, case: Case, priority: str, ticket: int, at: datetime, delay_seconds: int = 0) -> str:
-        if self.failing:
-            raise ConnectionError("SQS unavailable")
-        message_id = f"m{next(self.ids)}"
-        visible = self.now + timedelta(seconds=delay_seconds)
-        self.messages[message_id] = Message(message_id, case.case_id, ticket, str(priority), visible)
-        return message_id
-
-    def receive(self, wait_seconds: int) -> Delivery | None:
-        for queue in ("urgent", "normal"):  # the adapter asks urgent first
-            for message in list(self.messages.values()):
-                if message.queue != queue or message.visible_at > self.now:
-                    continue
-                message.receives += 1
-                if message.receives > MAX_RECEIVES:  # the redrive policy moves it on this receive
-                    self.dead[message.message_id] = self.messages.pop(message.message_id)
-                    continue
-                message.handle = f"{message.message_id}/{message.receives}"
-                message.visible_at = self.now + VISIBILITY
-                return self.delivery(message)
-        return None
-
-    @staticmethod
-    def delivery(message: Message) -> Delivery:
-        return Delivery(
-            case_id=message.case_id,
-            queue=message.queue,  # type: ignore[arg-type]
-            handle=message.handle,
-            receive_count=message.receives,
-            ticket=message.ticket,
-            message_id=message.message_id,
-        )
-
-    def _by_handle(self, handle: str) -> Message | None:
-        found = self.messages.get(handle.split("/")[0])
-        return found if found is not None and found.handle == handle else None  # only the latest handle works
-
-    def acknowledge(self, queue: str, handle: str) -> None:
-        message = self._by_handle(handle)
-        if message is not None:
-            del self.messages[message.message_id]
-
-    def extend(self, queue: str, handle: str, seconds: int) -> None:
-        message = self._by_handle(handle)
-        if message is not None and message.visible_at > self.now:  # only a message in flight
-            message.visible_at = self.now + timedelta(seconds=seconds)
-
-
-@dataclass
-class MemorySuspects:
-    """Reopenings not yet checked (reconciler.Suspects)."""
-
-    trail: MemoryTrail
-    checked_events: set[tuple[str, datetime]] = field(default_factory=set)
-
-    def reopened(self, until: datetime) -> list[Suspect]:
-        kinds = (CaseEventKind.INFO_PROVIDED, CaseEventKind.INFO_NOT_PROVIDED)
-        return [
-            Suspect(case_id=e.case_id, key=(e.case_id, e.at.isoformat()))
-            for e in self.trail.events
-            if e.kind in kinds and e.at <= until and (e.case_id, e.at) not in self.checked_events
-        ]
-
-    def checked(self, suspect: Suspect) -> None:
-        self.checked_events.add((suspect.case_id, datetime.fromisoformat(suspect.key[1])))
-
-
-@dataclass
-class MemoryDeadLetters:
-    """The dead-letter queues (reconciler.DeadLetters)."""
-
-    queues: Queues
-
-    def receive(self) -> list[Delivery]:
-        found = [m for m in self.queues.dead.values() if m.visible_at <= self.queues.now]
-        for message in found:
-            message.handle = f"{message.message_id}/dead"
-            message.visible_at = self.queues.now + timedelta(minutes=5)
-        return [self.queues.delivery(m) for m in found]
-
-    def acknowledge(self, delivery: Delivery) -> None:
-        self.queues.dead.pop(delivery.message_id, None)
-
-    def set_aside(self, delivery: Delivery, seconds: int) -> None:
-        message = self.queues.dead.get(delivery.message_id)
-        if message is not None:
-            message.visible_at = self.queues.now + timedelta(seconds=seconds)
 
 
 class ReviewNeverLosesACase(RuleBasedStateMachine):
@@ -171,7 +59,7 @@ class ReviewNeverLosesACase(RuleBasedStateMachine):
         self.cases = MemoryCases()
         self.trail = MemoryTrail(self.reports)
         self.writes = MemoryCaseWrites(self.cases, self.trail)
-        self.queues = Queues(self.clock)
+        self.queues = MemoryReviewQueues(self.clock)
         # Repeatable report ids: hypothesis replays and shrinks a run, which must then take the same path (random
         # ids would order same-moment reports differently from one replay to the next).
         ids = itertools.count()

@@ -13,7 +13,7 @@ from kanal import terminal
 from kanal.models import InfoReply, NewReport
 from pydantic import ValidationError
 
-from tests.test_api import report_body
+from tests.support.reports import report_body
 
 C0 = [chr(c) for c in range(0x20) if chr(c) not in "\n\t"]
 C1 = [chr(c) for c in range(0x7F, 0xA0)]  # DEL and C1
