@@ -1,5 +1,6 @@
 """Reminders on moto, as of chosen moments: each kind, exactly once, nothing for decided or answered cases,
-delivery filtered per partner, and a sweep that reads only what is due."""
+delivery filtered per partner, and a sweep that reads only what is due, through DynamoDB, SNS and the reminder
+function (the rules alone, on in-memory fakes: tests/unit/test_reminders.py)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Reviewing on moto: claims, races, lapsed leases, stale and poison messages, needs_info, what partners see."""
+"""Reviewing on moto: claims, races, lapsed leases, stale and poison messages, needs_info, what partners see, through
+the handlers, SQS and DynamoDB (the rules alone, on in-memory fakes: tests/unit/test_review.py)."""
 
 from __future__ import annotations
 

@@ -1,15 +1,22 @@
 """In-memory fakes of the ports, for testing rules without AWS: reports, cases, the trail and review's conditional
 writes; partners; review queues that behave as SQS does where it matters (visibility, handles, receive counts,
-dead letters, delays), with the reconciler's suspects and dead letters."""
+dead letters, delays), with the reconciler's suspects and dead letters; reminder timers and their record,
+delivery, and digests. ``Desk`` wires kanal's rules over them as ``kanal.wiring`` does over AWS."""
 
 from __future__ import annotations
 
 import itertools
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
+from kanal.adapters.dynamodb_reminders import LOOKBACK, QUESTION_HORIZON
+from kanal.calendar import Calendar, default_calendar
+from kanal.case_builder import CaseBuilder
 from kanal.errors import CaseConflict, KeyNotFound
+from kanal.intake import Intake
 from kanal.models import (
     ApiKey,
     Case,
@@ -18,13 +25,17 @@ from kanal.models import (
     CaseStatus,
     Claim,
     Decision,
+    NewReport,
     Partner,
+    PartnerKind,
     Priority,
     Question,
     Report,
     report_position,
 )
 from kanal.ports import Delivery, Suspect
+from kanal.reminders import Reminder, ReminderRules, Reminders, Timer, default_rules, digest_text
+from kanal.review import Answers, Review
 
 
 class MemoryReports:
@@ -372,3 +383,179 @@ class MemoryDeadLetters:
         message = self.queues.dead.get(delivery.message_id)
         if message is not None:
             message.visible_at = self.queues.now + timedelta(seconds=seconds)
+
+
+# --- reminders -----------------------------------------------------------------------------------------------
+
+
+class MemoryTimers:
+    """ReminderStore in dicts, as the DynamoDB adapter keeps it: a timer is keyed by kind, subject and offset (an
+    existing one, finished or not, is kept); a sweep reads the unfinished ones sent from LOOKBACK's first UTC day
+    on; a reminder is recorded once per (kind, subject, offset, partner)."""
+
+    def __init__(self) -> None:
+        self.timers: dict[tuple[str, str, str], Timer] = {}
+        self.finished: dict[tuple[str, str, str], datetime] = {}
+        self.records: dict[tuple[str, str, str, str], Reminder] = {}
+
+    @staticmethod
+    def key(timer: Timer) -> tuple[str, str, str]:
+        return (str(timer.kind), timer.subject, timer.offset)
+
+    def add_timers(self, timers: Sequence[Timer]) -> None:
+        for timer in timers:
+            self.timers.setdefault(self.key(timer), timer)
+
+    def due_timers(self, now: datetime) -> list[Timer]:
+        first_day = (now - LOOKBACK).astimezone(UTC).date()
+        due = [
+            t
+            for k, t in self.timers.items()
+            if k not in self.finished and first_day <= t.send_at.astimezone(UTC).date() and t.send_at <= now
+        ]
+        return sorted(due, key=lambda t: (t.send_at, str(t.kind), t.subject, t.offset))
+
+    def finish(self, timer: Timer, at: datetime) -> None:
+        self.finished[self.key(timer)] = at
+
+    def record_once(self, reminder: Reminder) -> bool:
+        key = (str(reminder.kind), reminder.subject, reminder.offset, reminder.partner_id)
+        if key in self.records:
+            return False
+        self.records[key] = reminder
+        return True
+
+    def sent(self, partner_id: str | None = None) -> list[Reminder]:
+        mine = [(k, r) for k, r in self.records.items() if partner_id is None or r.partner_id == partner_id]
+        return [r for _, r in sorted(mine, key=lambda kr: (kr[1].sent_at, kr[0]), reverse=True)]
+
+
+class MemoryNotifier:
+    """Notifier into a list; ``failing`` makes a delivery raise, as SNS down."""
+
+    def __init__(self) -> None:
+        self.delivered: list[Reminder] = []
+        self.failing = False
+
+    def notify(self, reminder: Reminder) -> None:
+        if self.failing:
+            raise ConnectionError("SNS unavailable")
+        self.delivered.append(reminder)
+
+
+class MemoryDigests:
+    """What a partner's daily digest says (the DigestSource of Reminders), from a MemoryReports and MemoryCases,
+    as the DynamoDB adapter reads it: reports since the last digest, decisions since then, open questions."""
+
+    def __init__(self, reports: MemoryReports, cases: MemoryCases) -> None:
+        self._reports = reports
+        self._cases = cases
+
+    def digest(self, partner_id: str, since: datetime, now: datetime) -> str | None:
+        horizon = now - QUESTION_HORIZON
+        mine = [r for r in self._reports.items.values() if r.partner_id == partner_id and horizon <= r.received_at]
+        mine = [r for r in mine if r.received_at <= now]
+        recent = [r for r in mine if r.received_at >= since]
+        cases = self._cases.get_many({r.case_id for r in mine})
+        decisions = Counter(
+            str(c.decision.outcome) for c in cases.values() if c.decision and since <= c.decision.decided_at <= now
+        )
+        questions = sorted(
+            (c.case_id, c.question.due_at)
+            for c in cases.values()
+            if c.status is CaseStatus.NEEDS_INFO and c.question is not None
+        )
+        if not recent and not decisions and not questions:
+            return None
+        return digest_text(now.date(), len(recent), dict(decisions), questions)
+
+
+# --- kanal over the fakes ---------------------------------------------------------------------------------------
+
+
+class Desk:
+    """kanal's rules over the fakes, wired as ``kanal.wiring`` wires them over AWS, on one clock (``clock[0]``):
+    intake, the case builder (the stream delivering each report at once, unless told not to), review with its
+    timers, partners' answers, the reminders."""
+
+    def __init__(self, now: datetime, calendar: Calendar | None = None, rules: ReminderRules | None = None) -> None:
+        self.clock = [now]
+        self.calendar = calendar or default_calendar()
+        self.rules = rules or default_rules()
+        self.reports = MemoryReports()
+        self.cases = MemoryCases()
+        self.trail = MemoryTrail(self.reports)
+        self.writes = MemoryCaseWrites(self.cases, self.trail)
+        self.queues = MemoryReviewQueues(self.clock)
+        self.timers = MemoryTimers()
+        self.partners = MemoryPartners()
+        self.notifier = MemoryNotifier()
+        self.digests = MemoryDigests(self.reports, self.cases)
+        ids = itertools.count()
+        self.intake = Intake(self.reports, self.cases, self.calendar, new_id=lambda: f"r_{next(ids):026d}")
+        self.builder = CaseBuilder(self.cases, self.queues, self.trail, timedelta(days=730), self.timers)  # type: ignore[arg-type]
+        self.review = Review(
+            self.cases,
+            self.writes,
+            self.trail,
+            self.queues,  # type: ignore[arg-type]
+            self.queues,  # type: ignore[arg-type]
+            poison_backoff=timedelta(0),
+            timers=self.timers,
+            calendar=self.calendar,
+        )
+        self.answers = Answers(self.reports, self.cases, self.writes)
+        self._partner_ids = itertools.count(1)
+
+    @property
+    def now(self) -> datetime:
+        return self.clock[0]
+
+    def at(self, moment: datetime) -> datetime:
+        """Set the clock (the queues' too) to ``moment``."""
+        self.clock[0] = moment
+        return moment
+
+    def later(self, **delta: float) -> datetime:
+        """Move the clock on by ``timedelta(**delta)``."""
+        return self.at(self.now + timedelta(**delta))
+
+    def partner(
+        self, name: str, kind: PartnerKind = PartnerKind.ELECTION_AGENCY, region_code: str | None = None
+    ) -> str:
+        """A partner in the directory; its id."""
+        partner_id = f"p_{next(self._partner_ids):02d}"
+        self.partners.add_partner(
+            Partner(partner_id=partner_id, name=name, kind=kind, created_at=self.now, region_code=region_code)
+        )
+        return partner_id
+
+    def report(self, partner_id: str, body: dict[str, Any], *, delivered: bool = True) -> Report:
+        """``partner_id`` reports ``body`` (a NewReport's fields) now; the stream delivers it to the case builder
+        unless ``delivered`` is False."""
+        partner = self.partners.get_partner(partner_id)
+        submitted = self.intake.submit(
+            partner_id, NewReport.model_validate(body), self.now, partner_kind=partner.kind if partner else None
+        )
+        report = self.reports.items[submitted.receipt.report_id]
+        if delivered:
+            self.deliver(report)
+        return report
+
+    def deliver(self, report: Report) -> Case:
+        """The table's stream delivers ``report`` to the case builder."""
+        return self.builder.attach_to_case(report.case_id, [report], self.now)
+
+    def reminders(self) -> Reminders:
+        """The reminder sweep, delivering to ``notifier``."""
+        return Reminders(
+            store=self.timers,
+            notifier=self.notifier,
+            cases=self.cases,
+            expiry=self.writes,
+            calendar=self.calendar,
+            rules=self.rules,
+            partners=self.partners,
+            digests=self.digests,
+            reports=self.reports,
+        )
