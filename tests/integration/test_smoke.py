@@ -5,23 +5,15 @@ from __future__ import annotations
 
 import json
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from kanal_local.emulator import free_port
 
-from tests.integration.test_local_stack import KANAL, Running, clean_env, started
+from tests.support.local_stack import KANAL, Running, clean_env
 
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
-    folder = tmp_path_factory.mktemp("smoke")
-    process = started(folder, free_port())
-    yield Running(process, folder, json.loads((folder / ".kanal" / "dev.json").read_text()))
-    process.terminate()
-    process.communicate(timeout=30)
+pytestmark = pytest.mark.timeout(300)
 
 
 def smoke(stack: Running, *argv: str, **environment: str) -> subprocess.CompletedProcess[str]:
