@@ -29,6 +29,7 @@ from kanal_local.template import (
     CannotEmulate,
     Stack,
     Unresolved,
+    Unsupported,
     Untranslatable,
     create_stack,
     describe,
@@ -191,6 +192,24 @@ def test_what_is_not_created_is_not_there_and_no_value_removes_a_property() -> N
     assert on.created("ApiAccessLogGroup")
     setting = on.resolve(on.resources["ApiStage"]["Properties"])["AccessLogSetting"]
     assert setting["DestinationArn"] == on.attributes[("ApiAccessLogGroup", "Arn")]
+
+
+def test_the_other_intrinsics_resolve_and_one_the_local_stack_does_not_evaluate_is_refused() -> None:
+    conditions = {"Dev": {"Condition": "IsDev"}, "IsDev": {"Fn::Equals": [{"Ref": "Stage"}, "dev"]}}
+    zones = {"Zones": {REGION: {"City": "Jakarta"}}}
+    stack = Stack({"Resources": {}, "Conditions": conditions, "Mappings": zones}, REGION, {"Stage": "dev"})
+    assert stack.resolve({"Fn::Select": ["1", {"Fn::Split": [",", "a,b"]}]}) == "b"
+    assert stack.resolve({"Fn::FindInMap": ["Zones", {"Ref": "AWS::Region"}, "City"]}) == "Jakarta"
+    assert stack.resolve({"Fn::Base64": {"Ref": "Stage"}}) == "ZGV2"
+    assert stack.resolve({"Fn::Join": ["/", [{"Ref": "Stage"}, {"Ref": "AWS::NoValue"}, "x"]]}) == "dev/x"
+    assert stack.resolve({"Fn::If": ["Dev", "yes", "no"]}) == "yes"
+    assert stack.resolve({"Ref": "AWS::NoValue"}) is None
+    with pytest.raises(Unsupported, match=r"^unsupported intrinsic Fn::ImportValue"):
+        stack.resolve({"Fn::ImportValue": "elsewhere"})
+    with pytest.raises(Unresolved, match=r"^GetAtt Queue.Arn: no resource of the template is called Queue$"):
+        stack.resolve({"Fn::GetAtt": "Queue.Arn"})
+    with pytest.raises(Unresolved, match=r"^condition Later: the template has no condition called Later$"):
+        stack.resolve({"Fn::If": ["Later", 1, 2]})
 
 
 def test_a_template_sam_refuses_is_refused_with_sams_reasons() -> None:

@@ -163,7 +163,8 @@ class Emulator:
         try:
             source = load(self.template_path)
         except (OSError, yaml.YAMLError) as error:
-            raise CannotEmulate(f"cannot read the template {self.template_path}: {error}") from None
+            where = self.template_path
+            raise CannotEmulate(f"cannot read the template {where} (kanal dev --template names it): {error}") from None
         translated = translate(source, region=REGION)
         self.timings["translate_s"] = time.perf_counter() - started
 
