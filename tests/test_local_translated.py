@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import copy
 import json
+import os
 import re
 import subprocess
 import sys
@@ -240,6 +241,7 @@ def test_kanal_dev_exits_2_naming_an_unknown_ref_or_getatt(
     assert refused.startswith(f"kanal dev: {named} (at Resources.")
     assert refused.endswith(".Properties.Environment.Variables.ODD)")
     assert not (tmp_path / ".kanal").exists()
+    assert "AWS_ENDPOINT_URL" not in os.environ  # refused before anything started
 
 
 def test_kanal_dev_exits_2_for_a_template_it_cannot_read(

@@ -29,6 +29,7 @@ from kanal_local.template import (
     Stack,
     create_stack,
     default_template_path,
+    describe,
     load,
     translate,
 )
@@ -166,6 +167,7 @@ class Emulator:
             where = self.template_path
             raise CannotEmulate(f"cannot read the template {where} (kanal dev --template names it): {error}") from None
         translated = translate(source, region=REGION)
+        describe(translated, REGION)  # what names nothing it knows is refused before anything starts
         self.timings["translate_s"] = time.perf_counter() - started
 
         started = time.perf_counter()
