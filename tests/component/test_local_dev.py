@@ -13,7 +13,7 @@ import pytest
 from kanal_local import dev
 from kanal_local.dev import LocalStack
 from kanal_local.emulator import Emulator, ensure_free, free_port
-from kanal_local.template import Function, Stack
+from kanal_local.template import SAM_TRANSFORM, Stack, describe, translate
 from kanal_local.triggers import CannotEmulate
 
 
@@ -25,10 +25,9 @@ class RefusedEmulator(Emulator):
     stopped: bool = False
 
     def start(self) -> Stack:
-        stack = Stack({"Resources": {}}, "ap-southeast-3", {})
-        stack.functions["ReminderFunction"] = Function(
-            "ReminderFunction", "functions/reminder/", "app.lambda_handler", {}, self.events or {}, 30
-        )
+        code = {"CodeUri": "functions/reminder/", "Handler": "app.lambda_handler", "Runtime": "python3.13"}
+        function = {"Type": "AWS::Serverless::Function", "Properties": {**code, "Events": self.events or {}}}
+        stack = describe(translate({"Transform": SAM_TRANSFORM, "Resources": {"ReminderFunction": function}}))
         self.stack = stack
         return stack
 
@@ -42,6 +41,7 @@ FILTER = {
         "Type": "DynamoDB",
         "Properties": {
             "Stream": "arn:aws:dynamodb:ap-southeast-3:123456789012:table/t/stream/1",
+            "StartingPosition": "TRIM_HORIZON",
             "FilterCriteria": {"Filters": [{"Pattern": '{"eventName": [{"regex": "INS.*"}]}'}]},
         },
     }

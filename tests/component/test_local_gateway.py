@@ -17,9 +17,10 @@ from typing import Any
 import pytest
 from kanal_local.emulator import PortBusy, ensure_free, free_port
 from kanal_local.gateway import LOCAL_CALLER_HEADER, Api, Authorizer, Route, make_server
-from kanal_local.template import load
+from kanal_local.template import translate
 
-RESOURCES = load()["Resources"]
+RESOURCES = translate()["Resources"]
+RESPONSES = "x-amazon-apigateway-gateway-responses"
 HANG = pytest.mark.timeout(60)  # a hang guard, not a timing: each request takes milliseconds
 
 
@@ -34,16 +35,16 @@ def partner_api() -> Api:
         stage="prod",
         routes=[route("POST", "/v1/things/{thing_id}", "Things", True)],
         authorizer=Authorizer("Authorizer", "Authorization", 0),
-        responses=RESOURCES["Api"]["Properties"]["GatewayResponses"],
+        responses=RESOURCES["Api"]["Properties"]["Body"][RESPONSES],
     )
 
 
 def review_api() -> Api:
     return Api(
         stage="prod",
-        routes=[route("POST", "/v1/review/next", "Review", False)],
+        routes=[route("POST", "/v1/review/next", "Review", True)],
         authorizer=None,
-        responses=RESOURCES["ReviewApi"]["Properties"]["GatewayResponses"],
+        responses=RESOURCES["ReviewApi"]["Properties"]["Body"][RESPONSES],
         iam=True,
     )
 

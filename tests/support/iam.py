@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlparse
 
-from kanal_local.template import ACCOUNT, Stack
+from kanal_local.template import ACCOUNT, Stack, load, translate
 
 from tests.support import ROOT
 
@@ -99,31 +99,9 @@ class Unsupported(Exception):
 
 @cache
 def translated(path: Path = TEMPLATE) -> dict[str, Any]:
-    """template.yaml as SAM translates it (once per process; callers must not change it)."""
-    from cfnlint.decode import cfn_yaml
-
-    return translate(cfn_yaml.load(str(path)))
-
-
-def translate(template: dict[str, Any], region: str = "ap-southeast-3") -> dict[str, Any]:
-    """A loaded SAM template as SAM translates it, offline: local CodeUri/ContentUri replaced by s3:// stand-ins
-    (in ``template`` itself), managed policies not looked up (the loader answers nothing)."""
-    import boto3
-    from samtranslator.parser.parser import Parser
-    from samtranslator.translator.translator import Translator
-
-    for logical, resource in template["Resources"].items():
-        properties = resource.get("Properties") or {}
-        for name in ("CodeUri", "ContentUri"):
-            if isinstance(properties.get(name), str) and not properties[name].startswith("s3://"):
-                properties[name] = f"s3://kanal-stand-in/{logical}.zip"
-    session = boto3.session.Session(region_name=region)  # the translator asks a session for the region
-    out = Translator(None, Parser(), boto_session=session).translate(
-        template, parameter_values={}, get_managed_policy_map=lambda: {}
-    )
-    # Plain data (cfn-lint's node classes carry line marks that nothing here needs).
-    plain: dict[str, Any] = json.loads(json.dumps(out))
-    return plain
+    """template.yaml as SAM translates it (once per process; callers must not change it): the local stack's
+    translation, ``kanal_local.template.translate`` (also ``iam.translate``, for templates changed by a test)."""
+    return translate(load(path))
 
 
 def role_of(logical_id: str, template: Mapping[str, Any]) -> str:

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from kanal_local.emulator import one_at_a_time
-from kanal_local.template import Function, Stack, load
+from kanal_local.template import SAM_TRANSFORM, Stack, describe, translate
 from kanal_local.triggers import (
     CannotEmulate,
     Schedule,
@@ -139,21 +139,20 @@ def test_what_is_not_implemented_is_refused(pattern: Any, reason: str) -> None:
 def test_an_unknown_operator_stops_the_stack_naming_function_and_pattern() -> None:
     text = '{"dynamodb": {"NewImage": {"sk": {"S": [{"regex": "^CASE"}]}}}}'
     stack = stream_stack(batch_size=10, window=0)
-    stack.functions["Builder"].events["NewReports"]["Properties"]["FilterCriteria"] = {"Filters": [{"Pattern": text}]}
+    stack.resources["BuilderNewReports"]["Properties"]["FilterCriteria"] = {"Filters": [{"Pattern": text}]}
     with pytest.raises(CannotEmulate) as refused:
         Triggers(stack, lambda *_: None, FakeStream(), print)
     assert str(refused.value) == (
         f"stream trigger NewReports of Builder: cannot honour filter {text}: "
         "dynamodb.NewImage.sk.S: operator 'regex' is not emulated by the local stack"
     )
-    stack.functions["Builder"].events["NewReports"]["Properties"]["FilterCriteria"] = {"Filters": [{"Pattern": "{"}]}
+    stack.resources["BuilderNewReports"]["Properties"]["FilterCriteria"] = {"Filters": [{"Pattern": "{"}]}
     with pytest.raises(CannotEmulate, match=re.escape("stream trigger NewReports of Builder: cannot honour filter {:")):
         Triggers(stack, lambda *_: None, FakeStream(), print)
 
 
 def template_filters() -> list[Any]:
-    props = load()["Resources"]["CaseBuilderFunction"]["Properties"]["Events"]
-    (stream,) = [e for e in props.values() if e["Type"] == "DynamoDB"]
+    (stream,) = describe(translate()).of_type("AWS::Lambda::EventSourceMapping").values()
     return [compile_pattern(json.loads(f["Pattern"])) for f in stream["Properties"]["FilterCriteria"]["Filters"]]
 
 
@@ -278,12 +277,15 @@ def test_what_cannot_be_honoured_is_refused(expression: str, zone: str, reason: 
         schedule_rule(expression, zone, START)
 
 
+def function_stack(name: str, events: dict[str, Any]) -> Stack:
+    """A SAM template of one function with ``events``, as the local stack reads it (translated; nothing created)."""
+    code = {"CodeUri": "functions/reminder/", "Handler": "app.lambda_handler", "Runtime": "python3.13"}
+    function = {"Type": "AWS::Serverless::Function", "Properties": {**code, "Events": events}}
+    return describe(translate({"Transform": SAM_TRANSFORM, "Resources": {name: function}}))
+
+
 def reminder_stack(**events: dict[str, Any]) -> Stack:
-    stack = Stack({"Resources": {}}, "ap-southeast-3", {})
-    stack.functions["ReminderFunction"] = Function(
-        "ReminderFunction", "functions/reminder/", "app.lambda_handler", {}, events, 30
-    )
-    return stack
+    return function_stack("ReminderFunction", events)
 
 
 def test_an_unhonoured_schedule_stops_the_stack_naming_it() -> None:
@@ -310,11 +312,7 @@ def test_an_unhonoured_schedule_stops_the_stack_naming_it() -> None:
 
 
 def test_the_templates_schedules_are_honoured() -> None:
-    template = load()
-    function = template["Resources"]["ReminderFunction"]["Properties"]
-    stack = reminder_stack(**function["Events"])
-    stack.attributes[("ReminderDLQ", "Arn")] = "arn:aws:sqs:ap-southeast-3:123456789012:kanal-ReminderDLQ"
-    schedules = Schedules(stack, lambda *_: None, print, clock=lambda: START)
+    schedules = Schedules(describe(translate()), lambda *_: None, print, clock=lambda: START)
     due = {s.name: s.due for s in schedules.schedules}
     assert due == {
         "Sweep": START,
@@ -363,9 +361,8 @@ def test_schedules_fire_on_their_expressions() -> None:
 
 def test_a_failing_schedule_is_logged_and_tried_again() -> None:
     start = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
-    stack = Stack({"Resources": {}}, "ap-southeast-3", {})
     events = {"Sweep": {"Type": "ScheduleV2", "Properties": {"ScheduleExpression": "rate(1 minute)"}}}
-    stack.functions["F"] = Function("F", "f/", "app.lambda_handler", {}, events, 30)
+    stack = function_stack("F", events)
     lines: list[str] = []
 
     def invoke(_: str, __: dict[str, Any]) -> None:
@@ -401,12 +398,13 @@ class FakeStream:
             self.records.append({"eventName": "INSERT", "dynamodb": {"SequenceNumber": number}})
 
 
+STREAM = "arn:aws:dynamodb:ap-southeast-3:123456789012:table/t/stream/1"
+
+
 def stream_stack(batch_size: int, window: int) -> Stack:
-    stack = Stack({"Resources": {}}, "ap-southeast-3", {})
-    props = {"Stream": "arn:stream", "BatchSize": batch_size, "MaximumBatchingWindowInSeconds": window}
-    events = {"NewReports": {"Type": "DynamoDB", "Properties": props}}
-    stack.functions["Builder"] = Function("Builder", "f/", "app.lambda_handler", {}, events, 30)
-    return stack
+    props = {"Stream": STREAM, "BatchSize": batch_size, "MaximumBatchingWindowInSeconds": window}
+    events = {"NewReports": {"Type": "DynamoDB", "Properties": {**props, "StartingPosition": "TRIM_HORIZON"}}}
+    return function_stack("Builder", events)
 
 
 def test_a_batch_waits_out_its_window_unless_full() -> None:

@@ -234,7 +234,7 @@ def cmd_dev(args: argparse.Namespace) -> None:
     """Run the whole system locally."""
     from kanal_local.dev import serve
 
-    serve(port=args.port, host=args.host)
+    serve(port=args.port, host=args.host, template=args.template)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -297,6 +297,7 @@ def parser() -> argparse.ArgumentParser:
 
     dev = commands.add_parser("dev", help="run the whole system locally on emulated AWS")
     dev.add_argument("--port", type=arguments.port, default=3000)
+    dev.add_argument("--template", type=Path, help="the SAM template to run (default: this checkout's template.yaml)")
     dev.add_argument("--host", default="127.0.0.1", help=argparse.SUPPRESS)
     dev.set_defaults(func=cmd_dev)
     return top
