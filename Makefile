@@ -8,7 +8,7 @@ SAM_VENV := .venv-sam
 export AWS_DEFAULT_REGION ?= ap-southeast-3
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help install run test lint format typecheck template-lint layer-check unit validate build clean bench security load lock
+.PHONY: help install run test lint format typecheck template-lint layer-check pytests unit-tests component integration validate build clean bench security load lock
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -24,7 +24,7 @@ install: $(STAMP) ## Create .venv and install kanal with its development tools
 run: $(STAMP) ## Start the whole system locally (AWS emulated in-process, API on 127.0.0.1:3000)
 	$(BIN)/kanal dev
 
-test: lint typecheck template-lint security layer-check unit ## Lint, type-check, lint the template, security scans, the layer's imports, tests with coverage
+test: lint typecheck template-lint security layer-check pytests ## Lint, type-check, lint the template, security scans, the layer's imports, every test with coverage
 
 lint: $(STAMP) ## ruff check and format check
 	$(BIN)/ruff check .
@@ -40,8 +40,18 @@ typecheck: $(STAMP) ## mypy (strict, pydantic plugin)
 template-lint: $(STAMP) ## cfn-lint on template.yaml
 	$(BIN)/cfn-lint template.yaml
 
-unit: $(STAMP) ## pytest with branch coverage (at least 90 %)
+pytests: $(STAMP) ## Every test, at every level, with branch coverage (at least 90 %)
 	$(BIN)/pytest --cov --cov-report=term
+
+# One level at a time (tests/<level>, the marker of the same name; tests/conftest.py), without coverage.
+unit-tests: $(STAMP) ## Unit tests: rules and pure code on in-memory fakes (pytest -m unit)
+	$(BIN)/pytest -m unit
+
+component: $(STAMP) ## Component tests: handlers, adapters and the CLI on moto, the local stack's pieces (pytest -m component)
+	$(BIN)/pytest -m component
+
+integration: $(STAMP) ## Integration tests: `kanal dev` in a subprocess, over HTTP (pytest -m integration)
+	$(BIN)/pytest -m integration
 
 $(SAM_VENV)/bin/sam:
 	$(PYTHON) -m venv $(SAM_VENV)

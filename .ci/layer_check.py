@@ -9,7 +9,7 @@ except those under ``if TYPE_CHECKING:`` (they never run).
 ``python .ci/layer_check.py --build .aws-sam/build`` checks what ``sam build`` made the same way: the layer's
 ``kanal`` package and every function's folder, and that no package of the tools was installed into the layer.
 
-``make test`` runs it on the sources (tests/test_layer.py) and on ``sam build``'s output (``make layer-check``).
+``make test`` runs it on the sources (tests/unit/test_layer.py) and on ``sam build``'s output (``make layer-check``).
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ from kanal.errors import InvalidRequest
 from kanal.events import Addressed, Event, EventType, event_id
 from kanal.webhooks import MAX_WEBHOOKS, Secret, Webhook
 
-from tests.conftest import REGION, env
+from tests.support.lambdas import REGION, env
 
 T0 = datetime(2024, 2, 10, 1, 0, tzinfo=UTC)
 

@@ -9,8 +9,11 @@ from hypothesis import HealthCheck, settings
 from kanal.entrypoints.intake_function import app
 from schemathesis.specs.openapi.checks import positive_data_acceptance, unsupported_method
 
-from tests.integration.test_local_stack import Running
-from tests.integration.test_local_stack import stack as _stack  # noqa: F401 - the module's running stack
+from tests.support.local_stack import Running
+
+#: Every test here calls `kanal dev` (the first also starts it, tests/integration/conftest.py): a hang guard, not a
+#: timing (each takes seconds).
+pytestmark = pytest.mark.timeout(180)
 
 schema = schemathesis.openapi.from_dict(app.openapi)
 # derandomize: the same examples on every run, so CI is repeatable; explore further by hand with
@@ -18,8 +21,9 @@ schema = schemathesis.openapi.from_dict(app.openapi)
 
 
 @pytest.fixture(scope="module")
-def running(_stack: Running) -> Running:  # noqa: F811 - reuse the stack fixture under a clear name
-    return _stack
+def running(stack: Running) -> Running:
+    """The module's running stack (tests/integration/conftest.py), under a name that does not suggest moto."""
+    return stack
 
 
 @schema.parametrize()

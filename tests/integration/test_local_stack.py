@@ -3,97 +3,23 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import stat
 import subprocess
-import sys
-import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 import requests
 from kanal_local.emulator import free_port
 
+from tests.support.local_stack import KANAL, Running, clean_env, eventually, start
+
 VIDEO = "https://www.tiktok.com/@akun.contoh/video/7318301234567890123"
-KANAL = str(Path(sys.executable).with_name("kanal"))
 
-
-class Running:
-    """A running local stack and what its .kanal/dev.json says."""
-
-    def __init__(self, process: subprocess.Popen[str], folder: Path, info: dict[str, Any]) -> None:
-        self.process = process
-        self.folder = folder
-        self.info = info
-        self.url = info["api_url"]
-        self.keys = {p["name"]: p["api_key"] for p in info["partners"]}
-
-    def client(self, service: str) -> Any:
-        return boto3.client(
-            service,
-            endpoint_url=self.info["aws_endpoint"],
-            region_name=self.info["region"],
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-        )
-
-    def post(self, partner: str, body: dict[str, Any], **headers: str) -> requests.Response:
-        return requests.post(
-            f"{self.url}/v1/reports",
-            json=body,
-            headers={"Authorization": f"Bearer {self.keys[partner]}", **headers},
-            timeout=10,
-        )
-
-    def get(self, partner: str, path: str, **params: str) -> requests.Response:
-        return requests.get(
-            f"{self.url}{path}", params=params, headers={"Authorization": f"Bearer {self.keys[partner]}"}, timeout=10
-        )
-
-
-def clean_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "KANAL_", "TABLE_", "URGENT_", "NORMAL_"))}
-    return {**env, "PYTHONUNBUFFERED": "1"}
-
-
-def start(folder: Path, port: int) -> subprocess.Popen[str]:
-    return subprocess.Popen(  # noqa: S603 - our own console script
-        [KANAL, "dev", "--port", str(port)],
-        cwd=folder,
-        env=clean_env(),
-        text=True,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-
-
-def eventually(check: Callable[[], Any], seconds: float = 15) -> Any:
-    """Poll until ``check`` returns something truthy (async work: the stream, the queues)."""
-    deadline = time.monotonic() + seconds
-    while True:
-        result = check()
-        if result or time.monotonic() > deadline:
-            return result
-        time.sleep(0.2)
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
-    folder = tmp_path_factory.mktemp("dev")
-    process = start(folder, free_port())
-    dev_file = folder / ".kanal" / "dev.json"
-    if not eventually(dev_file.exists, 60):
-        process.kill()
-        pytest.fail(f"kanal dev did not start: {process.communicate()}")
-    info = json.loads(dev_file.read_text())
-    yield Running(process, folder, info)
-    process.terminate()
-    process.wait(timeout=15)
-    assert not dev_file.exists()  # a clean stop removes it
+#: Every test here waits on `kanal dev` (the first also starts it, tests/integration/conftest.py): a hang guard, not a
+#: timing (each takes seconds).
+pytestmark = pytest.mark.timeout(180)
 
 
 def body(**changes: Any) -> dict[str, Any]:

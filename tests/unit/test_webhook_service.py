@@ -19,7 +19,7 @@ from kanal.webhooks import (
 )
 from standardwebhooks import Webhook as Verifier
 
-from tests.fakes import ClearBox, MemoryDeliveries, MemoryFeed, MemoryReminderRecords, MemoryWebhooks
+from tests.support.fakes import ClearBox, MemoryDeliveries, MemoryFeed, MemoryNotifier, MemoryTimers, MemoryWebhooks
 
 T0 = datetime(2024, 2, 10, 1, 0, tzinfo=UTC)
 URL = "https://hooks.bawaslu.go.id/kanal"
@@ -134,8 +134,16 @@ def test_publishing_feeds_each_partner_and_queues_what_each_webhook_wants_again_
     assert feed.page("p_kpu", None, 10, T0)[0] == [events[2].event]
 
 
+class Records(MemoryTimers, MemoryNotifier):
+    """The reminder store and the notifier in one: what the dispatcher records and sends."""
+
+    def __init__(self) -> None:
+        MemoryTimers.__init__(self)
+        MemoryNotifier.__init__(self)
+
+
 def dispatcher(
-    answers: list[bool], store: MemoryWebhooks, records: MemoryReminderRecords
+    answers: list[bool], store: MemoryWebhooks, records: Records
 ) -> tuple[Dispatcher, list[tuple[str, bytes, dict[str, str]]]]:
     sent: list[tuple[str, bytes, dict[str, str]]] = []
 
@@ -150,7 +158,7 @@ def dispatcher(
 def test_a_delivery_is_signed_retried_with_backoff_then_given_up_with_the_same_id() -> None:
     webhooks, store, _ = service()
     made = webhooks.register("p_bawaslu", URL, None, T0)
-    records = MemoryReminderRecords()
+    records = Records()
     attempts = len(RETRY_DELAYS) + 1
     dispatch, sent = dispatcher([False] * attempts, store, records)
     decided = event()
@@ -171,7 +179,7 @@ def test_a_delivery_is_signed_retried_with_backoff_then_given_up_with_the_same_i
 def test_signatures_verify_with_the_library_and_a_success_clears_failures() -> None:
     webhooks, store, _ = service()
     made = webhooks.register("p_bawaslu", URL, None, T0)
-    records = MemoryReminderRecords()
+    records = Records()
     now = datetime.now(UTC)
     dispatch, sent = dispatcher([False, True], store, records)
     dispatch.dispatch("p_bawaslu", made.webhook_id, event(), 1, now)
@@ -189,19 +197,19 @@ def test_signatures_verify_with_the_library_and_a_success_clears_failures() -> N
 def test_three_days_of_failures_disable_the_webhook_and_tell_its_partner_once() -> None:
     webhooks, store, _ = service()
     made = webhooks.register("p_bawaslu", URL, None, T0)
-    records = MemoryReminderRecords()
+    records = Records()
     dispatch, _ = dispatcher([False] * 4, store, records)
     dispatch.dispatch("p_bawaslu", made.webhook_id, event(), 1, T0)
     dispatch.dispatch("p_bawaslu", made.webhook_id, event(), 2, T0 + timedelta(days=1))
     disabled = dispatch.dispatch("p_bawaslu", made.webhook_id, event(), 3, T0 + DISABLE_AFTER)
     assert disabled.retry_after is None
     assert "disabled" in disabled.outcome
-    assert [r.kind for r in records.notified] == [ReminderKind.WEBHOOK_DISABLED]
-    assert records.notified[0].partner_id == "p_bawaslu"
-    assert made.webhook_id in records.notified[0].text
+    assert [r.kind for r in records.delivered] == [ReminderKind.WEBHOOK_DISABLED]
+    assert records.delivered[0].partner_id == "p_bawaslu"
+    assert made.webhook_id in records.delivered[0].text
     skipped = dispatch.dispatch("p_bawaslu", made.webhook_id, event(), 1, T0 + DISABLE_AFTER)
     assert skipped.outcome == "webhook disabled"
-    assert len(records.notified) == 1
+    assert len(records.delivered) == 1
     webhooks.enable("p_bawaslu", made.webhook_id)
     assert not dispatch.dispatch("p_bawaslu", made.webhook_id, event(), 1, T0 + DISABLE_AFTER).delivered
     assert dispatch.dispatch("p_bawaslu", "wh_gone", event(), 1, T0).outcome == "webhook deleted"

@@ -27,7 +27,7 @@ from kanal.webhooks import (
 from standardwebhooks import Webhook as Verifier
 from standardwebhooks.webhooks import WebhookVerificationError
 
-from tests.fakes import ClearBox
+from tests.support.fakes import ClearBox
 
 T0 = datetime(2024, 2, 10, 1, 0, tzinfo=UTC)
 

@@ -21,7 +21,7 @@ from kanal.errors import CaseNotFound, KanalError, KeyNotFound, PartnerNotFound,
 from kanal.models import PartnerKind
 from kanal.settings import SETTINGS, Setting, Settings
 
-from kanal_cli import arguments, reviewer, webhooks
+from kanal_cli import arguments, reviewer, smoke, webhooks
 
 if TYPE_CHECKING:
     from kanal.partners import Partners
@@ -63,6 +63,7 @@ CHECKS: dict[str, Callable[[str], str]] = {
     "table_name": arguments.table_name,
     "endpoint_url": arguments.endpoint_url,
     "review_api_url": arguments.endpoint_url,
+    "api_url": arguments.endpoint_url,
 }
 
 
@@ -83,6 +84,7 @@ def resolve_settings(args: argparse.Namespace) -> Settings:
         found = {field: found[field] or local[field] for field in found}
         found["endpoint_url"] = found["endpoint_url"] or dev.get("aws_endpoint")
         found["review_api_url"] = found["review_api_url"] or dev.get("review_api_url")
+        found["api_url"] = found["api_url"] or dev.get("api_url")
     if not found["table_name"]:
         stack = args.stack_name or _checked("KANAL_STACK_NAME", arguments.stack_name) or "kanal"
         outputs = stack_outputs(stack, found["endpoint_url"])
@@ -232,7 +234,7 @@ def cmd_dev(args: argparse.Namespace) -> None:
     """Run the whole system locally."""
     from kanal_local.dev import serve
 
-    serve(port=args.port, host=args.host)
+    serve(port=args.port, host=args.host, template=args.template)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -291,10 +293,12 @@ def parser() -> argparse.ArgumentParser:
         return lambda args: handler(args, _services(args))
 
     reviewer.add_commands(commands, _services, with_services)
+    smoke.add_command(commands, with_services)
     webhooks.add_commands(commands)
 
     dev = commands.add_parser("dev", help="run the whole system locally on emulated AWS")
     dev.add_argument("--port", type=arguments.port, default=3000)
+    dev.add_argument("--template", type=Path, help="the SAM template to run (default: this checkout's template.yaml)")
     dev.add_argument("--host", default="127.0.0.1", help=argparse.SUPPRESS)
     dev.set_defaults(func=cmd_dev)
     return top

@@ -100,16 +100,18 @@ class ReviewDesk:
         raise ReviewApiFailed(f"the reviewer API answered {status}: {detail}")
 
 
-def http_send(base_url: str, headers: Caller, timeout: int = 30) -> Send:
+def http_send(base_url: str, headers: Caller, timeout: int = 30, name: str = "the reviewer API") -> Send:
     """A Send over HTTPS (or the local stack's HTTP) through botocore's own HTTP session (its TLS settings and
-    proxies, as every AWS call of the CLI); ``headers(method, url, body)`` adds who is calling."""
+    proxies, as every AWS call of the CLI); ``headers(method, url, body)`` adds who is calling. ``name`` is the
+    API as errors name it (``kanal smoke`` calls the partner API with it too)."""
     from botocore.awsrequest import AWSRequest
+    from botocore.exceptions import ConnectionError as Unreachable
     from botocore.exceptions import HTTPClientError
     from botocore.httpsession import URLLib3Session
 
     base = base_url.rstrip("/")
     if urlsplit(base).scheme not in ("http", "https"):
-        raise ValueError("the reviewer API's URL must be http(s)")
+        raise ValueError(f"the URL of {name} must be http(s)")
     session = URLLib3Session(timeout=timeout)
 
     def send(method: str, path: str, body: dict[str, Any] | None) -> tuple[int, Any]:
@@ -120,8 +122,8 @@ def http_send(base_url: str, headers: Caller, timeout: int = 30) -> Send:
         request = AWSRequest(method=method, url=url, data=data or None, headers=head)
         try:
             answer = session.send(request.prepare())
-        except HTTPClientError as error:
-            raise ReviewApiFailed(f"the reviewer API at {base} could not be reached ({error})") from error
+        except (HTTPClientError, Unreachable) as error:  # refused, timed out, no route, proxy or TLS failures
+            raise ReviewApiFailed(f"{name} at {base} could not be reached ({error})") from error
         return answer.status_code, _parsed(answer.content)
 
     return send

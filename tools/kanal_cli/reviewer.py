@@ -26,7 +26,7 @@ from kanal.models import Outcome, Policy
 from kanal.reminders import local_time
 
 from kanal_cli import arguments
-from kanal_cli.review_client import ReportsArrived, ReviewDesk, http_send, local_caller, region_of, sigv4
+from kanal_cli.review_client import Caller, ReportsArrived, ReviewDesk, http_send, local_caller, region_of, sigv4
 
 if TYPE_CHECKING:
     from kanal.wiring import Services
@@ -76,6 +76,11 @@ def is_local(url: str) -> bool:
     return parts.scheme == "http" and parts.hostname in ("127.0.0.1", "localhost", "::1")
 
 
+def review_desk(url: str, caller: Caller, timeout: int) -> ReviewDesk:
+    """The reviewer API at ``url``, each request saying who calls with ``caller`` (signed, or the local name)."""
+    return ReviewDesk(http_send(url, caller, timeout))
+
+
 def desk_for(args: argparse.Namespace, services: Services) -> tuple[ReviewDesk, str]:
     """The reviewer API, and whom it will record: the caller's IAM identity on AWS (requests signed with its
     credentials), the name from --reviewer or $KANAL_REVIEWER on the local stack (which has no IAM)."""
@@ -92,7 +97,7 @@ def desk_for(args: argparse.Namespace, services: Services) -> tuple[ReviewDesk, 
             name = reviewer_name(str(named))
         except argparse.ArgumentTypeError as error:  # $KANAL_REVIEWER (the flag was checked by its type)
             raise argparse.ArgumentTypeError(f"KANAL_REVIEWER {error}") from None
-        return ReviewDesk(http_send(url, local_caller(name), timeout)), name
+        return review_desk(url, local_caller(name), timeout), name
     if named:
         raise argparse.ArgumentTypeError(
             "--reviewer and KANAL_REVIEWER are for the local stack only: on AWS you review as your IAM identity"
@@ -105,7 +110,7 @@ def desk_for(args: argparse.Namespace, services: Services) -> tuple[ReviewDesk, 
     region = region_of(url, region)
     if not region:
         raise RuntimeError("no AWS region (AWS_DEFAULT_REGION) for the reviewer API")
-    return ReviewDesk(http_send(url, sigv4(credentials, region), timeout)), "your IAM identity"
+    return review_desk(url, sigv4(credentials, region), timeout), "your IAM identity"
 
 
 def _print(value: Any) -> None:

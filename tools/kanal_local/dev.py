@@ -73,8 +73,8 @@ class LocalStack:
 
     def start(self) -> LocalStack:
         """Start everything and seed the demo partners. Raises PortBusy if the API's port is taken, CannotEmulate
-        if the template asks for a trigger the local stack cannot run as AWS would (and then stops what it
-        started)."""
+        if the template asks for something the local stack cannot run as AWS would, or names something it does not
+        know (an unknown Ref or GetAtt), and then stops what it started."""
         ensure_free(self.host, self.port)
         try:
             return self._start()
@@ -89,10 +89,11 @@ class LocalStack:
         import boto3
 
         streams = boto3.client("dynamodbstreams", endpoint_url=self.emulator.endpoint)
-        # Both read (and refuse) the template's triggers before anything serves.
-        self.triggers = Triggers(stack, self.emulator.invoke, streams, self.log)
+        sqs = boto3.client("sqs", endpoint_url=self.emulator.endpoint)
+        # The triggers, the schedules and the APIs read (and refuse) what the template asks before anything serves.
+        self.triggers = Triggers(stack, self.emulator.invoke, streams, self.log, sqs=sqs)
         self.schedules = Schedules(stack, self.emulator.invoke, self.log)
-        apis = [Api.from_stack(stack, "Api"), Api.from_stack(stack, "ReviewApi")]
+        apis = [Api.from_stack(stack, logical) for logical in stack.of_type("AWS::ApiGateway::RestApi")]
         try:
             self.server = make_server(apis, self._invoke, self.host, self.port, self.log)
         except OSError as error:  # taken since ensure_free looked
@@ -167,10 +168,13 @@ def _interrupt(*_: Any) -> None:
     raise KeyboardInterrupt
 
 
-def serve(port: int = 3000, host: str = "127.0.0.1") -> None:
-    """Run the local stack in the foreground until Ctrl-C."""
+def serve(port: int = 3000, host: str = "127.0.0.1", template: Path | None = None) -> None:
+    """Run the local stack of ``template`` (default: this checkout's template.yaml) in the foreground until Ctrl-C;
+    exit 2 with one line if it cannot start."""
     _log("starting kanal on emulated AWS (moto, in memory)...")
     stack = LocalStack(port=port, host=host)
+    if template is not None:
+        stack.emulator.template_path = template
     try:
         stack.start()
     except PortBusy as busy:

@@ -1,4 +1,5 @@
-"""Emulated AWS for the local stack: moto's server on 127.0.0.1, the template's resources, the real handlers.
+"""Emulated AWS for the local stack: moto's server on 127.0.0.1, the template's resources (as SAM translates it),
+the real handlers.
 
 moto's server is built from moto's public pieces, as ``moto.server`` builds its own: the WSGI app
 (``DomainDispatcherApplication(create_backend_app)``) served by werkzeug's threaded server (``make_server``) with
@@ -10,6 +11,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import socket
+import sys
 import threading
 import time
 import warnings
@@ -19,7 +21,18 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from kanal_local.template import Function, Stack, create_stack, default_template_path, load
+import yaml
+
+from kanal_local.template import (
+    CannotEmulate,
+    Function,
+    Stack,
+    create_stack,
+    default_template_path,
+    describe,
+    load,
+    translate,
+)
 
 REGION = "ap-southeast-3"
 #: Invocations of one function that may run at once on the local stack.
@@ -104,7 +117,12 @@ def one_at_a_time(app: Any, serialized: Callable[[dict[str, Any]], bool] = is_dy
 
 
 def load_handler(root: Path, function: Function) -> Handler:
-    """The handler that SAM would run: CodeUri's module, Handler's attribute."""
+    """The handler that Lambda would run: the module of the Handler in the function's code folder (its CodeUri),
+    the Handler's attribute; its layers' folders importable, as Lambda puts them on the path."""
+    for layer in function.layers:
+        folder = str((root / layer).resolve())
+        if folder not in sys.path:
+            sys.path.append(folder)  # after what is installed: an editable install of the same package wins
     module_name, _, attribute = function.handler.rpartition(".")
     path = root / function.code_uri / f"{module_name.replace('.', '/')}.py"
     spec = importlib.util.spec_from_file_location(f"kanal_local_{function.logical_id}", path)
@@ -140,7 +158,18 @@ class Emulator:
         return f"http://127.0.0.1:{self.moto_port}"
 
     def start(self) -> Stack:
-        """Start moto, create the template's resources, point this process's AWS clients at them."""
+        """Translate the template (as SAM does; refused, naming it, if the local stack cannot run it as deployed),
+        start moto, create the template's resources, point this process's AWS clients at them."""
+        started = time.perf_counter()
+        try:
+            source = load(self.template_path)
+        except (OSError, yaml.YAMLError) as error:
+            where = self.template_path
+            raise CannotEmulate(f"cannot read the template {where} (kanal dev --template names it): {error}") from None
+        translated = translate(source, region=REGION)
+        describe(translated, REGION)  # what names nothing it knows is refused before anything starts
+        self.timings["translate_s"] = time.perf_counter() - started
+
         started = time.perf_counter()
         self.server = moto_server("127.0.0.1", self.moto_port)
         self.moto_port = int(self.server.server_port)
@@ -163,9 +192,8 @@ class Emulator:
         import boto3
 
         session: Any = boto3.session.Session(region_name=REGION)
-        self.stack = create_stack(
-            lambda service: session.client(service, endpoint_url=self.endpoint), REGION, load(self.template_path)
-        )
+        endpoint = self.endpoint
+        self.stack = create_stack(lambda service: session.client(service, endpoint_url=endpoint), REGION, translated)
         for function in self.stack.functions.values():
             os.environ.update(function.environment)
         os.environ.update(self.overrides)
@@ -190,7 +218,7 @@ class Emulator:
         """Run a function's handler on an event, as Lambda would."""
         assert self.stack is not None
         function = self.stack.functions[logical_id]
-        context = LambdaContext(function_name=f"kanal-{logical_id}", timeout_seconds=function.timeout)
+        context = LambdaContext(function_name=str(self.stack.refs[logical_id]), timeout_seconds=function.timeout)
         from kanal import wiring
 
         with self.locks[logical_id], wiring.function_environment(function.environment):

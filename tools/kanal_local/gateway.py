@@ -1,9 +1,10 @@
 """A local API Gateway for the template's REST APIs: routes, the REQUEST authorizer and its cache, IAM
 authorization, proxy events.
 
-It reads the routes, the authorizer and the gateway responses from the
-template, builds the REST proxy event API Gateway would send, and returns
-the handler's answer as is.
+It reads the routes, the authorizer and the gateway responses from the REST API's body as SAM translates the
+template (AWS::ApiGateway::RestApi: paths with their Lambda proxy integrations, securityDefinitions,
+x-amazon-apigateway-gateway-responses) and its stage, builds the REST proxy event API Gateway would send, and
+returns the handler's answer as is.
 
 The local stack has no IAM: an API with ``DefaultAuthorizer: AWS_IAM`` (the reviewer API) takes the
 caller's name from the ``X-Kanal-Local-Reviewer`` header, which only this local gateway reads, and puts
@@ -31,7 +32,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from kanal import terminal
 
 from kanal_local import LOCAL_CALLER_HEADER
-from kanal_local.template import Stack
+from kanal_local.template import CannotEmulate, Stack
 
 Invoke = Callable[[str, dict[str, Any]], Any]
 Log = Callable[[str], None]
@@ -62,6 +63,9 @@ class Authorizer:
     function: str
     header: str
     ttl: int
+    #: The header is the identity source: without it (or empty), API Gateway answers 401 and never invokes the
+    #: authorizer (when its results are cached).
+    required: bool = True
 
 
 def local_principal(name: str) -> str:
@@ -84,53 +88,69 @@ class Api:
 
     @classmethod
     def from_stack(cls, stack: Stack, api_id: str = "Api") -> Api:
-        """Read routes, authorizer and gateway responses of ``api_id`` from the template."""
-        props = stack.resources[api_id]["Properties"]
-        auth = props.get("Auth", {})
-        authorizer = None
-        default = auth.get("DefaultAuthorizer")
-        iam = default == "AWS_IAM"
-        if default and not iam:
-            spec = auth["Authorizers"][default]
-            logical = spec["FunctionArn"]["Fn::GetAtt"][0]
-            identity = spec.get("Identity", {})
-            authorizer = Authorizer(
-                function=logical,
-                header=identity.get("Headers", ["Authorization"])[0],
-                ttl=int(stack.resolve(identity.get("ReauthorizeEvery", 300))),
-            )
-        routes = []
-        for name, function in stack.functions.items():
-            for event in function.events.values():
-                if event.get("Type") != "Api" or event["Properties"].get("RestApiId", {}).get("Ref") != api_id:
-                    continue
-                path = event["Properties"]["Path"]
+        """Read ``api_id``, an AWS::ApiGateway::RestApi of the translated template: its routes and their Lambda
+        proxy integrations, its authorizer (securityDefinitions), its gateway responses (all from the Body SAM
+        wrote) and its stage. CannotEmulate, naming what, for anything the local gateway cannot serve as API
+        Gateway would."""
+        body = stack.resolve(stack.resources[api_id]["Properties"].get("Body"))
+        if not isinstance(body, dict) or not isinstance(body.get("paths"), dict):
+            raise CannotEmulate(f"API {api_id}: the local gateway serves a REST API from its Body (OpenAPI) only")
+        definitions: dict[str, Any] = body.get("securityDefinitions", {})
+        schemes = {name: _scheme(api_id, name, spec, stack) for name, spec in definitions.items()}
+        routes, used = [], set()
+        for path, methods in body["paths"].items():
+            for verb, operation in methods.items():
+                method = "ANY" if verb == "x-amazon-apigateway-any-method" else verb.upper()
+                where = f"API {api_id} {method} {path}"
+                function = _integration(where, operation.get("x-amazon-apigateway-integration"), stack)
+                security = operation.get("security", body.get("security", []))
+                names = {name for requirement in security for name in requirement if name in schemes}
+                used |= names
                 pattern = re.compile(re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", path))
-                open_route = event["Properties"].get("Auth", {}).get("Authorizer") == "NONE"
-                routes.append(
-                    Route(event["Properties"]["Method"].upper(), path, pattern, name, bool(default) and not open_route)
-                )
+                routes.append(Route(method, path, pattern, function, bool(names)))
+        kinds = {schemes[name] for name in used}
+        if len(kinds) > 1:
+            raise CannotEmulate(f"API {api_id}: the local gateway serves one authorizer per API, not {sorted(used)}")
+        scheme = next(iter(kinds), None)
+        stages = [
+            stack.resolve(r["Properties"].get("StageName"))
+            for r in stack.of_type("AWS::ApiGateway::Stage").values()
+            if stack.resolve(r["Properties"].get("RestApiId")) == stack.refs[api_id]
+        ]
+        if len(stages) != 1:
+            raise CannotEmulate(f"API {api_id}: the local gateway serves one stage per API, not {len(stages)}")
+        responses = body.get("x-amazon-apigateway-gateway-responses", {})
+        for kind, spec in responses.items():
+            for header, value in spec.get("responseParameters", {}).items():
+                if not (header.startswith("gatewayresponse.header.") and re.fullmatch(r"'[^']*'", str(value))):
+                    raise CannotEmulate(f"API {api_id}: gateway response {kind}: {header} is not a static header")
         return cls(
-            stage=str(stack.resolve(props.get("StageName", "prod"))),
+            stage=str(stages[0]),
             routes=routes,
-            authorizer=authorizer,
-            responses=props.get("GatewayResponses", {}),
-            iam=iam,
+            authorizer=scheme if isinstance(scheme, Authorizer) else None,
+            responses=responses,
+            iam=scheme == IAM,
         )
 
     def gateway_response(self, kind: str, status: int, message: str | None = None) -> tuple[int, dict[str, str], bytes]:
-        """API Gateway's own answer (UNAUTHORIZED, ACCESS_DENIED, ...) as the template shapes it; ``message`` is
-        $context.error.messageString (by default the kind's name)."""
-        spec = self.responses.get(kind) or self.responses.get("DEFAULT_4XX", {})
-        headers = {k: v.strip("'") for k, v in spec.get("ResponseParameters", {}).get("Headers", {}).items()}
-        body = spec.get("ResponseTemplates", {}).get("application/json", '{"message": "error"}')
+        """API Gateway's own answer (UNAUTHORIZED, ACCESS_DENIED, ...) as the API's gateway responses shape it (the
+        kind's own, else DEFAULT_4XX or DEFAULT_5XX by its status, whose status code then applies too);
+        ``message`` is $context.error.messageString (by default the kind's name)."""
+        spec = self.responses.get(kind) or self.responses.get("DEFAULT_5XX" if status >= 500 else "DEFAULT_4XX", {})
+        headers = {
+            k.removeprefix("gatewayresponse.header."): str(v).strip("'")
+            for k, v in spec.get("responseParameters", {}).items()
+        }
+        body = spec.get("responseTemplates", {}).get("application/json", '{"message": "error"}')
         body = body.replace("$context.error.messageString", json.dumps(message or kind.replace("_", " ").title()))
-        return int(spec.get("StatusCode", status)), headers, body.encode()
+        return int(spec.get("statusCode", status)), headers, body.encode()
 
     def authorize(self, invoke: Invoke, method_arn: str, event: dict[str, Any]) -> dict[str, Any] | None:
         """The authorizer's policy for this request (cached per identity header like API Gateway); None: refused."""
         assert self.authorizer is not None
         identity = _header(event["headers"], self.authorizer.header) or ""
+        if not identity and self.authorizer.required and self.authorizer.ttl > 0:
+            return None
         now = time.monotonic()
         with self.lock:
             cached = self.cache.get(identity)
@@ -157,6 +177,51 @@ class Api:
             with self.lock:
                 self.cache[identity] = (now + self.authorizer.ttl, policy)
         return policy
+
+
+#: An API's AWS_IAM security scheme (SigV4): the caller is the request's signer.
+IAM = "AWS_IAM"
+#: What the integration's credentials say when API Gateway invokes the function as the caller (SAM's InvokeRole
+#: CALLER_CREDENTIALS, its default with AWS_IAM).
+CALLER_CREDENTIALS = "arn:aws:iam::*:user/*"
+
+
+def _scheme(api_id: str, name: str, spec: dict[str, Any], stack: Stack) -> Authorizer | str:
+    """A securityDefinitions entry as the local gateway serves it: IAM, or a REQUEST authorizer."""
+    where = f"API {api_id} authorizer {name}"
+    if spec.get("x-amazon-apigateway-authtype") == "awsSigv4":
+        return IAM
+    authorizer = spec.get("x-amazon-apigateway-authorizer")
+    if not isinstance(authorizer, dict) or authorizer.get("type") != "request":
+        raise CannotEmulate(f"{where}: the local gateway serves REQUEST Lambda authorizers and AWS_IAM only")
+    if authorizer.get("authorizerCredentials"):
+        raise CannotEmulate(f"{where}: the local gateway has no IAM to invoke the authorizer with its credentials")
+    sources = [s.strip() for s in str(authorizer.get("identitySource", "")).split(",") if s.strip()]
+    headers = [s.removeprefix("method.request.header.") for s in sources if s.startswith("method.request.header.")]
+    if len(sources) > 1 or len(headers) != len(sources):
+        raise CannotEmulate(f"{where}: the local gateway takes one header as the identity source, not {sources}")
+    return Authorizer(
+        function=stack.function_of(authorizer.get("authorizerUri"), where),
+        header=headers[0] if headers else "Authorization",
+        ttl=int(authorizer.get("authorizerResultTtlInSeconds", 300)),
+        required=bool(headers),
+    )
+
+
+def _integration(where: str, integration: Any, stack: Stack) -> str:
+    """The function behind a route's integration (a Lambda proxy integration, invoked by API Gateway itself)."""
+    if not isinstance(integration, dict) or integration.get("type") != "aws_proxy":
+        raise CannotEmulate(f"{where}: the local gateway serves Lambda proxy integrations (aws_proxy) only")
+    credentials = integration.get("credentials")
+    if credentials == CALLER_CREDENTIALS:
+        raise CannotEmulate(
+            f"{where}: API Gateway would invoke the function with the caller's own credentials (SAM's InvokeRole "
+            "CALLER_CREDENTIALS, its default with AWS_IAM), so every caller would need lambda:InvokeFunction; the "
+            "local gateway has no IAM to check that (set InvokeRole: NONE)"
+        )
+    if credentials:
+        raise CannotEmulate(f"{where}: the local gateway has no IAM to invoke the function as {credentials}")
+    return stack.function_of(integration.get("uri"), where)
 
 
 def _header(headers: dict[str, str], name: str) -> str | None:
@@ -321,7 +386,7 @@ def make_server(apis: Api | list[Api], invoke: Invoke, host: str, port: int, log
             path = urlsplit(self.path).path
             partner = "-"
             event = build_event(api, route, params, self, body)
-            if api.iam:
+            if api.iam and route.authorized:
                 name = _header(dict(self.headers.items()), LOCAL_CALLER_HEADER)
                 if not name:
                     unsigned = api.gateway_response("MISSING_AUTHENTICATION_TOKEN", 403)

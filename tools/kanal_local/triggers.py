@@ -1,5 +1,7 @@
-"""The template's triggers, run locally: DynamoDB stream event source mappings (batch size, filter
-criteria, partial batch failures) and EventBridge Scheduler schedules (rate, cron with time zone, at).
+"""The template's triggers, run locally, as SAM translates them: DynamoDB stream event source mappings
+(AWS::Lambda::EventSourceMapping: batch size and window, filter criteria, partial batch failures, bisection on a
+function error, retries and record age with the on-failure destination) and EventBridge Scheduler schedules
+(AWS::Scheduler::Schedule: rate, cron with time zone, at; the target's input).
 
 What the local stack cannot do as AWS would (a filter operator it does not implement, a schedule expression it
 cannot honour) raises CannotEmulate when the stack starts, naming the resource: nothing is dropped or skipped
@@ -8,26 +10,25 @@ without saying so.
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 import json
 import re
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from kanal_local.template import Stack
+from kanal_local.template import CannotEmulate, Stack
+
+__all__ = ["CannotEmulate", "Schedules", "Triggers", "compile_pattern", "matches", "schedule_rule"]
 
 Invoke = Callable[[str, dict[str, Any]], Any]
 Log = Callable[[str], None]
-
-
-class CannotEmulate(Exception):
-    """Something the template asks for that the local stack cannot do as AWS does. Raised when the stack starts,
-    naming the resource, so that nothing runs differently from the deployed stack without saying so."""
 
 
 # Stream filter criteria: EventBridge event patterns, as Lambda applies them to each stream record.
@@ -52,12 +53,12 @@ def compile_pattern(pattern: Any) -> Matcher:
     return _object(pattern, "")
 
 
-def _filter(function: str, event: str, text: str) -> Matcher:
-    """One filter of a stream trigger, compiled; CannotEmulate naming the function, its event and the pattern."""
+def _filter(where: str, text: str) -> Matcher:
+    """One filter of a stream trigger, compiled; CannotEmulate naming the trigger (``where``) and the pattern."""
     try:
         return compile_pattern(json.loads(text))
     except ValueError as error:
-        raise CannotEmulate(f"stream trigger {event} of {function}: cannot honour filter {text}: {error}") from None
+        raise CannotEmulate(f"{where}: cannot honour filter {text}: {error}") from None
 
 
 def matches(pattern: Any, value: Any) -> bool:
@@ -314,9 +315,31 @@ class BackgroundLoop:
         return min(pause * 2, max(self.interval, self.idle_interval))
 
 
+#: Properties of an AWS::Lambda::EventSourceMapping that make no difference to what the local stack delivers: how
+#: many batches of a shard AWS runs at once (the local stack runs them one after another, one of the orders AWS
+#: may take), tags, the key that encrypts the filter criteria, and metrics.
+_MAPPING_IGNORED = frozenset({"ParallelizationFactor", "Tags", "KmsKeyArn", "MetricsConfig"})
+_MAPPING_HONOURED = frozenset(
+    {
+        "EventSourceArn",
+        "FunctionName",
+        "Enabled",
+        "BatchSize",
+        "MaximumBatchingWindowInSeconds",
+        "FilterCriteria",
+        "FunctionResponseTypes",
+        "StartingPosition",
+        "BisectBatchOnFunctionError",
+        "MaximumRetryAttempts",
+        "MaximumRecordAgeInSeconds",
+        "DestinationConfig",
+    }
+)
+
+
 @dataclass
 class StreamTrigger:
-    """One DynamoDB stream event of a function, polled from moto's stream."""
+    """One DynamoDB stream event source mapping of the template, polled from moto's stream."""
 
     function: str
     stream_arn: str
@@ -326,10 +349,27 @@ class StreamTrigger:
     partial_failures: bool
     #: MaximumBatchingWindowInSeconds: how long a batch smaller than batch_size may wait for more records.
     window: float = 0.0
+    #: StartingPosition: where a shard is first read from (TRIM_HORIZON or LATEST).
+    starting_position: str = "TRIM_HORIZON"
+    #: BisectBatchOnFunctionError: a batch the function fails on is split in two, and each half tried alone.
+    bisect: bool = False
+    #: MaximumRetryAttempts and MaximumRecordAgeInSeconds (-1: no limit): past either, a failing batch is given up
+    #: on, described on ``on_failure``.
+    max_retries: int = -1
+    max_age: float = -1
+    #: DestinationConfig.OnFailure: the URL of the queue that batches given up on are described on (None: dropped).
+    on_failure: str | None = None
+    #: The mapping's name: its SAM event's, as in "stream trigger NewReports of CaseBuilderFunction".
+    name: str = ""
     pending: list[dict[str, Any]] = field(default_factory=list)
+    #: The shard each pending record came from (Lambda's batches are per shard).
+    shards: list[str] = field(default_factory=list)
     iterators: dict[str, str] = field(default_factory=dict)
     #: When the oldest pending record was read (monotonic seconds).
     pending_since: float | None = None
+    #: Failed tries of the batch at the head of ``pending``, and the size of its next try (less while bisecting).
+    attempts: int = 0
+    limit: int = 0
 
     def ready(self, now: float) -> bool:
         """Whether a batch goes out now: the batch is full, or the window since its first record has passed."""
@@ -343,10 +383,38 @@ class StreamTrigger:
         """Whether the record passes the mapping's filter criteria."""
         return not self.filters or any(test(record) for test in self.filters)
 
+    def batch(self) -> list[dict[str, Any]]:
+        """The next batch: up to batch_size pending records (fewer while bisecting), all of one shard."""
+        size = min(self.limit or self.batch_size, self.batch_size)
+        shard = self.shards[0]
+        count = next((i for i, s in enumerate(self.shards[:size]) if s != shard), min(size, len(self.pending)))
+        return self.pending[:count]
+
+    def done(self, count: int) -> None:
+        """The first ``count`` pending records are delivered (or given up on)."""
+        del self.pending[:count]
+        del self.shards[:count]
+        if not self.pending:
+            self.pending_since = None  # what is left has waited already: it goes out next round
+
+
+def _plain(value: Any) -> Any:
+    """A stream record's value as Lambda's event has it: times as epoch seconds, binary values as base64."""
+    if isinstance(value, datetime):
+        return int(value.timestamp())
+    if isinstance(value, bytes | bytearray):
+        return base64.b64encode(bytes(value)).decode()
+    return str(value)
+
+
+def _event_name(logical: str, function: str) -> str:
+    """The SAM event a translated resource came from (SAM names it <function><event>), else its logical id."""
+    return logical[len(function) :] if logical.startswith(function) and logical != function else logical
+
 
 @dataclass
 class Triggers(BackgroundLoop):
-    """Polls every stream trigger of the template and invokes its function."""
+    """Polls every stream event source mapping of the template and invokes its function."""
 
     stack: Stack
     invoke: Invoke
@@ -357,30 +425,61 @@ class Triggers(BackgroundLoop):
     interval: float = 0.25
     idle_interval: float = 2.0
     clock: Callable[[], float] = time.monotonic
+    #: An SQS client, for the mappings' on-failure destinations.
+    sqs: Any = None
+    #: The wall clock (for the records' age, and the failure records' times).
+    now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    #: The pause after a batch whose records the function reported failed, before it is tried again.
+    backoff: float = 0.5
     triggers: list[StreamTrigger] = field(default_factory=list)
     stopping: threading.Event = field(default_factory=threading.Event)
     waking: threading.Event = field(default_factory=threading.Event)
     thread: threading.Thread | None = None
 
     def __post_init__(self) -> None:
-        for name, function in self.stack.functions.items():
-            for event_name, event in function.events.items():
-                if event.get("Type") != "DynamoDB":
-                    continue
-                props = event["Properties"]
-                filters = [
-                    _filter(name, event_name, f["Pattern"]) for f in props.get("FilterCriteria", {}).get("Filters", [])
-                ]
-                self.triggers.append(
-                    StreamTrigger(
-                        function=name,
-                        stream_arn=str(self.stack.resolve(props["Stream"])),
-                        batch_size=int(props.get("BatchSize", 100)),
-                        filters=filters,
-                        partial_failures="ReportBatchItemFailures" in props.get("FunctionResponseTypes", []),
-                        window=float(props.get("MaximumBatchingWindowInSeconds", 0)),
-                    )
-                )
+        for logical, resource in self.stack.of_type("AWS::Lambda::EventSourceMapping").items():
+            trigger = self._mapping(logical, resource.get("Properties") or {})
+            if trigger is not None:
+                self.triggers.append(trigger)
+
+    def _mapping(self, logical: str, raw: dict[str, Any]) -> StreamTrigger | None:
+        """One mapping as a StreamTrigger (None: disabled); CannotEmulate, naming it, for what it cannot honour."""
+        function = self.stack.function_of(self.stack.resolve(raw["FunctionName"]), f"event source mapping {logical}")
+        where = f"stream trigger {_event_name(logical, function)} of {function}"
+        unknown = sorted(set(raw) - _MAPPING_HONOURED - _MAPPING_IGNORED)
+        if unknown:
+            raise CannotEmulate(f"{where}: the local stack does not emulate {', '.join(unknown)}")
+        props = self.stack.resolve(raw)
+        source = str(props["EventSourceArn"])
+        if not re.fullmatch(r"arn:[^:]+:dynamodb:[^:]*:[^:]*:table/[^/]+/stream/.+", source):
+            raise CannotEmulate(f"{where}: the local stack runs DynamoDB stream mappings only, not {source}")
+        if props.get("Enabled", True) in (False, "false"):
+            return None
+        position = str(props.get("StartingPosition", "TRIM_HORIZON"))
+        if position not in ("TRIM_HORIZON", "LATEST"):
+            raise CannotEmulate(f"{where}: cannot start a stream at {position}")
+        filters = [_filter(where, f["Pattern"]) for f in props.get("FilterCriteria", {}).get("Filters", [])]
+        destination = props.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
+        return StreamTrigger(
+            function=function,
+            stream_arn=source,
+            batch_size=int(props.get("BatchSize", 100)),
+            filters=filters,
+            partial_failures="ReportBatchItemFailures" in props.get("FunctionResponseTypes", []),
+            window=float(props.get("MaximumBatchingWindowInSeconds", 0)),
+            starting_position=position,
+            bisect=props.get("BisectBatchOnFunctionError") in (True, "true"),
+            max_retries=int(props.get("MaximumRetryAttempts", -1)),
+            max_age=float(props.get("MaximumRecordAgeInSeconds", -1)),
+            on_failure=self._queue(where, destination) if destination else None,
+            name=where,
+        )
+
+    def _queue(self, where: str, arn: str) -> str:
+        for logical in self.stack.of_type("AWS::SQS::Queue"):
+            if self.stack.attributes.get((logical, "Arn")) == arn:
+                return self.stack.attributes[(logical, "QueueUrl")]
+        raise CannotEmulate(f"{where}: its on-failure destination {arn} is not a queue of this template")
 
     def step(self) -> bool:
         """Poll every trigger once."""
@@ -400,46 +499,108 @@ class Triggers(BackgroundLoop):
 
     def poll(self, trigger: StreamTrigger, flush: bool = False) -> bool:
         """Read new records and invoke the function on a batch once it is ready (or ``flush``); True if anything
-        was delivered.
+        was delivered (or given up on). A function error is raised again once the mapping's policy is applied:
+        the batch is bisected, given up on, or tried again on a later poll.
         """
         self._read(trigger)
         if not trigger.pending or not (flush or trigger.ready(self.clock())):
             return False
-        batch = trigger.pending[: trigger.batch_size]
-        answer = self.invoke(trigger.function, {"Records": batch})
+        batch = trigger.batch()
+        try:
+            answer = self.invoke(trigger.function, {"Records": batch})
+        except Exception:
+            if not self._failed(trigger, batch, "Unhandled"):
+                raise  # logged by step(); tried again on a later round
+            return True
         failed = (
             [f["itemIdentifier"] for f in (answer or {}).get("batchItemFailures", [])]
             if trigger.partial_failures
             else []
         )
         if not failed:
-            del trigger.pending[: len(batch)]
-            if not trigger.pending:
-                trigger.pending_since = None  # what is left has waited already: it goes out next round
+            trigger.done(len(batch))
+            trigger.attempts, trigger.limit = 0, 0
             return True
         # Lambda retries from the first failed record, with the records after it.
         first = min(i for i, r in enumerate(batch) if r["dynamodb"]["SequenceNumber"] in failed)
-        del trigger.pending[:first]
+        trigger.done(first)
+        if self._failed(trigger, batch[first:], None):
+            return True
         self.log(f"{trigger.function}: {len(failed)} record(s) failed; retrying")
-        time.sleep(0.5)
+        time.sleep(self.backoff)
         return first > 0
+
+    def _failed(self, trigger: StreamTrigger, batch: list[dict[str, Any]], error: str | None) -> bool:
+        """Apply the mapping's policy to a batch that failed (``error``: the function's, None: records it reported
+        failed); True if the batch was given up on (and described on the on-failure destination)."""
+        if error is not None and trigger.bisect and len(batch) > 1:
+            trigger.limit = (len(batch) + 1) // 2  # splitting does not count as a retry
+            return False
+        trigger.attempts += 1
+        oldest = min((r["dynamodb"].get("ApproximateCreationDateTime") for r in batch), default=None)
+        age = self.now().timestamp() - oldest if isinstance(oldest, int | float) else 0.0
+        if 0 <= trigger.max_age < age:
+            condition = "RecordAgeExceeded"
+        elif 0 <= trigger.max_retries < trigger.attempts:
+            condition = "RetryAttemptsExhausted"
+        else:
+            return False
+        self._give_up(trigger, batch, condition, error)
+        trigger.done(len(batch))
+        trigger.attempts, trigger.limit = 0, 0
+        return True
+
+    def _give_up(self, trigger: StreamTrigger, batch: list[dict[str, Any]], condition: str, error: str | None) -> None:
+        """Describe a batch given up on as Lambda does on the mapping's on-failure destination (its records stay
+        on the stream: ``kanal cases replay`` reads them from there)."""
+        self.log(f"{trigger.name}: gave up on {len(batch)} record(s) ({condition})")
+        if trigger.on_failure is None or self.sqs is None:
+            return
+        arrivals = [r["dynamodb"].get("ApproximateCreationDateTime") for r in batch]
+        times = [datetime.fromtimestamp(a, UTC).strftime("%Y-%m-%dT%H:%M:%SZ") for a in arrivals if a is not None]
+        message = {
+            "requestContext": {
+                "requestId": str(uuid.uuid4()),
+                "functionArn": self.stack.attributes.get((trigger.function, "Arn")),
+                "condition": condition,
+                "approximateInvokeCount": trigger.attempts,
+            },
+            "responseContext": {
+                "statusCode": 200,
+                "executedVersion": "$LATEST",
+                **({"functionError": error} if error else {}),
+            },
+            "version": "1.0",
+            "timestamp": self.now().strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
+            "DDBStreamBatchInfo": {
+                "shardId": trigger.shards[0] if trigger.shards else "",
+                "startSequenceNumber": batch[0]["dynamodb"]["SequenceNumber"],
+                "endSequenceNumber": batch[-1]["dynamodb"]["SequenceNumber"],
+                "approximateArrivalOfFirstRecord": times[0] if times else None,
+                "approximateArrivalOfLastRecord": times[-1] if times else None,
+                "batchSize": len(batch),
+                "streamArn": trigger.stream_arn,
+            },
+        }
+        self.sqs.send_message(QueueUrl=trigger.on_failure, MessageBody=json.dumps(message))
 
     def _read(self, trigger: StreamTrigger) -> None:
         if not trigger.iterators:
             shards = self.client.describe_stream(StreamArn=trigger.stream_arn)["StreamDescription"]["Shards"]
             for shard in shards:
                 trigger.iterators[shard["ShardId"]] = self.client.get_shard_iterator(
-                    StreamArn=trigger.stream_arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+                    StreamArn=trigger.stream_arn, ShardId=shard["ShardId"], ShardIteratorType=trigger.starting_position
                 )["ShardIterator"]
         for shard, iterator in list(trigger.iterators.items()):
             answer = self.client.get_records(ShardIterator=iterator, Limit=1000)
             trigger.iterators[shard] = answer.get("NextShardIterator") or iterator
             for record in answer.get("Records", []):
-                plain = json.loads(json.dumps(record, default=str))
+                plain = json.loads(json.dumps(record, default=_plain))
                 if trigger.wanted(plain):
                     if not trigger.pending:
                         trigger.pending_since = self.clock()
                     trigger.pending.append(plain)
+                    trigger.shards.append(shard)
 
 
 # Schedules: EventBridge Scheduler's rate, cron and at expressions, each as a rule that names its next firing.
@@ -571,7 +732,7 @@ def _cron(body: str, zone: ZoneInfo, start: datetime) -> Cron:
 
 @dataclass
 class Schedule:
-    """One ScheduleV2 event of a function, with its next firing."""
+    """One AWS::Scheduler::Schedule of the template (a ScheduleV2 event of a function), with its next firing."""
 
     function: str
     name: str
@@ -591,8 +752,8 @@ class Schedule:
 
 @dataclass
 class Schedules(BackgroundLoop):
-    """Fires the template's schedules on their own expressions and time zones. Raises CannotEmulate, naming the
-    schedule, for an expression the local stack cannot honour."""
+    """Fires the template's schedules on their own expressions and time zones, with their targets' input. Raises
+    CannotEmulate, naming the schedule, for an expression the local stack cannot honour."""
 
     stack: Stack
     invoke: Invoke
@@ -605,31 +766,35 @@ class Schedules(BackgroundLoop):
 
     def __post_init__(self) -> None:
         now = self.clock()
-        for name, function in self.stack.functions.items():
-            for event_name, event in function.events.items():
-                if event.get("Type") != "ScheduleV2":
-                    continue
-                props = self.stack.resolve(event["Properties"])
-                expression = props["ScheduleExpression"]
-                zone = props.get("ScheduleExpressionTimezone", "UTC")
-                try:
-                    if "StartDate" in props or "EndDate" in props:
-                        raise ValueError("StartDate and EndDate are not emulated")
-                    rule = schedule_rule(expression, zone, now)
-                except ValueError as error:
-                    where = f"schedule {event_name} of {name}"
-                    raise CannotEmulate(f"{where}: cannot honour {expression} ({zone}): {error}") from None
-                enabled = props.get("State", "ENABLED") != "DISABLED"
-                self.schedules.append(
-                    Schedule(
-                        function=name,
-                        name=event_name,
-                        expression=expression,
-                        rule=rule,
-                        payload=json.loads(props.get("Input", "{}")),
-                        due=rule.next_after(now - _JUST_BEFORE) if enabled else None,
-                    )
+        for logical, resource in self.stack.of_type("AWS::Scheduler::Schedule").items():
+            props = self.stack.resolve(resource["Properties"])
+            target = props.get("Target", {})
+            function = self.stack.function_of(target.get("Arn"), f"the target of schedule {logical}")
+            name = _event_name(logical, function)
+            where = f"schedule {name} of {function}"
+            expression = props["ScheduleExpression"]
+            zone = props.get("ScheduleExpressionTimezone", "UTC")
+            try:
+                if "StartDate" in props or "EndDate" in props:
+                    raise ValueError("StartDate and EndDate are not emulated")
+                rule = schedule_rule(expression, zone, now)
+            except ValueError as error:
+                raise CannotEmulate(f"{where}: cannot honour {expression} ({zone}): {error}") from None
+            try:
+                payload = json.loads(target.get("Input", "{}"))
+            except ValueError:
+                raise CannotEmulate(f"{where}: its target's Input is not JSON, which Lambda cannot be sent") from None
+            enabled = props.get("State", "ENABLED") != "DISABLED"
+            self.schedules.append(
+                Schedule(
+                    function=function,
+                    name=name,
+                    expression=expression,
+                    rule=rule,
+                    payload=payload,
+                    due=rule.next_after(now - _JUST_BEFORE) if enabled else None,
                 )
+            )
 
     interval: float = 1.0
 
@@ -639,9 +804,9 @@ class Schedules(BackgroundLoop):
         return False
 
     def tick(self, now: datetime) -> int:
-        """Fire every schedule due at ``now``; how many fired."""
+        """Fire every schedule due at ``now``, the one due first first; how many fired."""
         fired = 0
-        for schedule in self.schedules:
+        for schedule in sorted(self.schedules, key=lambda s: s.due or now):
             if not schedule.fire(now):
                 continue
             fired += 1

@@ -1,7 +1,7 @@
 """The reconciler: defence in depth for kanal's first promise (``review.in_review``).
 
 The review rules keep every case that awaits review on a queue or under a claim, whatever interleaves
-(``tests/test_review_invariant.py`` drives them over every interleaving). The reconciler catches what
+(``tests/unit/test_review_invariant.py`` drives them over every interleaving). The reconciler catches what
 they cannot see: a case reopened by a partner's answer (or its deadline) whose stream record never
 queued it, and a case whose message the queue dead-lettered. It puts each back on the queue it belongs in,
 records ``requeued`` with the reason on its trail, and the function counts it (``CasesRequeued``, alarmed).

@@ -73,6 +73,9 @@ class Settings(BaseModel):
     review_api_url: Annotated[str | None, Setting("KANAL_REVIEW_API_URL", "ReviewApiUrl")] = Field(
         default=None, description="The reviewer API, for `kanal review`."
     )
+    api_url: Annotated[str | None, Setting("KANAL_API_URL", "ApiUrl")] = Field(
+        default=None, description="The partner API, for `kanal smoke`."
+    )
     endpoint_url: Annotated[str | None, Setting("AWS_ENDPOINT_URL")] = Field(
         default=None, description="The AWS endpoint of the local stack."
     )
