@@ -36,6 +36,7 @@ from tests.support import iam
 from tests.support.lambdas import REGION, Invoke, LambdaContext, env, event, failing, load_function, stream_event
 from tests.support.operator_flows import drive_operator_commands
 from tests.support.reports import VIDEO, body_of, get, post, report_body
+from tests.support.webhooks import drive_webhooks
 
 WIB = timezone(timedelta(hours=7))
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=WIB)
@@ -271,6 +272,7 @@ def recorded(
         reviewer_stack()
         drive_every_function(clock, api, authorizer, case_builder, reminders, dynamodb, sqs)
         drive_operator_commands(stack, REVIEWER_STACK, api, case_builder, sqs)
+        drive_webhooks(stack, api, dynamodb, sqs, clock)
         RECORDED["calls"] = list(iam.RECORDER.calls)
     return iam.Conformance.of(stack), RECORDED["calls"]
 

@@ -6,8 +6,8 @@ delivery, and digests. ``Desk`` wires kanal's rules over them as ``kanal.wiring`
 from __future__ import annotations
 
 import itertools
-from collections import Counter
 import json
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta

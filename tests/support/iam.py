@@ -54,6 +54,8 @@ PRINCIPALS: dict[str, str] = {
     "CaseBuilderFunction": "CaseBuilderFunction",
     "ReminderFunction": "ReminderFunction",
     "ReviewFunction": "ReviewFunction",
+    "EventsFunction": "EventsFunction",
+    "DeliveryFunction": "DeliveryFunction",
     #: The reviewer commands (`kanal review`), run with ReviewerRole's credentials.
     "reviewer": "ReviewerRole",
     #: The operator commands (`kanal partners`, `cases show/replay`, `reminders list`, `smoke`'s own steps), run with
@@ -78,6 +80,7 @@ IAM_PREFIX = {
     "dynamodbstreams": "dynamodb",
     "sqs": "sqs",
     "sns": "sns",
+    "kms": "kms",
     "cloudwatch": "cloudwatch",
     "cloudformation": "cloudformation",
     "scheduler": "scheduler",
@@ -378,6 +381,9 @@ class Names:
     #: table name -> its stream's ARN in the stack (a stream's label is the time it was made: calls recorded on
     #: another instance of the stack name another label, and are the same calls)
     streams: Mapping[str, str] = field(default_factory=dict)
+    #: The stack's KMS keys' ARNs (a key's id is random: calls recorded on another instance of the stack name
+    #: another id, and are the same calls)
+    keys: tuple[str, ...] = ()
 
     @classmethod
     def of(cls, stack: Stack) -> Names:
@@ -392,7 +398,15 @@ class Names:
             keys[str(stack.refs[logical])] = schema
             if (logical, "StreamArn") in stack.attributes:
                 streams[str(stack.refs[logical])] = str(stack.attributes[(logical, "StreamArn")])
-        return cls(stack.region, ACCOUNT, keys, streams)
+        kms = tuple(str(stack.attributes[(logical, "Arn")]) for logical in stack.of_type("AWS::KMS::Key"))
+        return cls(stack.region, ACCOUNT, keys, streams, kms)
+
+    def key_arn(self, key: str) -> str:
+        """A KMS key as the stack names it, whatever random id the recorded one has (one key per stack; a second
+        would need telling apart)."""
+        if len(self.keys) > 1:
+            raise Unsupported("more than one KMS key in the stack: say how recorded calls name each")
+        return self.keys[0] if self.keys and key.startswith(f"arn:aws:kms:{self.region}:{self.account}:key/") else key
 
     def table_arn(self, table: str) -> str:
         """A table's ARN from its name (or its ARN)."""
@@ -535,6 +549,11 @@ def requests_of(call: Call, names: Names) -> list[Request]:
         arn = p.get("TopicArn") or p.get("TargetArn")
         if arn:
             return [one(str(arn))]
+    elif call.service == "kms" and op in ("Encrypt", "Decrypt", "GenerateDataKey"):
+        key = str(p.get("KeyId", ""))
+        if key:  # kanal always names the key (a Decrypt without one is authorized on the ciphertext's key)
+            arn = key if key.startswith("arn:") else f"arn:aws:kms:{names.region}:{names.account}:key/{key}"
+            return [one(names.key_arn(arn))]
     elif call.service == "cloudwatch" and op == "PutMetricData":
         return [one("*", {"cloudwatch:namespace": (str(p["Namespace"]),)})]
     elif call.service == "cloudformation" and op == "DescribeStacks":

@@ -416,6 +416,9 @@ def _stand_in(region: str, logical: str, resource: dict[str, Any]) -> tuple[Any,
         return scheduled, {"Arn": arn("scheduler", f"schedule/default/{scheduled}")}
     if kind == "AWS::CloudWatch::Alarm":
         return name, {"Arn": arn("cloudwatch", f"alarm:{name}")}
+    if kind == "AWS::KMS::Key":
+        key = f"local-{logical}"  # until the endpoint gives its own id (create_stack)
+        return key, {"Arn": arn("kms", f"key/{key}"), "KeyId": key}
     if kind == "AWS::ApiGateway::RestApi":
         # The local gateway's API id is the API's logical id (API Gateway's are random).
         return logical, {"RootResourceId": f"{logical}-root"}
@@ -478,7 +481,7 @@ def create_stack(
     template: dict[str, Any] | None = None,
     parameters: Mapping[str, str] | None = None,
 ) -> Stack:
-    """Create the template's tables, queues and topics through ``client(service)`` and describe its functions.
+    """Create the template's tables, queues, topics and keys through ``client(service)`` and describe its functions.
     ``template``: template.yaml by default; a SAM template is translated first (``translate``)."""
     from kanal_local import moto_transactions
 
@@ -497,6 +500,11 @@ def create_stack(
         arn = client("sns").create_topic(Name=name)["TopicArn"]
         stack.refs[logical] = arn
         stack.attributes[(logical, "TopicArn")] = arn
+    for logical, resource in stack.of_type("AWS::KMS::Key").items():
+        description = str((resource.get("Properties") or {}).get("Description", logical))
+        created = client("kms").create_key(Description=description)["KeyMetadata"]
+        stack.refs[logical] = created["KeyId"]
+        stack.attributes.update({(logical, "Arn"): created["Arn"], (logical, "KeyId"): created["KeyId"]})
     describe_functions(stack)  # again: their environments name what was just created
     _create_schedules(client("scheduler"), stack)
     return stack

@@ -1,7 +1,9 @@
 """The template's triggers, run locally, as SAM translates them: DynamoDB stream event source mappings
 (AWS::Lambda::EventSourceMapping: batch size and window, filter criteria, partial batch failures, bisection on a
-function error, retries and record age with the on-failure destination) and EventBridge Scheduler schedules
-(AWS::Scheduler::Schedule: rate, cron with time zone, at; the target's input).
+function error, retries and record age with the on-failure destination), SQS queue mappings (batch size, partial
+batch failures; a message the function fails on comes back after its visibility timeout, and the queue's redrive
+policy dead-letters it as SQS does) and EventBridge Scheduler schedules (AWS::Scheduler::Schedule: rate, cron with
+time zone, at; the target's input).
 
 What the local stack cannot do as AWS would (a filter operator it does not implement, a schedule expression it
 cannot honour) raises CannotEmulate when the stack starts, naming the resource: nothing is dropped or skipped
@@ -316,9 +318,21 @@ class BackgroundLoop:
 
 
 #: Properties of an AWS::Lambda::EventSourceMapping that make no difference to what the local stack delivers: how
-#: many batches of a shard AWS runs at once (the local stack runs them one after another, one of the orders AWS
-#: may take), tags, the key that encrypts the filter criteria, and metrics.
-_MAPPING_IGNORED = frozenset({"ParallelizationFactor", "Tags", "KmsKeyArn", "MetricsConfig"})
+#: many batches of a shard (or of a queue) AWS runs at once (the local stack runs them one after another, one of
+#: the orders AWS may take), tags, the key that encrypts the filter criteria, and metrics.
+_MAPPING_IGNORED = frozenset({"ParallelizationFactor", "ScalingConfig", "Tags", "KmsKeyArn", "MetricsConfig"})
+#: What a queue mapping may have (the stream's failure policy does not apply to queues: their redrive policy does).
+_QUEUE_HONOURED = frozenset(
+    {
+        "EventSourceArn",
+        "FunctionName",
+        "Enabled",
+        "BatchSize",
+        "MaximumBatchingWindowInSeconds",
+        "FilterCriteria",
+        "FunctionResponseTypes",
+    }
+)
 _MAPPING_HONOURED = frozenset(
     {
         "EventSourceArn",
@@ -398,6 +412,19 @@ class StreamTrigger:
             self.pending_since = None  # what is left has waited already: it goes out next round
 
 
+@dataclass
+class QueueTrigger:
+    """One SQS event source mapping of the template, polled as Lambda polls a queue."""
+
+    function: str
+    queue_arn: str
+    queue_url: str
+    batch_size: int
+    partial_failures: bool
+    filters: list[Matcher]
+    name: str = ""
+
+
 def _plain(value: Any) -> Any:
     """A stream record's value as Lambda's event has it: times as epoch seconds, binary values as base64."""
     if isinstance(value, datetime):
@@ -432,15 +459,43 @@ class Triggers(BackgroundLoop):
     #: The pause after a batch whose records the function reported failed, before it is tried again.
     backoff: float = 0.5
     triggers: list[StreamTrigger] = field(default_factory=list)
+    queues: list[QueueTrigger] = field(default_factory=list)
     stopping: threading.Event = field(default_factory=threading.Event)
     waking: threading.Event = field(default_factory=threading.Event)
     thread: threading.Thread | None = None
 
     def __post_init__(self) -> None:
         for logical, resource in self.stack.of_type("AWS::Lambda::EventSourceMapping").items():
-            trigger = self._mapping(logical, resource.get("Properties") or {})
+            raw = resource.get("Properties") or {}
+            if re.fullmatch(r"arn:[^:]+:sqs:.+", str(self.stack.resolve(raw.get("EventSourceArn")))):
+                queue = self._queue_mapping(logical, raw)
+                if queue is not None:
+                    self.queues.append(queue)
+                continue
+            trigger = self._mapping(logical, raw)
             if trigger is not None:
                 self.triggers.append(trigger)
+
+    def _queue_mapping(self, logical: str, raw: dict[str, Any]) -> QueueTrigger | None:
+        """One queue mapping as a QueueTrigger (None: disabled); CannotEmulate for what it cannot honour."""
+        function = self.stack.function_of(self.stack.resolve(raw["FunctionName"]), f"event source mapping {logical}")
+        where = f"queue trigger {_event_name(logical, function)} of {function}"
+        unknown = sorted(set(raw) - _QUEUE_HONOURED - _MAPPING_IGNORED)
+        if unknown:
+            raise CannotEmulate(f"{where}: the local stack does not emulate {', '.join(unknown)}")
+        props = self.stack.resolve(raw)
+        if props.get("Enabled", True) in (False, "false"):
+            return None
+        arn = str(props["EventSourceArn"])
+        return QueueTrigger(
+            function=function,
+            queue_arn=arn,
+            queue_url=self._queue(where, arn),
+            batch_size=min(int(props.get("BatchSize", 10)), 10),
+            partial_failures="ReportBatchItemFailures" in props.get("FunctionResponseTypes", []),
+            filters=[_filter(where, f["Pattern"]) for f in props.get("FilterCriteria", {}).get("Filters", [])],
+            name=where,
+        )
 
     def _mapping(self, logical: str, raw: dict[str, Any]) -> StreamTrigger | None:
         """One mapping as a StreamTrigger (None: disabled); CannotEmulate, naming it, for what it cannot honour."""
@@ -479,7 +534,7 @@ class Triggers(BackgroundLoop):
         for logical in self.stack.of_type("AWS::SQS::Queue"):
             if self.stack.attributes.get((logical, "Arn")) == arn:
                 return self.stack.attributes[(logical, "QueueUrl")]
-        raise CannotEmulate(f"{where}: its on-failure destination {arn} is not a queue of this template")
+        raise CannotEmulate(f"{where}: {arn} is not a queue of this template")
 
     def step(self) -> bool:
         """Poll every trigger once."""
@@ -489,13 +544,69 @@ class Triggers(BackgroundLoop):
                 busy = self.poll(trigger) or busy
             except Exception as error:  # keep polling; the next round retries
                 self.log(f"stream trigger of {trigger.function} failed: {error}")
+        for queue in self.queues:
+            try:
+                busy = self.poll_queue(queue) or busy
+            except Exception as error:  # the messages come back after their visibility timeout
+                self.log(f"{queue.name} failed: {error}")
         return busy
 
     def drain(self, rounds: int = 50) -> None:
         """Deliver everything pending now, batching windows or not (for tests and benchmarks)."""
         for _ in range(rounds):
-            if not any(self.poll(t, flush=True) for t in self.triggers):
+            streams = [self.poll(t, flush=True) for t in self.triggers]
+            queues = [self.poll_queue(q) for q in self.queues]
+            if not any(streams + queues):
                 return
+
+    def poll_queue(self, trigger: QueueTrigger) -> bool:
+        """Receive a batch of visible messages and invoke the function on it as Lambda does: the messages it did
+        not report failed are deleted; the failed ones (all of them, if it raised) are left to come back when
+        their visibility ends (the function may have changed it), and the queue dead-letters them in time."""
+        if self.sqs is None:
+            return False
+        answer = self.sqs.receive_message(
+            QueueUrl=trigger.queue_url,
+            MaxNumberOfMessages=trigger.batch_size,
+            WaitTimeSeconds=0,
+            AttributeNames=["All"],
+            MessageAttributeNames=["All"],
+        )
+        messages = answer.get("Messages", [])
+        if not messages:
+            return False
+        records = [self._sqs_record(trigger, m) for m in messages]
+        wanted = [r for r in records if not trigger.filters or any(test(r) for test in trigger.filters)]
+        failed: set[str] = set()
+        if wanted:
+            try:
+                result = self.invoke(trigger.function, {"Records": wanted})
+            except Exception as error:
+                self.log(f"{trigger.name}: the function failed on {len(wanted)} message(s): {error}")
+                return True
+            if trigger.partial_failures:
+                failed = {str(f["itemIdentifier"]) for f in (result or {}).get("batchItemFailures", [])}
+        done = [
+            {"Id": str(n), "ReceiptHandle": r["receiptHandle"]}
+            for n, r in enumerate(records)
+            if r["messageId"] not in failed
+        ]
+        if done:  # a message the filters leave out is deleted too, as Lambda does
+            self.sqs.delete_message_batch(QueueUrl=trigger.queue_url, Entries=done)
+        return True
+
+    def _sqs_record(self, trigger: QueueTrigger, message: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "messageId": message["MessageId"],
+            "receiptHandle": message["ReceiptHandle"],
+            "body": message.get("Body", ""),
+            "attributes": dict(message.get("Attributes", {})),
+            "messageAttributes": message.get("MessageAttributes", {}),
+            "md5OfBody": message.get("MD5OfBody", ""),
+            "eventSource": "aws:sqs",
+            "eventSourceARN": trigger.queue_arn,
+            "awsRegion": self.stack.region,
+        }
 
     def poll(self, trigger: StreamTrigger, flush: bool = False) -> bool:
         """Read new records and invoke the function on a batch once it is ready (or ``flush``); True if anything

@@ -12,6 +12,7 @@ maxReceiveCount is one more than the number of waits), which alarms. The event s
 
 from __future__ import annotations
 
+import contextvars
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -47,8 +48,10 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     services = wiring.services()
     dispatcher = services.dispatcher()
     records = event.get("Records", [])
+    # Each attempt runs in its thread in a copy of this one's context (the function's settings and log keys).
+    contexts = [contextvars.copy_context() for _ in records]
     with ThreadPoolExecutor(max_workers=max(1, min(PARALLEL, len(records)))) as pool:
-        results = list(pool.map(lambda r: attempt(r, dispatcher), records))
+        results = list(pool.map(lambda r, c: c.run(attempt, r, dispatcher), records, contexts))
     sqs = client("sqs", services.settings.endpoint_url)
     failures = []
     for record, result in zip(records, results, strict=True):
