@@ -15,7 +15,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from kanal import __version__, clock, wiring
 from kanal.entrypoints.routing import Documented, Reply, Request, Router, problem
@@ -261,7 +261,9 @@ def list_reminders(request: Request) -> list[ReminderView]:
 
 
 class NewWebhook(Model):
-    """The body of POST /v1/webhooks."""
+    """The body of POST /v1/webhooks (a field it does not take, such as a secret of one's own, is refused)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     url: str = Field(
         max_length=2048,
