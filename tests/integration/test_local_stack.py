@@ -13,7 +13,7 @@ import pytest
 import requests
 from kanal_local.emulator import free_port
 
-from tests.support.local_stack import KANAL, Running, clean_env, eventually, start
+from tests.support.local_stack import KANAL, Running, clean_env, eventually, kanal, start
 
 VIDEO = "https://www.tiktok.com/@akun.contoh/video/7318301234567890123"
 
@@ -107,12 +107,6 @@ def test_busy_port_is_one_clear_line(stack: Running, tmp_path: Path) -> None:
     _, err = second.communicate(timeout=60)
     assert second.returncode == 2
     assert f"port {port} is busy; choose another with --port" in err
-
-
-def kanal(stack: Running, *argv: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(  # noqa: S603 - our own console script
-        [KANAL, *argv], cwd=stack.folder, env=clean_env(), capture_output=True, text=True, timeout=90, check=False
-    )
 
 
 def test_reviewers_act_through_the_reviewer_api_as_who_the_gateway_says(stack: Running) -> None:

@@ -52,6 +52,13 @@ class Running:
         )
 
 
+def kanal(stack: Running, *argv: str) -> subprocess.CompletedProcess[str]:
+    """A `kanal` command run as a user runs it in the stack's folder (it finds the stack in .kanal/dev.json)."""
+    return subprocess.run(  # noqa: S603 - our own console script
+        [KANAL, *argv], cwd=stack.folder, env=clean_env(), capture_output=True, text=True, timeout=90, check=False
+    )
+
+
 def clean_env() -> dict[str, str]:
     """This process's environment without anything that would point kanal at a stack."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "KANAL_", "TABLE_", "URGENT_", "NORMAL_"))}

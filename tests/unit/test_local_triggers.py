@@ -151,8 +151,14 @@ def test_an_unknown_operator_stops_the_stack_naming_function_and_pattern() -> No
         Triggers(stack, lambda *_: None, FakeStream(), print)
 
 
-def template_filters() -> list[Any]:
-    (stream,) = describe(translate()).of_type("AWS::Lambda::EventSourceMapping").values()
+def template_filters(function: str = "CaseBuilderFunction") -> list[Any]:
+    """The filters of ``function``'s stream mapping in the translated template."""
+    stack = describe(translate())
+    (stream,) = [
+        m
+        for m in stack.of_type("AWS::Lambda::EventSourceMapping").values()
+        if stack.resolve(m["Properties"]["FunctionName"]) == stack.refs[function]
+    ]
     return [compile_pattern(json.loads(f["Pattern"])) for f in stream["Properties"]["FilterCriteria"]["Filters"]]
 
 
@@ -171,6 +177,23 @@ def test_the_templates_filters_are_honoured() -> None:
     assert not wanted({"eventName": "REMOVE", "dynamodb": {"OldImage": {"sk": {"S": "CASE"}}}})  # deleted by a user
     user = {"type": "Service", "principalId": "someone.amazonaws.com"}
     assert not wanted({"eventName": "REMOVE", "userIdentity": user, "dynamodb": {"OldImage": {"sk": {"S": "CASE"}}}})
+
+
+def test_the_events_functions_filters_let_through_what_partners_are_told_of() -> None:
+    filters = template_filters("EventsFunction")
+
+    def wanted(record: dict[str, Any]) -> bool:
+        return any(test(record) for test in filters)
+
+    for kind in ("report_attached", "info_requested", "decided", "reopened"):
+        assert wanted(image(pk={"S": "CASE#c_1"}, sk={"S": "EVENT#1"}, kind={"S": kind}))
+    for kind in ("claimed", "released", "escalated", "received", "info_provided", "requeued"):
+        assert not wanted(image(pk={"S": "CASE#c_1"}, sk={"S": "EVENT#1"}, kind={"S": kind}))
+    assert wanted(image(pk={"S": "REMINDER#info_due#c_1#-24h#p_1"}, sk={"S": "REMINDER"}))
+    assert not wanted(image(pk={"S": "REPORT#r_1"}, sk={"S": "REPORT"}))
+    assert not wanted(image(pk={"S": "FEED#p_1"}, sk={"S": "2024#evt_x"}, kind={"S": "decided"}))
+    changed = {"eventName": "MODIFY", "dynamodb": {"NewImage": {"pk": {"S": "CASE#c"}, "kind": {"S": "decided"}}}}
+    assert not wanted(changed)
 
 
 def rule_times(expression: str, zone: str, start: datetime, count: int) -> list[datetime]:
