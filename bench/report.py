@@ -185,6 +185,27 @@ worker and its floor are bound by those queries; on DynamoDB a query reads only 
 """
 
 
+WEBHOOKS_HEADING = "## Webhook deliveries"
+
+
+def webhooks(results: dict[str, Any], note: str = "") -> str:
+    found = results.get("webhooks")
+    if not found:
+        return f"{WEBHOOKS_HEADING}\n\nNot measured in this run.\n"
+    return f"""{WEBHOOKS_HEADING}
+
+{note}One partner's webhook points at a receiver in the benchmark's process on a fresh `kanal dev`. The partner
+sends {found["reports"]} reports of distinct videos one after the other (each a `report.received` delivery), then
+{found["decisions"]} cases are decided through the reviewer API (each a `report.decided` delivery). The floor is
+the stream trigger's own latency, measured in the same run: a new report's 202 to its case on a review queue
+(the case builder, the stream's other consumer). A decision's delivery goes through the same stream, then
+EventsFunction, the delivery queue, DeliveryFunction and HTTP; `ratio_p50_vs_stream_trigger` is its p50 over the
+floor's. Both are bound by the local stack's stream polling (every 0.25 s when busy, 2 s when idle), not AWS's.
+
+{figures(found)}
+"""
+
+
 VIRAL_HEADING = "## One viral video among many"
 SIZE_HEADER = [
     "reports on the case",
@@ -306,6 +327,7 @@ def render(results: dict[str, Any]) -> str:
             ingest(results),
             review(results),
             viral_video(results),
+            webhooks(results),
             cost(results),
             "## Local stack startup",
             "",

@@ -17,6 +17,7 @@ import report
 import review
 import startup
 import viral
+import webhooks
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
 
@@ -55,6 +56,8 @@ def main() -> None:
         flush=True,
     )
     results["viral_video"] = viral.run()
+    print("measuring: webhook deliveries through the local stack to a local receiver (about a minute) ...", flush=True)
+    results["webhooks"] = webhooks.run()
     results["cost_per_million_reports"] = cost.per_million_reports(
         results["aws_requests"], results["review"]["cases_per_report"]
     )

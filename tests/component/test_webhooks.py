@@ -170,3 +170,55 @@ def test_the_webhook_routes_are_the_partners_own_and_bad_input_changes_nothing(
         register(api, bawaslu, "https://hooks.bawaslu.go.id/kanal")
     sixth = api(webhook_request(bawaslu, "POST", "/v1/webhooks", {"url": "https://hooks.bawaslu.go.id/kanal"}))
     assert sixth["statusCode"] == 409
+
+
+def test_one_partners_stuck_receiver_does_not_hold_up_anothers_delivery(
+    stack: Stack, api: Invoke, sqs: Any, local: None
+) -> None:
+    """In one batch, the first partner's receiver answers only once the second partner's delivery has arrived:
+    attempts made one after the other would wait for it forever (the test's timeout); side by side, both land."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    arrived = threading.Event()
+
+    class Stuck(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            held = arrived.wait(8)  # under the 10 s read timeout
+            self.send_response(204 if held else 503)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    stuck = ThreadingHTTPServer(("127.0.0.1", 0), Stuck)
+    threading.Thread(target=stuck.serve_forever, daemon=True).start()
+    try:
+        with receiver() as url:
+            create = wiring.services().partners.create
+            slow = create("Lambat", PartnerKind.CIVIL_SOCIETY, datetime.now(UTC)).partner.partner_id
+            quick = create("Cepat", PartnerKind.CIVIL_SOCIETY, datetime.now(UTC)).partner.partner_id
+            slow_hook = register(api, slow, f"http://127.0.0.1:{stuck.server_address[1]}/hook")
+            quick_hook = register(api, quick, url)
+            for partner, hook in ((slow, slow_hook), (quick, quick_hook)):
+                api(webhook_request(partner, "POST", f"/v1/webhooks/{hook['webhook_id']}/test"))
+            batch = deliveries(sqs)
+            assert len(batch) == 2
+            batch.sort(key=lambda r: json.loads(r["body"])["partner_id"] != slow)  # the stuck one first
+
+            original = Receiver.do_POST
+
+            def noting(handler: Receiver) -> None:
+                original(handler)
+                arrived.set()
+
+            with pytest.MonkeyPatch.context() as patch:
+                patch.setattr(Receiver, "do_POST", noting)
+                answer = delivery_function(stack)({"Records": batch})
+            assert answer == {"batchItemFailures": []}
+            assert arrived.is_set()
+    finally:
+        stuck.shutdown()
+        stuck.server_close()

