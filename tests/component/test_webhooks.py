@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import threading
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -177,9 +179,6 @@ def test_one_partners_stuck_receiver_does_not_hold_up_anothers_delivery(
 ) -> None:
     """In one batch, the first partner's receiver answers only once the second partner's delivery has arrived:
     attempts made one after the other would wait for it forever (the test's timeout); side by side, both land."""
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
     arrived = threading.Event()
 
     class Stuck(BaseHTTPRequestHandler):
