@@ -70,6 +70,8 @@ def test_the_functions_are_the_translated_ones_globals_merged_and_code_mapped_ba
         "CaseBuilderFunction": "functions/case_builder/",
         "ReminderFunction": "functions/reminder/",
         "ReviewFunction": "functions/review/",
+        "EventsFunction": "functions/events/",
+        "DeliveryFunction": "functions/delivery/",
     }
     for built in stack.functions.values():
         assert (ROOT / built.code_uri / "app.py").is_file()
@@ -85,6 +87,8 @@ def test_the_functions_are_the_translated_ones_globals_merged_and_code_mapped_ba
         "CaseBuilderFunction": 30,
         "ReminderFunction": 300,
         "ReviewFunction": 28,
+        "EventsFunction": 30,
+        "DeliveryFunction": 30,
     }
     assert iam.translate is translate  # the IAM checks read the same translation
 
@@ -100,7 +104,8 @@ def test_the_apis_are_read_from_their_translated_bodies_with_the_parameters_sam_
     routes = {(r.method, r.resource, r.function, r.authorized) for r in partner.routes}
     assert ("POST", "/v1/reports", "IntakeFunction", True) in routes
     assert ("GET", "/v1/openapi.json", "IntakeFunction", False) in routes  # Auth: {Authorizer: NONE}
-    assert len(routes) == 6
+    assert ("DELETE", "/v1/webhooks/{webhook_id}", "IntakeFunction", True) in routes
+    assert len(routes) == 13  # reports (5), reminders, webhooks (6), the event feed; and the document
     review = Api.from_stack(stack, "ReviewApi")
     assert (review.iam, review.authorizer) == (True, None)
     assert {(r.function, r.authorized) for r in review.routes} == {("ReviewFunction", True)}
@@ -119,7 +124,12 @@ def test_the_stack_on_moto_has_the_translated_schedules_and_mapping() -> None:
         assert names == {"ReminderFunctionSweep", "ReminderFunctionReconcile", "ReminderFunctionDigest"}
         digest = scheduler.get_schedule(Name="ReminderFunctionDigest")
         assert digest["Target"]["Arn"] == stack.attributes[("ReminderFunction", "Arn")]
-        (trigger,) = Triggers(stack, lambda *_: None, None, print).triggers
+        triggers = Triggers(stack, lambda *_: None, None, print)
+        (trigger, told) = sorted(triggers.triggers, key=lambda t: t.function != "CaseBuilderFunction")
+        assert (told.function, len(told.filters), told.partial_failures) == ("EventsFunction", 2, True)
+        (queue,) = triggers.queues
+        assert (queue.function, queue.batch_size, queue.partial_failures) == ("DeliveryFunction", 10, True)
+        assert queue.queue_url == stack.refs["WebhookDeliveryQueue"]
         assert (trigger.name, trigger.function, trigger.stream_arn) == (
             "stream trigger NewReports of CaseBuilderFunction",
             "CaseBuilderFunction",
@@ -351,10 +361,15 @@ def test_an_unemulated_mapping_property_is_refused(properties: dict[str, Any], r
         Triggers(stack, lambda *_: None, None, print)
 
 
-def test_only_dynamodb_stream_mappings_run_and_a_disabled_one_does_not() -> None:
+def test_stream_and_queue_mappings_run_others_are_refused_and_a_disabled_one_does_not() -> None:
     queue = {"Queue": {"Type": "SQS", "Properties": {"Queue": {"Fn::GetAtt": ["Work", "Arn"]}}}}
     stack = describe(translate(sam(Work={"Type": "AWS::SQS::Queue"}, Builder=function(queue))))
-    with pytest.raises(CannotEmulate, match=r"^stream trigger Queue of Builder: .* DynamoDB stream mappings only, not"):
+    (taken,) = Triggers(stack, lambda *_: None, None, print).queues
+    assert (taken.name, taken.batch_size) == ("queue trigger Queue of Builder", 10)
+    stream = {"Stream": "arn:aws:kinesis:ap-southeast-3:1:stream/s", "StartingPosition": "LATEST"}
+    kinesis = {"Feed": {"Type": "Kinesis", "Properties": stream}}
+    stack = describe(translate(sam(Builder=function(kinesis))))
+    with pytest.raises(CannotEmulate, match=r"^stream trigger Feed of Builder: .* DynamoDB stream mappings only, not"):
         Triggers(stack, lambda *_: None, None, print)
     off = {"Stream": STREAM, "StartingPosition": "LATEST", "Enabled": False}
     stack = describe(translate(sam(Builder=function({"Off": {"Type": "DynamoDB", "Properties": off}}))))
@@ -505,7 +520,7 @@ def test_the_translation_needs_no_cfn_lint() -> None:
         "print(len(describe(translate()).functions))\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)  # noqa: S603
-    assert (done.returncode, done.stdout.strip()) == (0, "5"), done.stderr
+    assert (done.returncode, done.stdout.strip()) == (0, "7"), done.stderr
 
 
 def test_the_local_stack_uses_moto_through_its_public_pieces_only() -> None:

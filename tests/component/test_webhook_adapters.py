@@ -70,7 +70,7 @@ def test_the_feed_appends_once_pages_in_append_order_and_waits_for_appends_to_se
     just_before = T0 + SETTLE - timedelta(microseconds=1)
     assert feed.page("p_bawaslu", None, 10, just_before)[0] == []  # appended at T0: not settled yet
     assert len(feed.page("p_bawaslu", None, 10, T0 + SETTLE)[0]) == 1
-    for bad in ("not-a-cursor", "Zm9v"):
+    for bad in ("not-a-cursor", "Zm9v", "\x89\xa7}}", "é"):
         with pytest.raises(InvalidRequest) as refused:
             feed.page("p_bawaslu", bad, 10, late)
         assert refused.value.field == "after"

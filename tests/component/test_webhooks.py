@@ -139,7 +139,7 @@ def test_a_failed_delivery_comes_again_with_the_same_id_and_is_signed_by_both_se
 
 
 def test_the_webhook_routes_are_the_partners_own_and_bad_input_changes_nothing(
-    stack: Stack, api: Invoke, local: None
+    stack: Stack, api: Invoke, local: None, capfd: pytest.CaptureFixture[str]
 ) -> None:
     create = wiring.services().partners.create
     bawaslu = create("Bawaslu", PartnerKind.ELECTION_AGENCY, datetime.now(UTC)).partner.partner_id
@@ -172,6 +172,13 @@ def test_the_webhook_routes_are_the_partners_own_and_bad_input_changes_nothing(
         register(api, bawaslu, "https://hooks.bawaslu.go.id/kanal")
     sixth = api(webhook_request(bawaslu, "POST", "/v1/webhooks", {"url": "https://hooks.bawaslu.go.id/kanal"}))
     assert sixth["statusCode"] == 409
+    rotated = body_of(api(webhook_request(bawaslu, "POST", f"/v1/webhooks/{hook['webhook_id']}/rotate")))
+    logged = capfd.readouterr()
+    for secret in (hook["secret"], rotated["secret"]):  # shown to the partner once, never logged
+        assert secret.removeprefix("whsec_") not in logged.out + logged.err
+    stored = wiring.services().webhook_store.get(bawaslu, hook["webhook_id"])
+    assert stored is not None
+    assert all(rotated["secret"] not in s.sealed and hook["secret"] not in s.sealed for s in stored.secrets)
 
 
 def test_one_partners_stuck_receiver_does_not_hold_up_anothers_delivery(

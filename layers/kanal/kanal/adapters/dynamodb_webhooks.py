@@ -20,7 +20,6 @@ guard item makes appending idempotent: the same event id is appended once.
 from __future__ import annotations
 
 import base64
-import binascii
 import json
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
@@ -165,7 +164,7 @@ def _cursor(sk: str) -> str:
 def _position(cursor: str) -> str:
     try:
         position = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-    except (binascii.Error, UnicodeDecodeError):
+    except ValueError:  # binascii.Error, UnicodeDecodeError, and text that is not ASCII at all
         raise InvalidRequest("after", "is not a cursor this feed gave") from None
     if "#evt_" not in position:
         raise InvalidRequest("after", "is not a cursor this feed gave")
