@@ -4,6 +4,7 @@ as the moto stack is at the other levels, which it stands in for here."""
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -21,6 +22,11 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
         process.kill()
         pytest.fail(f"kanal dev did not start: {process.communicate()}")
     info = json.loads(dev_file.read_text())
+    # Read kanal dev's output as it comes: a pipe nobody reads fills (64 KB here) and then blocks the stack's every
+    # write to it, its log lines included, so it stops answering (seen under the fuzz tests' many requests).
+    for pipe in (process.stdout, process.stderr):
+        if pipe is not None:
+            threading.Thread(target=lambda p=pipe: [None for _ in p], daemon=True).start()
     yield Running(process, folder, info)
     process.terminate()
     process.wait(timeout=15)
