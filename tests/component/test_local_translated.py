@@ -366,6 +366,10 @@ def test_stream_and_queue_mappings_run_others_are_refused_and_a_disabled_one_doe
     stack = describe(translate(sam(Work={"Type": "AWS::SQS::Queue"}, Builder=function(queue))))
     (taken,) = Triggers(stack, lambda *_: None, None, print).queues
     assert (taken.name, taken.batch_size) == ("queue trigger Queue of Builder", 10)
+    large = {"Queue": {"Type": "SQS", "Properties": {"Queue": {"Fn::GetAtt": ["Work", "Arn"]}, "BatchSize": 100}}}
+    stack = describe(translate(sam(Work={"Type": "AWS::SQS::Queue"}, Builder=function(large))))
+    with pytest.raises(CannotEmulate, match=r"^queue trigger Queue of Builder: cannot deliver batches of 100"):
+        Triggers(stack, lambda *_: None, None, print)
     stream = {"Stream": "arn:aws:kinesis:ap-southeast-3:1:stream/s", "StartingPosition": "LATEST"}
     kinesis = {"Feed": {"Type": "Kinesis", "Properties": stream}}
     stack = describe(translate(sam(Builder=function(kinesis))))

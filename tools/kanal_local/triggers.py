@@ -487,11 +487,14 @@ class Triggers(BackgroundLoop):
         if props.get("Enabled", True) in (False, "false"):
             return None
         arn = str(props["EventSourceArn"])
+        batch_size = int(props.get("BatchSize", 10))
+        if not 1 <= batch_size <= 10:  # more needs a batching window, which the local stack does not emulate
+            raise CannotEmulate(f"{where}: cannot deliver batches of {batch_size} (the local stack takes 1 to 10)")
         return QueueTrigger(
             function=function,
             queue_arn=arn,
             queue_url=self._queue(where, arn),
-            batch_size=min(int(props.get("BatchSize", 10)), 10),
+            batch_size=batch_size,
             partial_failures="ReportBatchItemFailures" in props.get("FunctionResponseTypes", []),
             filters=[_filter(where, f["Pattern"]) for f in props.get("FilterCriteria", {}).get("Filters", [])],
             name=where,
