@@ -15,6 +15,7 @@ fails if its functions made a call that their IAM statements in the translated t
 
 from __future__ import annotations
 
+import functools
 import socket
 import subprocess
 import threading
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import botocore.session
 import pytest
 from kanal import wiring
 from kanal.adapters import aws
@@ -83,6 +85,17 @@ def _unit_stays_in_memory(request: pytest.FixtureRequest, monkeypatch: pytest.Mo
     for name in ("connect", "connect_ex", "bind", "sendto"):
         monkeypatch.setattr(socket.socket, name, refuse("used a socket"))
     monkeypatch.setattr(subprocess.Popen, "__init__", refuse("started a process"))
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _models_parsed_once() -> Iterator[None]:
+    """Every botocore session the tests make (moto gives boto3 a new default session for each mock) shares one
+    loader per search path, as kanal's own sessions do (``kanal.adapters.loader.shared``): without it each test
+    parsed the service models of every client it made again."""
+    original = botocore.session.create_loader
+    botocore.session.create_loader = functools.cache(original)  # type: ignore[assignment]
+    yield
+    botocore.session.create_loader = original  # type: ignore[assignment]
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import functools
 import json
 import re
 from collections.abc import Callable, Iterator, Mapping
@@ -50,7 +51,12 @@ class Untranslatable(CannotEmulate):
     """A template SAM refuses to translate (``sam deploy`` would refuse it too)."""
 
 
-class _CfnLoader(yaml.SafeLoader):
+# libyaml's parser when PyYAML has it (it reads template.yaml about ten times faster than the pure-Python one); the
+# constructors, and so the data, are the same.
+_SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _CfnLoader(_SafeLoader):  # type: ignore[misc,valid-type]
     """YAML with CloudFormation's short-form intrinsics (!Ref, !GetAtt, !Sub, ...)."""
 
 
@@ -77,9 +83,15 @@ def default_template_path() -> Path:
 
 
 def load(path: Path | None = None) -> dict[str, Any]:
-    """The template as plain data, intrinsics as their long form (as written: SAM resources untranslated)."""
-    with (path or default_template_path()).open(encoding="utf-8") as text:
-        loaded: dict[str, Any] = yaml.load(text, Loader=_CfnLoader)  # noqa: S506 - a SafeLoader subclass
+    """The template as plain data, intrinsics as their long form (as written: SAM resources untranslated). A fresh
+    copy each time: the file is parsed again only when its bytes change (tests create a stack per test)."""
+    text = (path or default_template_path()).read_bytes()
+    return copy.deepcopy(_parsed(text))
+
+
+@functools.lru_cache(maxsize=8)
+def _parsed(text: bytes) -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.load(text, Loader=_CfnLoader)  # noqa: S506 - a SafeLoader subclass
     return loaded
 
 
@@ -100,13 +112,22 @@ def translate(
     upload it), so each function's Code names its folder (``code_folder``); managed policies are not looked up
     (SAM's loader answers nothing). Untranslatable, with SAM's reasons, for a template SAM refuses.
     """
+    key = json.dumps([template if template is not None else load(), parameters or {}, region], sort_keys=True)
+    return copy.deepcopy(_translated(key))
+
+
+@functools.lru_cache(maxsize=8)
+def _translated(key: str) -> dict[str, Any]:
+    """``translate`` of a template, parameters and region given as one JSON text (the cache's key: the same input
+    is translated once per process)."""
     import boto3
     from samtranslator.metrics.metrics import DummyMetricsPublisher, Metrics
     from samtranslator.model.exceptions import InvalidDocumentException
     from samtranslator.parser.parser import Parser
     from samtranslator.translator.translator import Translator
 
-    source = copy.deepcopy(dict(template if template is not None else load()))
+    template, parameters, region = json.loads(key)
+    source = dict(template)
     sections = [r.get("Properties") for r in (source.get("Resources") or {}).values() if isinstance(r, dict)]
     for properties in [*sections, (source.get("Globals") or {}).get("Function")]:
         for name in ("CodeUri", "ContentUri"):
@@ -486,6 +507,7 @@ def create_stack(
     from kanal_local import moto_transactions
 
     moto_transactions.install()
+    client = functools.cache(client)  # one client per service (making a botocore client costs more than a call)
     source = template if template is not None else load()
     translated = translate(source, parameters, region) if is_sam(source) else source
     stack = describe(translated, region, parameters)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from functools import cache
 from typing import Any
 
 from botocore.exceptions import DataNotFoundError
@@ -49,5 +50,13 @@ class NamedServiceLoader(Loader):  # type: ignore[misc]  # botocore has no type 
 def install(session: Any) -> None:
     """Make ``session`` load its data with NamedServiceLoader (honouring AWS_DATA_PATH, as botocore does)."""
     paths = session.get_config_variable("data_path")
-    extra = [os.path.expanduser(os.path.expandvars(p)) for p in paths.split(os.pathsep)] if paths else None
-    session.register_component("data_loader", NamedServiceLoader(extra_search_paths=extra))
+    extra = tuple(os.path.expanduser(os.path.expandvars(p)) for p in paths.split(os.pathsep)) if paths else None
+    session.register_component("data_loader", shared(extra))
+
+
+@cache
+def shared(extra: tuple[str, ...] | None) -> NamedServiceLoader:
+    """One loader per search path for the process: a session made again (the local stack and tests make one
+    after each change of environment) finds the service models it already parsed (the loader caches them, and
+    botocore only reads them)."""
+    return NamedServiceLoader(extra_search_paths=list(extra) if extra else None)
