@@ -10,6 +10,7 @@ looked for in every datagram and in everything the process printed (Powertools' 
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import socket
@@ -52,59 +53,68 @@ class Probe:
     output: str
 
 
-def probe(*options: str) -> Probe:
-    """Run tests/support/trace_probe.py with tracing on; what reached the daemon address, and what it printed."""
-    wanted = markers()
-    daemon = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    daemon.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 * 1024 * 1024)
-    daemon.bind(("127.0.0.1", 0))
-    port = daemon.getsockname()[1]
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "POWERTOOLS_", "_X_AMZN"))}
-    env |= {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "ap-southeast-3",
-        "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",  # moto's in-process mock: see pyproject.toml
-        "AWS_LAMBDA_FUNCTION_NAME": "kanal-probe",
-        "AWS_EXECUTION_ENV": "AWS_Lambda_python3.13",
-        "LAMBDA_TASK_ROOT": str(ROOT / "functions"),
-        "_X_AMZN_TRACE_ID": "Root=1-6760f1a2-0123456789abcdef01234567;Parent=53995c3f42cd8ad8;Sampled=1",
-        "AWS_XRAY_DAEMON_ADDRESS": f"127.0.0.1:{port}",
-        "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
-        "POWERTOOLS_TRACE_DISABLED": "false",
-        "POWERTOOLS_SERVICE_NAME": "kanal",
-        "POWERTOOLS_METRICS_NAMESPACE": "Kanal",
-        "POWERTOOLS_LOG_LEVEL": "DEBUG",  # the most a deployment can log (template parameter LogLevel)
-        "KANAL_PROBE_MARKERS": json.dumps(wanted),
-        "PYTHONPATH": str(ROOT),
-    }
-    try:
-        done = subprocess.run(  # noqa: S603 - our own module
+class Started:
+    """A probe process under way, with the socket standing in for the X-Ray daemon."""
+
+    def __init__(self, *options: str) -> None:
+        """Start tests/support/trace_probe.py with tracing on."""
+        self.wanted = markers()
+        self.daemon = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.daemon.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 * 1024 * 1024)
+        self.daemon.bind(("127.0.0.1", 0))
+        port = self.daemon.getsockname()[1]
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "POWERTOOLS_", "_X_AMZN"))}
+        env |= {
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": "ap-southeast-3",
+            "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",  # moto's in-process mock: see pyproject.toml
+            "AWS_LAMBDA_FUNCTION_NAME": "kanal-probe",
+            "AWS_EXECUTION_ENV": "AWS_Lambda_python3.13",
+            "LAMBDA_TASK_ROOT": str(ROOT / "functions"),
+            "_X_AMZN_TRACE_ID": "Root=1-6760f1a2-0123456789abcdef01234567;Parent=53995c3f42cd8ad8;Sampled=1",
+            "AWS_XRAY_DAEMON_ADDRESS": f"127.0.0.1:{port}",
+            "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
+            "POWERTOOLS_TRACE_DISABLED": "false",
+            "POWERTOOLS_SERVICE_NAME": "kanal",
+            "POWERTOOLS_METRICS_NAMESPACE": "Kanal",
+            "POWERTOOLS_LOG_LEVEL": "DEBUG",  # the most a deployment can log (template parameter LogLevel)
+            "KANAL_PROBE_MARKERS": json.dumps(self.wanted),
+            "PYTHONPATH": str(ROOT),
+        }
+        self.process = subprocess.Popen(  # noqa: S603 - our own module
             [sys.executable, "-m", "tests.support.trace_probe", *options],
             cwd=ROOT,
             env=env,
-            capture_output=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             text=True,
-            timeout=300,
-            check=False,
         )
-        daemon.setblocking(False)
-        datagrams = []
-        while True:
-            try:
-                datagrams.append(daemon.recv(65536))
-            except BlockingIOError:
-                break
-    finally:
-        daemon.close()
-    output = done.stdout + done.stderr
-    assert done.returncode == 0, output[-4000:]
-    assert "PROBE-DONE" in done.stdout, output[-4000:]
-    announced = next(line for line in done.stdout.splitlines() if line.startswith("PROBE-MARKERS "))
-    found = json.loads(announced.removeprefix("PROBE-MARKERS "))  # with the API key the probe was issued
-    # What the probe printed about itself is not the functions' output.
-    output = "\n".join(line for line in output.splitlines() if not line.startswith("PROBE-"))
-    return Probe(found, datagrams, output)
+
+    def result(self) -> Probe:
+        """What reached the daemon address, and what the process printed, once it has finished."""
+        try:
+            stdout, stderr = self.process.communicate(timeout=300)
+            self.daemon.setblocking(False)
+            datagrams = []
+            while True:
+                try:
+                    datagrams.append(self.daemon.recv(65536))
+                except BlockingIOError:
+                    break
+        finally:
+            self.daemon.close()
+            if self.process.poll() is None:
+                self.process.kill()
+                self.process.communicate()
+        output = stdout + stderr
+        assert self.process.returncode == 0, output[-4000:]
+        assert "PROBE-DONE" in stdout, output[-4000:]
+        announced = next(line for line in stdout.splitlines() if line.startswith("PROBE-MARKERS "))
+        found = json.loads(announced.removeprefix("PROBE-MARKERS "))  # with the API key the probe was issued
+        # What the probe printed about itself is not the functions' output.
+        output = "\n".join(line for line in output.splitlines() if not line.startswith("PROBE-"))
+        return Probe(found, datagrams, output)
 
 
 def leaks(found: Probe) -> dict[str, list[str]]:
@@ -121,8 +131,17 @@ def leaks(found: Probe) -> dict[str, list[str]]:
 
 
 @pytest.fixture(scope="module")
-def current() -> Probe:
-    return probe()
+def probes() -> dict[str, Probe]:
+    """The probe as kanal is, and with the old tracer, run side by side (each waits on its own process)."""
+    started = {"current": Started()}
+    if importlib.util.find_spec("aws_xray_sdk") is not None:
+        started["old"] = Started("--old-tracer")
+    return {name: run.result() for name, run in started.items()}
+
+
+@pytest.fixture(scope="module")
+def current(probes: dict[str, Probe]) -> Probe:
+    return probes["current"]
 
 
 def test_no_partner_content_in_traces_or_logs(current: Probe) -> None:
@@ -137,10 +156,10 @@ def test_the_functions_send_no_segments_of_their_own(current: Probe) -> None:
     assert current.datagrams == []
 
 
-def test_the_check_catches_the_old_tracer() -> None:
+def test_the_check_catches_the_old_tracer(probes: dict[str, Probe]) -> None:
     """The same run with Powertools' Tracer as kanal had it (capture_response on) leaks responses to X-Ray."""
     pytest.importorskip("aws_xray_sdk")
-    old = probe("--old-tracer")
+    old = probes["old"]
     assert old.datagrams, "the X-Ray SDK sent nothing to the daemon address"
     seen = leaks(old)
     for name in ("description", "question", "reason", "evidence_url", "legal_basis", "partner_reference"):
