@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from kanal import wiring
 from kanal.adapters import aws
+from kanal.adapters.sqs import SqsReviewInbox
 from kanal.errors import ReviewRefused
 from kanal.models import CaseEventKind, InfoReply, Outcome, PartnerKind, Policy
 from kanal.review import Review
@@ -235,13 +236,16 @@ def test_a_held_case_escalated_meanwhile_comes_back_when_released_or_lapsed(
 
 
 def test_a_waiting_worker_gets_the_urgent_case_first(
-    api: Invoke, case_builder: Invoke, dynamodb: Any, review: Review
+    api: Invoke, case_builder: Invoke, dynamodb: Any, review: Review, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """`kanal review next --wait 10` already waiting when an ordinary and a synthetic_media report arrive."""
+    """`kanal review next --wait 20` already waiting when an ordinary and a synthetic_media report arrive."""
+    # One long slice of the urgent queue's poll: the worker asks the normal queue only after it, so the order the
+    # case builder sends the two in (normal first) and this machine's load cannot decide which one it gets.
+    monkeypatch.setattr(SqsReviewInbox, "SLICE_SECONDS", 20)  # the most SQS waits
     create = wiring.services().partners.create
     partner = create("Bawaslu RI", PartnerKind.ELECTION_AGENCY, NOW).partner.partner_id
     with ThreadPoolExecutor(max_workers=1) as pool:
-        waiting = pool.submit(review.next, "ana", 6, NOW)
+        waiting = pool.submit(review.next, "ana", 20, NOW)
         time.sleep(0.5)  # the worker is now in its long poll
         ordinary = body_of(api(post(partner, report_body(content_url=f"{VIDEO[:-1]}5"))))
         synthetic = body_of(api(post(partner, report_body(content_url=f"{VIDEO[:-1]}6", category="synthetic_media"))))

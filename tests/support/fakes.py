@@ -35,7 +35,7 @@ from kanal.models import (
     Report,
     report_position,
 )
-from kanal.ports import Delivery, Suspect
+from kanal.ports import ReviewMessage, Suspect
 from kanal.reminders import Reminder, ReminderRules, Reminders, Timer, default_rules, digest_text
 from kanal.review import Answers, Review
 from kanal.webhooks import Webhook
@@ -303,7 +303,7 @@ class MemoryReviewQueues:
         self.messages[message_id] = Message(message_id, case_id, ticket, str(queue), visible)
         return message_id
 
-    def receive(self, wait_seconds: int) -> Delivery | None:
+    def receive(self, wait_seconds: int) -> ReviewMessage | None:
         for queue in ("urgent", "normal"):  # the adapter asks urgent first
             for message in list(self.messages.values()):
                 if message.queue != queue or message.visible_at > self.now:
@@ -318,8 +318,8 @@ class MemoryReviewQueues:
         return None
 
     @staticmethod
-    def delivery(message: Message) -> Delivery:
-        return Delivery(
+    def delivery(message: Message) -> ReviewMessage:
+        return ReviewMessage(
             case_id=message.case_id,
             queue=message.queue,  # type: ignore[arg-type]
             handle=message.handle,
@@ -372,17 +372,17 @@ class MemoryDeadLetters:
 
     queues: MemoryReviewQueues
 
-    def receive(self) -> list[Delivery]:
+    def receive(self) -> list[ReviewMessage]:
         found = [m for m in self.queues.dead.values() if m.visible_at <= self.queues.now]
         for message in found:
             message.handle = f"{message.message_id}/dead"
             message.visible_at = self.queues.now + timedelta(minutes=5)
         return [self.queues.delivery(m) for m in found]
 
-    def acknowledge(self, delivery: Delivery) -> None:
+    def acknowledge(self, delivery: ReviewMessage) -> None:
         self.queues.dead.pop(delivery.message_id, None)
 
-    def set_aside(self, delivery: Delivery, seconds: int) -> None:
+    def set_aside(self, delivery: ReviewMessage, seconds: int) -> None:
         message = self.queues.dead.get(delivery.message_id)
         if message is not None:
             message.visible_at = self.queues.now + timedelta(seconds=seconds)

@@ -130,7 +130,7 @@ class Trail(Protocol):
 
 
 @dataclass(frozen=True)
-class Delivery:
+class ReviewMessage:
     """A review-queue message as a reviewer's worker received it."""
 
     case_id: str | None
@@ -146,7 +146,7 @@ class Delivery:
 class ReviewInbox(Protocol):
     """The consuming side of the review queues."""
 
-    def receive(self, wait_seconds: int) -> Delivery | None:
+    def receive(self, wait_seconds: int) -> ReviewMessage | None:
         """The next message, urgent before normal, waiting up to ``wait_seconds``."""
 
     def acknowledge(self, queue: Priority, handle: str) -> None:
@@ -177,13 +177,13 @@ class Suspects(Protocol):
 class DeadLetters(Protocol):
     """The review queues' dead-letter queues."""
 
-    def receive(self) -> list[Delivery]:
+    def receive(self) -> list[ReviewMessage]:
         """A batch of dead letters (empty when none are left)."""
 
-    def acknowledge(self, delivery: Delivery) -> None:
+    def acknowledge(self, delivery: ReviewMessage) -> None:
         """Delete a dead letter that is dealt with."""
 
-    def set_aside(self, delivery: Delivery, seconds: int) -> None:
+    def set_aside(self, delivery: ReviewMessage, seconds: int) -> None:
         """Leave a dead letter in its queue, hidden for ``seconds``."""
 
 

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 
 from kanal.case_builder import priority_of, send_to_review
 from kanal.models import Case, CaseEvent, CaseEventKind, Priority
-from kanal.ports import CaseRepository, DeadLetters, Delivery, ReviewQueue, Suspects, Trail
+from kanal.ports import CaseRepository, DeadLetters, ReviewMessage, ReviewQueue, Suspects, Trail
 from kanal.review import in_review
 
 #: How long a reopened case may wait for its stream record to queue it before the reconciler steps in.
@@ -68,7 +68,7 @@ class Reconciler:
                     done.append(requeued)
         return done
 
-    def _dead_letter(self, delivery: Delivery, now: datetime) -> Requeued | None:
+    def _dead_letter(self, delivery: ReviewMessage, now: datetime) -> Requeued | None:
         case = self.cases.get(delivery.case_id) if delivery.case_id else None
         if case is None:
             self.dead_letters.set_aside(delivery, int(SET_ASIDE.total_seconds()))

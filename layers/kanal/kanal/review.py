@@ -32,7 +32,7 @@ from kanal.models import (
     Report,
     report_position,
 )
-from kanal.ports import CaseRepository, CaseWrite, Delivery, ReportRepository, ReviewInbox, ReviewQueue, Trail
+from kanal.ports import CaseRepository, CaseWrite, ReportRepository, ReviewInbox, ReviewMessage, ReviewQueue, Trail
 from kanal.reminders import ReminderStore, default_rules, local_time, question_timers, statutory_timers
 
 LEASE = timedelta(minutes=15)
@@ -47,7 +47,7 @@ class ClaimedCase:
 
     case: Case
     reports: list[Report]
-    delivery: Delivery
+    delivery: ReviewMessage
 
 
 def ground_for(policy: Policy) -> Ground:
@@ -96,7 +96,7 @@ class Judgement:
 REFRESH_AT = 3
 
 
-def judge(case: Case | None, delivery: Delivery, reviewer: str, now: datetime) -> Judgement:
+def judge(case: Case | None, delivery: ReviewMessage, reviewer: str, now: datetime) -> Judgement:
     """What to do with a delivered message. A message is deleted only when that cannot take the case out of
     review: the case is decided or waits for a partner (whose answer, or its deadline, queues it again), the
     message's ticket is older than the case's newest, or it is another copy of the message the holder holds.
@@ -162,7 +162,7 @@ class Review:
             wait = 0
         return None
 
-    def _settle(self, delivery: Delivery, reviewer: str, now: datetime) -> ClaimedCase | None:
+    def _settle(self, delivery: ReviewMessage, reviewer: str, now: datetime) -> ClaimedCase | None:
         """Claim the delivered case, or do what its verdict says with the message."""
         case = self.cases.get(delivery.case_id) if delivery.case_id else None
         for _ in range(3):  # a claim lost to a racing reviewer is judged again on the case as it is now
@@ -190,7 +190,7 @@ class Review:
             self.inbox.acknowledge(delivery.queue, delivery.handle)
         return None
 
-    def _claim(self, case: Case, delivery: Delivery, reviewer: str, now: datetime) -> ClaimedCase | None:
+    def _claim(self, case: Case, delivery: ReviewMessage, reviewer: str, now: datetime) -> ClaimedCase | None:
         """Hold the case for the lease, recording which reports the reviewer is shown; None if another
         reviewer's claim won the race."""
         ticket = case.ticket if delivery.ticket is None else delivery.ticket

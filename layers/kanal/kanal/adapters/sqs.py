@@ -12,7 +12,7 @@ from botocore.exceptions import ClientError
 from kanal.adapters.dynamodb import stamp
 from kanal.events import Event
 from kanal.models import Case, Priority
-from kanal.ports import Delivery
+from kanal.ports import ReviewMessage
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -58,7 +58,7 @@ class SqsReviewInbox:
         self._client = client
         self._urls = {Priority.URGENT: urgent_url, Priority.NORMAL: normal_url}
 
-    def receive(self, wait_seconds: int) -> Delivery | None:
+    def receive(self, wait_seconds: int) -> ReviewMessage | None:
         """Long-poll the urgent queue a slice at a time and ask the normal one between slices, until a message
         comes or time is up: a worker already waiting gets an urgent case before a normal one of the same moment
         (a normal message waits at most a slice)."""
@@ -72,7 +72,7 @@ class SqsReviewInbox:
             if remaining <= 0:
                 return None
 
-    def _receive_one(self, queue: Priority, wait: int) -> Delivery | None:
+    def _receive_one(self, queue: Priority, wait: int) -> ReviewMessage | None:
         answer = self._client.receive_message(
             QueueUrl=self._urls[queue],
             MaxNumberOfMessages=1,
@@ -82,7 +82,7 @@ class SqsReviewInbox:
         for message in answer.get("Messages", []):
             case_id, ticket = read_body(message.get("Body", ""))
             count = int(message.get("Attributes", {}).get("ApproximateReceiveCount", "1"))
-            return Delivery(
+            return ReviewMessage(
                 case_id=case_id,
                 queue=queue,
                 handle=message["ReceiptHandle"],
@@ -130,7 +130,7 @@ class SqsDeadLetters:
         self._client = client
         self._urls = {Priority.URGENT: urgent_dlq_url, Priority.NORMAL: normal_dlq_url}
 
-    def receive(self) -> list[Delivery]:
+    def receive(self) -> list[ReviewMessage]:
         """Up to ten from each dead-letter queue, hidden five minutes while the run deals with them."""
         found = []
         for queue, url in self._urls.items():
@@ -140,7 +140,7 @@ class SqsDeadLetters:
             for message in answer.get("Messages", []):
                 case_id, ticket = read_body(message.get("Body", ""))
                 found.append(
-                    Delivery(
+                    ReviewMessage(
                         case_id=case_id,
                         queue=queue,
                         handle=message["ReceiptHandle"],
@@ -151,11 +151,11 @@ class SqsDeadLetters:
                 )
         return found
 
-    def acknowledge(self, delivery: Delivery) -> None:
+    def acknowledge(self, delivery: ReviewMessage) -> None:
         """Delete the dead letter."""
         self._client.delete_message(QueueUrl=self._urls[delivery.queue], ReceiptHandle=delivery.handle)
 
-    def set_aside(self, delivery: Delivery, seconds: int) -> None:
+    def set_aside(self, delivery: ReviewMessage, seconds: int) -> None:
         """Leave it in its queue (where it alarms), out of the next runs' way for a while. SQS refuses to hide a
         message past 12 hours in all (an old dead letter may be close to that): it then stays as it is, hidden
         until the receive's own visibility ends, and a later run sets it aside again."""
