@@ -271,6 +271,8 @@ class StatsApi:
     key: str = "kanal_test_key"
     national: bool = True
     failing: int | None = None
+    #: (status, body) answered to every request instead, as it is (not JSON, say).
+    raw: tuple[int, bytes] | None = None
     asked: list[tuple[dict[str, str], dict[str, str]]] = field(default_factory=list)
 
 
@@ -288,7 +290,9 @@ def stats_api(api: StatsApi) -> Iterator[str]:
             parts = urlsplit(self.path)
             query = dict(parse_qsl(parts.query))
             api.asked.append((query, {k.lower(): v for k, v in self.headers.items()}))
-            if api.failing is not None:
+            if api.raw is not None:
+                self._send(*api.raw, "text/html")
+            elif api.failing is not None:
                 self._answer(api.failing, problem(api.failing, "Internal Server Error", "try again later"))
             elif parts.path != "/v1/stats":
                 self._answer(404, problem(404, "Not Found", "no such route"))
@@ -309,10 +313,19 @@ def stats_api(api: StatsApi) -> Iterator[str]:
             else:
                 self._answer(200, api.views[query.get("group_by", "")])
 
+        def do_POST(self) -> None:
+            """Any POST: its JSON body and headers echoed back (201), for the partner client's own tests."""
+            body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"null")
+            api.asked.append(({}, {k.lower(): v for k, v in self.headers.items()}))
+            self._answer(201, {"path": self.path, "body": body})
+
         def _answer(self, status: int, body: Any) -> None:
-            data = json.dumps(body).encode()
+            kind = "application/problem+json" if status >= 400 else "application/json"
+            self._send(status, json.dumps(body).encode(), kind)
+
+        def _send(self, status: int, data: bytes, kind: str) -> None:
             self.send_response(status)
-            self.send_header("Content-Type", "application/problem+json" if status >= 400 else "application/json")
+            self.send_header("Content-Type", kind)
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)
