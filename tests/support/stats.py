@@ -200,9 +200,9 @@ def read_page(page: str) -> Page:
 
 
 def keys_of(attributes: Mapping[str, str]) -> dict[str, str | None]:
-    """The group keys a figure's element names (``data-policy="null"``: the group without one)."""
+    """The group keys a figure's element names (``data-policy=""``: the group without one)."""
     found = {k: attributes.get(f"data-{k}") for k in ("category", "policy", "outcome", "region", "week")}
-    return {k: (None if v == "null" else v) for k, v in found.items() if v is not None}
+    return {k: (v or None) for k, v in found.items() if v is not None}
 
 
 def source_of(views: Mapping[str, Mapping[str, Any]], attributes: Mapping[str, str]) -> Mapping[str, Any]:

@@ -273,12 +273,13 @@ def key_label(key: str, value: str | None) -> str:
 
 
 class Figure:
-    """Writes figures as marked elements: ``data-view``, ``data-figure``, the group's keys, ``data-value``."""
+    """Writes figures as marked elements: ``data-view``, ``data-figure``, the group's keys (empty for the group
+    without one: a key's value is never empty), ``data-value``."""
 
     def __init__(self, view: str, keys: Mapping[str, str | None] | None = None) -> None:
         self.attributes = f'data-view="{escape(view or "totals")}"'
         for key, value in (keys or {}).items():
-            self.attributes += f' data-{key}="{escape(raw(value) if value is None else value)}"'
+            self.attributes += f' data-{key}="{escape(value or "")}"'
 
     def marks(self, figure: str, value: float | None) -> str:
         """The attributes that mark one figure."""
@@ -291,7 +292,7 @@ class Figure:
 
 
 def render(
-    views: Mapping[str, Mapping[str, Any] | StatsView],
+    views: Mapping[str, Mapping[str, Any] | BaseModel],
     *,
     generated_at: datetime,
     election_id: str | None = None,
@@ -305,7 +306,7 @@ def render(
     unknown = sorted(set(views) - set(GROUPINGS))
     if unknown or not views:
         raise ValueError(f"views must be some of {GROUPINGS}, not {unknown or 'none'}")
-    read = {key: StatsView.model_validate(answer) for key, answer in views.items()}
+    read = {key: _read(answer) for key, answer in views.items()}
     for key, view in read.items():
         missing = [g for g in view.groups if key and key not in g.model_fields_set]
         if missing or (not key and view.groups):
@@ -366,6 +367,13 @@ def render(
     return "\n".join(document)
 
 
+def _read(answer: Mapping[str, Any] | BaseModel) -> StatsView:
+    """An answer as its JSON, or as any model of it (the API's own is dumped as it answers: by alias, as JSON)."""
+    if isinstance(answer, BaseModel) and not isinstance(answer, StatsView):
+        return StatsView.model_validate(answer.model_dump(mode="json", by_alias=True))
+    return StatsView.model_validate(answer)
+
+
 def _day(day: date, months: Sequence[str]) -> str:
     return f"{day.day} {months[day.month - 1]} {day.year}"
 
@@ -383,8 +391,7 @@ def _period(view: StatsView) -> str:
 
     ours = f"{when(view.start, MONTHS_ID)} \u2013 {when(view.end, MONTHS_ID)}"
     theirs = f"{when(view.start, MONTHS_EN)} \u2013 {when(view.end, MONTHS_EN)}"
-    marks = f'data-from="{escape(raw(view.start) if view.start is None else view.start)}"'
-    marks += f' data-to="{escape(raw(view.end) if view.end is None else view.end)}"'
+    marks = f'data-from="{escape(view.start or "")}" data-to="{escape(view.end or "")}"'
     dates = escape(ours) if ours == theirs else words((ours, theirs))
     return f'{words(("Periode", "Period"))}: <span data-label="period" {marks}>{dates}</span>'
 
