@@ -8,7 +8,7 @@ SAM_VENV := .venv-sam
 export AWS_DEFAULT_REGION ?= ap-southeast-3
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help install run test lint format typecheck template-lint layer-check pytests unit-tests component integration validate build clean bench security load lock
+.PHONY: help install run test lint format typecheck template-lint layer-check pytests unit-tests component integration validate build clean bench security load lock browser
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -40,18 +40,29 @@ typecheck: $(STAMP) ## mypy (strict, pydantic plugin)
 template-lint: $(STAMP) ## cfn-lint on template.yaml
 	$(BIN)/cfn-lint template.yaml
 
-pytests: $(STAMP) ## Every test, at every level, with branch coverage (at least 90 %)
+pytests: $(STAMP) browser ## Every test, at every level, with branch coverage (at least 90 %)
 	$(BIN)/pytest --cov --cov-report=term
 
 # One level at a time (tests/<level>, the marker of the same name; tests/conftest.py), without coverage.
 unit-tests: $(STAMP) ## Unit tests: rules and pure code on in-memory fakes (pytest -m unit)
 	$(BIN)/pytest -m unit
 
-component: $(STAMP) ## Component tests: handlers, adapters and the CLI on moto, the local stack's pieces (pytest -m component)
+component: $(STAMP) browser ## Component tests: handlers, adapters and the CLI on moto, the local stack's pieces (pytest -m component)
 	$(BIN)/pytest -m component
 
 integration: $(STAMP) ## Integration tests: `kanal dev` in a subprocess, over HTTP (pytest -m integration)
 	$(BIN)/pytest -m integration
+
+# The report's browser check (tests/component/test_stats_report_browser.py) runs Debian's chromium through
+# playwright, which uses that browser and downloads none of its own. apt-get installs it when it is missing (as root,
+# or with a sudo that asks for no password); without it the check fails, it does not skip.
+APT := $(if $(filter 0,$(shell id -u)),apt-get,sudo -n apt-get)
+
+browser: ## Debian's chromium, for the report's browser check (apt-get install when missing)
+	@command -v chromium >/dev/null || { \
+		echo "installing Debian's chromium for the report's browser check"; \
+		$(APT) update -qq && DEBIAN_FRONTEND=noninteractive $(APT) install -y -qq --no-install-recommends \
+			chromium fonts-dejavu-core; }
 
 $(SAM_VENV)/bin/sam:
 	$(PYTHON) -m venv $(SAM_VENV)

@@ -9,6 +9,8 @@
 - ``console``: the reviewer's prompts scripted, and the characters a terminal must never get raw.
 - ``local_stack``: ``kanal dev`` in a subprocess, as the integration tests start it.
 - ``iam``: the AWS calls of the tests recorded and checked against the translated template's statements.
+- ``stats``: ``GET /v1/stats``'s answers (the seeds' figures, or drawn by hypothesis with hostile and personal-looking
+  fields), the report's marked figures read back, and a stand-in partner API on 127.0.0.1.
 - ``trace_probe``: every handler run once with active tracing on, as ``python -m tests.support.trace_probe``.
 
 The fixtures over them are in tests/conftest.py (tests/integration/conftest.py: the running local stack).

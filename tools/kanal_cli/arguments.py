@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import re
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from urllib.parse import urlsplit
 
 from kanal import terminal
@@ -117,4 +117,15 @@ def moment(value: str) -> datetime:
         inside = False
     if not inside:
         raise argparse.ArgumentTypeError("must be from 2000 to 2099")
+    return parsed
+
+
+def day(value: str) -> date:
+    """A calendar date, YYYY-MM-DD, from 2000 to 2099 (ASCII digits only)."""
+    try:
+        parsed = date.fromisoformat(value) if value.isascii() and len(value) == 10 else None
+    except ValueError:
+        parsed = None
+    if parsed is None or not EARLIEST.date() <= parsed < LATEST.date():
+        raise argparse.ArgumentTypeError("must be a date from 2000 to 2099 such as 2024-02-14 (YYYY-MM-DD)")
     return parsed

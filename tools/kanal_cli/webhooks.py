@@ -10,7 +10,6 @@ webhook when it stops (Ctrl-C).
 from __future__ import annotations
 
 import argparse
-import os
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -32,23 +31,10 @@ class ListenFailed(KanalError):
 
 
 def _partner_api(args: argparse.Namespace) -> tuple[str, str]:
-    """The partner API's URL and the key to call it with: flags, then the environment, then ``kanal dev``'s
-    demo partner named by ``--partner``."""
-    from kanal_cli.cli import UsageError, dev_settings
+    """The partner API's URL and the key to call it with (``partner_client.credentials``)."""
+    from kanal_cli import partner_client
 
-    dev = dev_settings() or {}
-    url = args.api_url or os.environ.get("KANAL_API_URL") or dev.get("api_url")
-    key = args.api_key or os.environ.get("KANAL_API_KEY")
-    if not key and dev.get("partners"):
-        wanted = (args.partner or "").casefold()
-        found = [p for p in dev["partners"] if not wanted or p["name"].casefold() == wanted]
-        if not found:
-            names = ", ".join(p["name"] for p in dev["partners"])
-            raise UsageError(f"no demo partner named {args.partner!r} (the local stack has {names})")
-        key = found[0]["api_key"]
-    if not url or not key:
-        raise UsageError("pass --api-url and --api-key (or KANAL_API_URL, KANAL_API_KEY; or run `kanal dev` here)")
-    return str(url), str(key)
+    return partner_client.credentials(args)
 
 
 def _forward(target: str, body: bytes, headers: dict[str, str]) -> int:
