@@ -13,7 +13,10 @@ from kanal.adapters import loader
 
 
 def directory_listings(install: bool, monkeypatch: pytest.MonkeyPatch) -> tuple[int, Any]:
-    """How many directories botocore lists to make a DynamoDB client, and the client."""
+    """How many directories botocore lists to make a DynamoDB client, and the client (each with a loader of its
+    own: the loaders the tests and kanal share have long since listed everything)."""
+    monkeypatch.setattr(botocore.session, "create_loader", botocore.loaders.create_loader)
+    loader.shared.cache_clear()
     session = botocore.session.get_session()
     if install:
         loader.install(session)
@@ -38,6 +41,18 @@ def test_a_client_without_the_scan_of_every_service(monkeypatch: pytest.MonkeyPa
     assert looked < 20
     assert ours.meta.service_model.operation_names == plain.meta.service_model.operation_names
     assert ours.meta.endpoint_url == plain.meta.endpoint_url
+
+
+def test_sessions_share_one_loader_per_search_path(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    """A session made again (kanal's are, after each change of environment) reuses the models already parsed."""
+    first, second = botocore.session.get_session(), botocore.session.get_session()
+    loader.install(first)
+    loader.install(second)
+    assert first.get_component("data_loader") is second.get_component("data_loader")
+    monkeypatch.setenv("AWS_DATA_PATH", str(tmp_path))
+    elsewhere = botocore.session.get_session()
+    loader.install(elsewhere)
+    assert elsewhere.get_component("data_loader") is not first.get_component("data_loader")
 
 
 def test_service_names_answer_membership_and_listing() -> None:
