@@ -96,8 +96,12 @@ class Partners:
         if partner is None:
             raise PartnerNotFound(partner_id)
         if partner.usage_key_id is None:
-            usage_key_id, usage_key = self._plans().create_key(partner_id)
+            plans = self._plans()
+            usage_key_id, usage_key = plans.create_key(partner_id)
             partner = self.directory.set_usage_key(partner, usage_key_id, usage_key)
+            # The authorizer's cached answers for its keys name no usage key (so API Gateway refuses them): the
+            # next request is authorized afresh and names this one.
+            plans.flush_authorizer_cache()
         assert partner.usage_key_id is not None
         return partner, partner.usage_key_id
 
