@@ -560,7 +560,9 @@ def make_server(apis: Api | list[Api], invoke: Invoke, host: str, port: int, log
     server = _Server((host, port), Gateway)
     server.daemon_threads = True
     for api in served:
-        if api.authorizer is not None:  # `kanal partners revoke-key` flushes the stage's cache through moto
+        if (
+            isinstance(api, Api) and api.authorizer is not None
+        ):  # `kanal partners revoke-key` flushes the stage's cache through moto
             server.stops.append(moto_apigateway.on_flush(_flusher(api)))
     return server
 
