@@ -163,6 +163,9 @@ def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
         for function in created.functions.values():
             for name, value in function.environment.items():
                 monkeypatch.setenv(name, value)
+        # The partners' default usage plan (output UsagePlanId, as `kanal` reads it): partners made in the tests get
+        # their usage key in it, as `kanal partners create` gives them.
+        monkeypatch.setenv("KANAL_USAGE_PLAN_ID", str(created.refs["PartnerUsagePlan"]))
         review = as_function(created, "ReviewFunction", load_function("review").lambda_handler)
         gateway = ReviewGateway(created, review, [])
         monkeypatch.setattr("kanal_cli.reviewer.http_send", lambda url, headers, timeout=30: gateway.send(url, headers))

@@ -239,7 +239,7 @@ def reviewer(*argv: str) -> Any:
 
 def reviewer_stack() -> None:
     """The deployed stack as `kanal review` sees it: its outputs."""
-    outputs = {"TableName": env("TABLE_NAME"), "ReviewApiUrl": REVIEW_API}
+    outputs = {"TableName": env("TABLE_NAME"), "ReviewApiUrl": REVIEW_API, "UsagePlanId": env("KANAL_USAGE_PLAN_ID")}
     template = {
         "Resources": {"Handle": {"Type": "AWS::CloudFormation::WaitConditionHandle"}},
         "Outputs": {name: {"Value": value} for name, value in outputs.items()},
@@ -605,6 +605,10 @@ NEEDED_BY = {
     "sqs:DeleteMessage": "sqs.DeleteMessage",
     "sqs:SendMessage": "sqs.SendMessage",
     "sns:Subscribe": "sns.Subscribe",
+    "apigateway:POST": "apigateway.",
+    "apigateway:DELETE": "apigateway.",
+    "apigateway:GET": "apigateway.",
+    "apigateway:PATCH": "apigateway.UpdateUsagePlan",
 }
 
 

@@ -161,7 +161,7 @@ class MemoryPartners:
         return sorted(self.partners.values(), key=lambda p: p.name.lower())
 
     def add_key(self, key: ApiKey, partner: Partner) -> None:
-        self.keys[key.key_hash] = key
+        self.keys[key.key_hash] = key.model_copy(update={"usage_key": partner.usage_key})
 
     def find_key(self, key_hash: str) -> ApiKey | None:
         return self.keys.get(key_hash)
@@ -175,6 +175,14 @@ class MemoryPartners:
                 self.keys[key_hash] = key.model_copy(update={"revoked_at": key.revoked_at or at})
                 return self.keys[key_hash]
         raise KeyNotFound(key_id)
+
+    def set_usage_key(self, partner: Partner, usage_key_id: str, usage_key: str) -> Partner:
+        updated = partner.model_copy(update={"usage_key_id": usage_key_id, "usage_key": usage_key})
+        self.partners[partner.partner_id] = updated
+        for key_hash, key in self.keys.items():
+            if key.partner_id == partner.partner_id:
+                self.keys[key_hash] = key.model_copy(update={"usage_key": usage_key})
+        return updated
 
 
 class MemoryTrail:

@@ -85,6 +85,8 @@ IAM_PREFIX = {
     "cloudformation": "cloudformation",
     "scheduler": "scheduler",
     "sts": "sts",
+    # API Gateway's management API: authorized as its HTTP method on the path (apigateway:POST on /apikeys).
+    "apigateway": "apigateway",
     # Not botocore: a signed HTTP request to an API Gateway API (recorded with ``record``).
     "execute-api": "execute-api",
 }
@@ -561,12 +563,34 @@ def requests_of(call: Call, names: Names) -> list[Request]:
     elif call.service == "execute-api" and op == "Invoke":
         api, stage, method, path = p["api_id"], p["stage"], p["method"], p["path"]
         return [one(f"arn:aws:execute-api:{names.region}:{names.account}:{api}/{stage}/{method}{path}")]
+    elif call.service == "apigateway":
+        method, path = _apigateway_route(op, p)
+        return [one(f"arn:aws:apigateway:{names.region}::{path}", name=f"apigateway:{method}")]
     elif call.service == "sts":
         if op == "AssumeRole":
             return [one(str(p["RoleArn"]))]
         if op == "GetCallerIdentity":
             return []  # needs no permission
     raise Unsupported(f"no IAM mapping for {call.service}.{op}: add it to requests_of in tests/support/iam.py")
+
+
+@cache
+def _apigateway_model() -> Any:
+    from botocore.session import get_session
+
+    return get_session().get_service_model("apigateway")
+
+
+def _apigateway_route(operation: str, params: Mapping[str, Any]) -> tuple[str, str]:
+    """An API Gateway call as IAM authorizes it: its HTTP method and its path (the URI with its parameters)."""
+    model = _apigateway_model().operation_model(operation)
+    path = str(model.http["requestUri"]).split("?", 1)[0]
+    for member, shape in model.input_shape.members.items():
+        if shape.serialization.get("location") == "uri":
+            path = path.replace("{" + shape.serialization.get("name", member) + "}", str(params[member]))
+    if "{" in path:
+        raise Unsupported(f"apigateway.{operation}: a path parameter is missing ({path})")
+    return str(model.http["method"]).upper(), path
 
 
 def _table_or_index(names: Names, params: Mapping[str, Any]) -> str:

@@ -110,7 +110,9 @@ def run_cli(*argv: str, principal: str | None = "operator") -> tuple[int, str, s
 @contextmanager
 def hidden_table() -> Iterator[None]:
     """No table (nor reviewer API) named in the environment: the CLI reads the stack's outputs, as on AWS."""
-    hidden = {n: os.environ.pop(n) for n in ("TABLE_NAME", "KANAL_REVIEW_API_URL") if n in os.environ}
+    hidden = {
+        n: os.environ.pop(n) for n in ("TABLE_NAME", "KANAL_REVIEW_API_URL", "KANAL_USAGE_PLAN_ID") if n in os.environ
+    }
     try:
         yield
     finally:
@@ -179,6 +181,19 @@ def failure_messages(dynamodb: Any, sqs: Any, table: str, report_ids: tuple[str,
     sqs.send_message(QueueUrl=queue, MessageBody=json.dumps({"requestContext": {}, "DDBStreamBatchInfo": info}))
 
 
+def legacy_partner() -> str:
+    """A partner made before limits: a key, and no usage key (its requests would be refused 403); its id."""
+    from kanal import clock, wiring
+    from kanal.models import PartnerKind
+    from kanal.partners import Partners
+
+    return (
+        Partners(wiring.services().partners.directory)
+        .create("Panwaslu Lama", PartnerKind.ELECTION_AGENCY, clock.now())
+        .partner.partner_id
+    )
+
+
 def drive_operator_commands(
     stack: Stack, stack_name: str, api: Callable[[dict[str, Any]], dict[str, Any]], case_builder: Any, sqs: Any
 ) -> None:
@@ -197,6 +212,15 @@ def drive_operator_commands(
         assert partner in {p["partner_id"] for p in ok(stack_name, "partners", "list")}
         added = ok(stack_name, "partners", "add-key", "--partner-id", partner)
         ok(stack_name, "partners", "revoke-key", "--partner-id", partner, "--key-id", created["key_id"])
+        # Limits: a plan of the partner's own, changed in place, then the default again; and a partner made before
+        # limits (no usage key) brought onto the API.
+        assert ok(stack_name, "partners", "set-limits", "--partner-id", partner, "--rate", "5")["own"] is True
+        changed = ok(stack_name, "partners", "set-limits", "--partner-id", partner, "--burst", "7", "--quota", "900")
+        assert changed["limits"] == {"rate": 5.0, "burst": 7, "quota": 900, "period": "DAY"}
+        assert ok(stack_name, "partners", "limits", "--partner-id", partner)["plan_id"] == changed["plan_id"]
+        assert ok(stack_name, "partners", "set-limits", "--partner-id", partner, "--default")["own"] is False
+        legacy = legacy_partner()
+        assert ok(stack_name, "partners", "set-limits", "--partner-id", legacy, "--default")["own"] is False
         subscribe = ["--partner-id", partner, "--protocol", "email", "--endpoint", "pengawasan@example.org"]
         assert ok(stack_name, "partners", "subscribe", *subscribe)["subscription_arn"]
         ok(stack_name, "reminders", "list")

@@ -42,8 +42,7 @@ DEPLOYED = {"partner API": ("Api", "IntakeFunction"), "reviewer API": ("ReviewAp
 #: API Gateway's answers (template.yaml's GatewayResponses) that no documented operation can get, and why.
 NOT_AN_OPERATIONS_ANSWER = {
     "partner API": {
-        400: "DEFAULT_4XX catches the types the template says cannot occur (no API keys, IAM, WAF or validators)",
-        403: "ACCESS_DENIED: the partner authorizer never denies; it allows or raises Unauthorized (401)",
+        400: "DEFAULT_4XX catches the types the template says cannot occur (no IAM auth or validators)",
         404: "MISSING_AUTHENTICATION_TOKEN and RESOURCE_NOT_FOUND: a path or method that is no operation",
     },
     "reviewer API": {},

@@ -53,4 +53,4 @@ def test_every_output_the_cli_reads_exists_and_every_setting_a_function_gets_is_
     given = set().union(*function_environments().values())
     # Settings no function is given are the CLI's own (where the local stack is, the reviewer API).
     cli_only = {s.variable for s in SETTINGS} - given
-    assert cli_only == {"AWS_ENDPOINT_URL", "KANAL_REVIEW_API_URL", "KANAL_API_URL"}
+    assert cli_only == {"AWS_ENDPOINT_URL", "KANAL_REVIEW_API_URL", "KANAL_API_URL", "KANAL_USAGE_PLAN_ID"}

@@ -129,3 +129,24 @@ def day(value: str) -> date:
     if parsed is None or not EARLIEST.date() <= parsed < LATEST.date():
         raise argparse.ArgumentTypeError("must be a date from 2000 to 2099 such as 2024-02-14 (YYYY-MM-DD)")
     return parsed
+
+
+_RATE = re.compile(r"[0-9]{1,5}(\.[0-9]{1,3})?", re.ASCII)
+_QUOTA = re.compile(r"[0-9]{1,10}", re.ASCII)
+
+
+def rate(text: str) -> float:
+    """Requests per second for a usage plan: more than 0, at most 10000, up to three decimals (0.5: one every
+    two seconds)."""
+    value = float(text) if _RATE.fullmatch(text.strip()) else 0.0
+    if not 0 < value <= 10000:
+        raise argparse.ArgumentTypeError("must be requests per second, more than 0 and at most 10000 (e.g. 20 or 0.5)")
+    return value
+
+
+def quota(text: str) -> int:
+    """Requests per quota period: a whole number, 0 (no quota) to 2000000000."""
+    value = int(text) if _QUOTA.fullmatch(text.strip()) else -1
+    if not 0 <= value <= 2_000_000_000:
+        raise argparse.ArgumentTypeError("must be a whole number of requests from 0 (no quota) to 2000000000")
+    return value

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from kanal import clock, terminal
 from kanal.errors import CaseNotFound, KanalError, KeyNotFound, PartnerNotFound, ReviewRefused, StoreUnavailable
+from kanal.limits import PlanLimits, QuotaPeriod
 from kanal.models import PartnerKind
 from kanal.settings import SETTINGS, Setting, Settings
 
@@ -167,7 +168,7 @@ def cmd_partners_list(args: argparse.Namespace) -> None:
     _print(
         [
             {
-                **p.model_dump(mode="json"),
+                **p.model_dump(mode="json", exclude={"usage_key"}),
                 "keys": [
                     {"key_id": k.key_id, "created_at": k.created_at, "revoked_at": k.revoked_at, "active": k.active}
                     for k in partners.directory.keys_of(p.partner_id)
@@ -185,10 +186,61 @@ def cmd_partners_add_key(args: argparse.Namespace) -> None:
     _note("the api_key is shown only now; revoke the old key once the partner has switched")
 
 
-def cmd_partners_revoke_key(args: argparse.Namespace) -> None:
-    """Revoke a key; requests with it get 401 once the authorizer's cache expires (AuthorizerCacheTtl)."""
-    key = _partners(args).directory.revoke_key(args.partner_id, args.key_id, clock.now())
+def cmd_partners_revoke_key(args: argparse.Namespace) -> int:
+    """Revoke a key, then flush the partner API's authorizer cache: its next request gets 401, not one after
+    AuthorizerCacheTtl."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    partners = _partners(args)
+    key = partners.revoke_key(args.partner_id, args.key_id, clock.now())
     _print({"partner_id": key.partner_id, "key_id": key.key_id, "revoked_at": key.revoked_at})
+    try:
+        flushed = partners.flush()
+    except (BotoCoreError, ClientError) as error:
+        _note(f"the key is revoked, but the authorizer cache was not flushed ({error}): it may still work for up to")
+        _note("AuthorizerCacheTtl seconds; run revoke-key again to retry the flush")
+        return 1
+    if flushed:
+        _note("the authorizer cache is flushed: the key is refused from its next request")
+    else:
+        _note("no usage plan named (UsagePlanId): the key may still work for up to AuthorizerCacheTtl seconds")
+    return 0
+
+
+def _limits_answer(partner_id: str, plan: PlanLimits | None) -> dict[str, Any]:
+    if plan is None:
+        return {"partner_id": partner_id, "plan_id": None, "own": False, "limits": None}
+    return {"partner_id": partner_id, **plan.model_dump(mode="json")}
+
+
+def cmd_partners_limits(args: argparse.Namespace) -> None:
+    """The usage plan a partner's requests count against, and its limits."""
+    plan = _partners(args).limits(args.partner_id)
+    _print(_limits_answer(args.partner_id, plan))
+    if plan is None:
+        _note("the partner is in no usage plan: the API refuses it (403) until set-limits puts it in one")
+
+
+def cmd_partners_set_limits(args: argparse.Namespace) -> None:
+    """Give a partner limits of its own (what is not given stays as it was), or back the default's."""
+    partners = _partners(args)
+    given = (args.rate, args.burst, args.quota, args.quota_period)
+    if args.default:
+        if any(v is not None for v in given):
+            raise UsageError("--default takes no --rate, --burst, --quota or --quota-period")
+        plan = partners.use_default_limits(args.partner_id)
+    elif all(v is None for v in given):
+        raise UsageError("give --rate, --burst, --quota or --quota-period, or --default")
+    else:
+        from pydantic import ValidationError
+
+        try:
+            plan = partners.set_limits(args.partner_id, args.rate, args.burst, args.quota, args.quota_period)
+        except ValidationError as error:
+            raise UsageError("; ".join(e["msg"] for e in error.errors())) from None
+        except ValueError as error:
+            raise UsageError(str(error)) from None
+    _print(_limits_answer(args.partner_id, plan))
 
 
 def cmd_partners_subscribe(args: argparse.Namespace) -> None:
@@ -268,6 +320,23 @@ def parser() -> argparse.ArgumentParser:
     revoke.add_argument("--partner-id", required=True, type=arguments.identifier)
     revoke.add_argument("--key-id", required=True, type=arguments.identifier)
     revoke.set_defaults(func=cmd_partners_revoke_key)
+    limits = actions.add_parser("limits", help="the usage plan a partner's requests count against")
+    limits.add_argument("--partner-id", required=True, type=arguments.identifier)
+    limits.set_defaults(func=cmd_partners_limits)
+    set_limits = actions.add_parser(
+        "set-limits", help="give a partner its own rate, burst and quota (or --default: the template's)"
+    )
+    set_limits.add_argument("--partner-id", required=True, type=arguments.identifier)
+    set_limits.add_argument("--rate", type=arguments.rate, help="requests per second, steady")
+    set_limits.add_argument("--burst", type=arguments.bounded_int(1, 5000), help="requests at once (1-5000)")
+    set_limits.add_argument("--quota", type=arguments.quota, help="requests per quota period; 0: no quota")
+    set_limits.add_argument(
+        "--quota-period", choices=[p.value for p in QuotaPeriod], help="DAY, WEEK or MONTH (from 00:00 UTC)"
+    )
+    set_limits.add_argument(
+        "--default", action="store_true", help="back on the default plan (also: a partner made before limits)"
+    )
+    set_limits.set_defaults(func=cmd_partners_set_limits)
     subscribe = actions.add_parser("subscribe", help="subscribe an endpoint to a partner's own reminders")
     subscribe.add_argument("--partner-id", required=True, type=arguments.identifier)
     subscribe.add_argument("--protocol", required=True, choices=["email", "https", "sqs", "lambda", "sms"])
@@ -315,7 +384,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as error:
         _note(str(error))
         return 2
-    func: Callable[[argparse.Namespace], None] = args.func
+    func: Callable[[argparse.Namespace], int | None] = args.func
     failures: dict[type[Exception], str] = {
         PartnerNotFound: "no partner with id {}",
         KeyNotFound: "no key with id {} for that partner",
@@ -324,7 +393,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ReviewRefused: "refused: {}",
     }
     try:
-        func(args)
+        code = func(args)
     except (UsageError, argparse.ArgumentTypeError) as error:  # ArgumentTypeError: a value from the environment
         _note(str(error))
         return 2
@@ -342,7 +411,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if dev_settings():
             _note(f"is `kanal dev` still running? {DEV_FILE} says it is; remove it if not")
         return 1
-    return 0
+    return code or 0
 
 
 if __name__ == "__main__":

@@ -149,6 +149,8 @@ class Smoke:
     partner_id: str | None = None
     key_id: str | None = None
     api_key: str | None = None
+    #: The temporary partner's API Gateway key (its usage plan's), deleted with it.
+    usage_key_id: str | None = None
     content_url: str | None = None
     report_id: str | None = None
     case_id: str | None = None
@@ -225,6 +227,7 @@ class Smoke:
             f"kanal smoke {self.run_id}", PartnerKind.CIVIL_SOCIETY, clock.now(), REGION
         )
         self.partner_id, self.key_id, self.api_key = issued.partner.partner_id, issued.key_id, issued.api_key
+        self.usage_key_id = issued.partner.usage_key_id
         return f"temporary partner {self.partner_id} with key {self.key_id}"
 
     def step_report(self) -> str:
@@ -368,6 +371,12 @@ class Smoke:
         def check() -> None:
             left.extend(self.table.left(partner_id, sorted(cases)))
 
+        def delete_usage_key(usage_key_id: str) -> str:
+            plans = self.services.partners.plans
+            assert plans is not None  # a partner got a usage key from them
+            plans.delete_key(usage_key_id)
+            return f"its API Gateway key {usage_key_id} deleted"
+
         if self.key_id:
             attempt("revoking the key", revoke, self.key_id)
         for case_id in sorted(self.holding):  # interrupted between a claim and its release
@@ -376,6 +385,8 @@ class Smoke:
         for case_id in sorted(cases):
             attempt(f"removing case {case_id}", self._remove_case, case_id, problems)
         attempt("deleting the partner", delete_partner)
+        if self.usage_key_id:
+            attempt("deleting its API Gateway key", delete_usage_key, self.usage_key_id)
         attempt("checking", check)
         if left:
             problems.append(f"still in the table: {', '.join(left)}")

@@ -198,6 +198,11 @@ class Emulator:
             os.environ.update(function.environment)
         os.environ.update(self.overrides)
         os.environ["KANAL_TABLE_NAME"] = os.environ.get("TABLE_NAME", "")
+        # The partners' default usage plan, as the CLI reads it from a deployed stack's outputs: `kanal partners`
+        # gives each partner its key in it, and the local gateway finds each key's plan on moto.
+        usage_plan = self.stack.template.get("Outputs", {}).get("UsagePlanId")
+        if usage_plan is not None:
+            os.environ["KANAL_USAGE_PLAN_ID"] = str(self.stack.resolve(usage_plan["Value"]))
         self.timings["resources_s"] = time.perf_counter() - started
 
         started = time.perf_counter()

@@ -1,5 +1,6 @@
-"""A local API Gateway for the template's REST APIs: routes, the REQUEST authorizer and its cache, IAM
-authorization, proxy events.
+"""A local API Gateway for the template's REST APIs: routes, the REQUEST authorizer and its cache (and its
+flush), IAM authorization, usage plans (each key's rate, burst and quota, kanal_local.limits), the stage's
+throttle, a resource policy's source-IP allow-list, proxy events.
 
 It reads the routes, the authorizer and the gateway responses from the REST API's body as SAM translates the
 template (AWS::ApiGateway::RestApi: paths with their Lambda proxy integrations, securityDefinitions,
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import ipaddress
 import json
 import re
 import socket
@@ -31,7 +33,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from kanal import terminal
 
-from kanal_local import LOCAL_CALLER_HEADER
+from kanal_local import LOCAL_CALLER_HEADER, moto_apigateway
+from kanal_local.limits import EndpointPlans, Limiter, TokenBucket, stage_bucket
 from kanal_local.template import CannotEmulate, Stack
 
 Invoke = Callable[[str, dict[str, Any]], Any]
@@ -47,6 +50,8 @@ class Route:
     pattern: re.Pattern[str]
     function: str
     authorized: bool
+    #: The method requires an API key (its requests count against the key's usage plan).
+    api_key: bool = False
 
     def match(self, method: str, path: str) -> dict[str, str] | None:
         """The path parameters if this route serves the request, URL-decoded as API Gateway passes them."""
@@ -85,6 +90,16 @@ class Api:
     iam: bool = False
     cache: dict[str, tuple[float, dict[str, Any] | None]] = field(default_factory=dict)
     lock: Lock = field(default_factory=Lock)
+    #: The REST API's id on the local stack (its logical id), which a flush of its authorizer cache names.
+    api_id: str = "local"
+    #: Where a method's API key comes from: the authorizer's usageIdentifierKey, or the x-api-key header.
+    key_source: str = "HEADER"
+    #: The usage plans of the stage (None: no method requires an API key).
+    limiter: Limiter | None = None
+    #: The stage's own throttle, shared by every caller (MethodSettings on every method), or None.
+    throttle: TokenBucket | None = None
+    #: The resource policy's allow-list: only these source networks may call (None: any).
+    sources: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] | None = None
 
     @classmethod
     def from_stack(cls, stack: Stack, api_id: str = "Api") -> Api:
@@ -105,32 +120,78 @@ class Api:
                 function = _integration(where, operation.get("x-amazon-apigateway-integration"), stack)
                 security = operation.get("security", body.get("security", []))
                 names = {name for requirement in security for name in requirement if name in schemes}
+                keyed = any(schemes[name] == API_KEY for name in names)
+                names = {name for name in names if schemes[name] != API_KEY}
                 used |= names
                 pattern = re.compile(re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", path))
-                routes.append(Route(method, path, pattern, function, bool(names)))
+                routes.append(Route(method, path, pattern, function, bool(names), keyed))
         kinds = {schemes[name] for name in used}
         if len(kinds) > 1:
             raise CannotEmulate(f"API {api_id}: the local gateway serves one authorizer per API, not {sorted(used)}")
         scheme = next(iter(kinds), None)
-        stages = [
-            stack.resolve(r["Properties"].get("StageName"))
+        found = [
+            r["Properties"]
             for r in stack.of_type("AWS::ApiGateway::Stage").values()
             if stack.resolve(r["Properties"].get("RestApiId")) == stack.refs[api_id]
         ]
-        if len(stages) != 1:
-            raise CannotEmulate(f"API {api_id}: the local gateway serves one stage per API, not {len(stages)}")
+        if len(found) != 1:
+            raise CannotEmulate(f"API {api_id}: the local gateway serves one stage per API, not {len(found)}")
+        stages = [stack.resolve(found[0].get("StageName"))]
+        props = stack.resolve(stack.resources[api_id]["Properties"])
+        key_source = str(props.get("ApiKeySourceType") or body.get("x-amazon-apigateway-api-key-source") or "HEADER")
+        if key_source not in ("HEADER", "AUTHORIZER"):
+            raise CannotEmulate(f"API {api_id}: ApiKeySourceType {key_source} is neither HEADER nor AUTHORIZER")
+        keyed = any(route.api_key for route in routes)
         responses = body.get("x-amazon-apigateway-gateway-responses", {})
         for kind, spec in responses.items():
             for header, value in spec.get("responseParameters", {}).items():
                 if not (header.startswith("gatewayresponse.header.") and re.fullmatch(r"'[^']*'", str(value))):
                     raise CannotEmulate(f"API {api_id}: gateway response {kind}: {header} is not a static header")
+        physical = str(stack.refs[api_id])
         return cls(
             stage=str(stages[0]),
             routes=routes,
             authorizer=scheme if isinstance(scheme, Authorizer) else None,
             responses=responses,
             iam=scheme == IAM,
+            api_id=physical,
+            key_source=key_source,
+            limiter=Limiter(EndpointPlans(physical, str(stages[0]), stack.region)) if keyed else None,
+            throttle=_stage_throttle(api_id, stack.resolve(found[0].get("MethodSettings")) or []),
+            sources=_allowed_sources(api_id, body.get("x-amazon-apigateway-policy")),
         )
+
+    def flush(self) -> None:
+        """Forget every cached authorizer answer (API Gateway's FlushStageAuthorizersCache)."""
+        with self.lock:
+            self.cache.clear()
+
+    def admitted(self, source_ip: str) -> bool:
+        """Whether the resource policy lets this source address call the API."""
+        if self.sources is None:
+            return True
+        try:
+            address = ipaddress.ip_address(source_ip)
+        except ValueError:
+            return False
+        return any(address in network for network in self.sources)
+
+    def over_limit(self, route: Route, policy: dict[str, Any] | None, headers: dict[str, str]) -> str | None:
+        """The gateway response that refuses the request for its limits (THROTTLED, QUOTA_EXCEEDED,
+        INVALID_API_KEY), or None. The stage's throttle counts every request; a method that requires an API key
+        counts it against the key's usage plan."""
+        now = datetime.now(UTC)
+        if route.api_key and self.limiter is not None:
+            source = (policy or {}).get("usageIdentifierKey") if self.key_source == "AUTHORIZER" else None
+            key = source if self.key_source == "AUTHORIZER" else _header(headers, "x-api-key")
+            refused = self.limiter.admit(str(key) if key else None, now)
+            if refused:
+                return refused
+        if self.throttle is not None:
+            with self.lock:
+                if not self.throttle.take(now):
+                    return "THROTTLED"
+        return None
 
     def gateway_response(self, kind: str, status: int, message: str | None = None) -> tuple[int, dict[str, str], bytes]:
         """API Gateway's own answer (UNAUTHORIZED, ACCESS_DENIED, ...) as the API's gateway responses shape it (the
@@ -181,16 +242,78 @@ class Api:
 
 #: An API's AWS_IAM security scheme (SigV4): the caller is the request's signer.
 IAM = "AWS_IAM"
+#: The API key scheme SAM writes for ApiKeyRequired (x-api-key; with ApiKeySourceType AUTHORIZER the key is the
+#: authorizer's usageIdentifierKey instead).
+API_KEY = "API_KEY"
+
+
+def _stage_throttle(api_id: str, settings: list[dict[str, Any]]) -> TokenBucket | None:
+    """The stage's throttle from its MethodSettings: one setting for every method (/*, *) or none."""
+    wide = [s for s in settings if s.get("ResourcePath") == "/*" and s.get("HttpMethod") == "*"]
+    narrow = [s for s in settings if s not in wide and ("ThrottlingRateLimit" in s or "ThrottlingBurstLimit" in s)]
+    if narrow:
+        raise CannotEmulate(f"API {api_id}: the local gateway throttles the whole stage, not single methods")
+    if not wide:
+        return None
+    rate, burst = wide[0].get("ThrottlingRateLimit"), wide[0].get("ThrottlingBurstLimit")
+    return stage_bucket(
+        float(rate) if rate is not None else None,
+        int(burst) if burst is not None else None,
+        lambda: datetime.now(UTC),
+    )
+
+
+def _allowed_sources(api_id: str, policy: Any) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] | None:
+    """The source networks a resource policy allows (None: any): the local gateway reads an Allow of
+    execute-api:Invoke on the whole API to everyone, and a Deny of the same unless aws:SourceIp is in a list
+    (NotIpAddress) — the template's AllowedSourceCidrs. CannotEmulate for any other statement."""
+    if not policy:
+        return None
+    where = f"API {api_id} resource policy"
+    sources = None
+    for statement in policy.get("Statement", []) if isinstance(policy, dict) else []:
+        whole = (
+            statement.get("Principal") in ("*", {"AWS": "*"})
+            and statement.get("Action") == "execute-api:Invoke"
+            and statement.get("Resource") == "execute-api:/*"
+        )
+        condition = statement.get("Condition")
+        if whole and statement.get("Effect") == "Allow" and not condition:
+            continue
+        if (
+            whole
+            and statement.get("Effect") == "Deny"
+            and isinstance(condition, dict)
+            and list(condition) == ["NotIpAddress"]
+        ):
+            tests = condition["NotIpAddress"]
+            if isinstance(tests, dict) and list(tests) == ["aws:SourceIp"]:
+                cidrs = tests["aws:SourceIp"]
+                try:
+                    sources = tuple(
+                        ipaddress.ip_network(str(c).strip(), strict=False)
+                        for c in (cidrs if isinstance(cidrs, list) else [cidrs])
+                    )
+                except ValueError as error:
+                    raise CannotEmulate(f"{where}: {error}") from None
+                continue
+        raise CannotEmulate(f"{where}: the local gateway reads only a source-IP allow-list, not {statement}")
+    return sources
+
+
 #: What the integration's credentials say when API Gateway invokes the function as the caller (SAM's InvokeRole
 #: CALLER_CREDENTIALS, its default with AWS_IAM).
 CALLER_CREDENTIALS = "arn:aws:iam::*:user/*"
 
 
 def _scheme(api_id: str, name: str, spec: dict[str, Any], stack: Stack) -> Authorizer | str:
-    """A securityDefinitions entry as the local gateway serves it: IAM, or a REQUEST authorizer."""
+    """A securityDefinitions entry as the local gateway serves it: IAM, an API key, or a REQUEST authorizer."""
     where = f"API {api_id} authorizer {name}"
     if spec.get("x-amazon-apigateway-authtype") == "awsSigv4":
         return IAM
+    plain = {k: v for k, v in spec.items() if k != "description"}
+    if plain == {"type": "apiKey", "name": "x-api-key", "in": "header"}:
+        return API_KEY
     authorizer = spec.get("x-amazon-apigateway-authorizer")
     if not isinstance(authorizer, dict) or authorizer.get("type") != "request":
         raise CannotEmulate(f"{where}: the local gateway serves REQUEST Lambda authorizers and AWS_IAM only")
@@ -386,6 +509,9 @@ def make_server(apis: Api | list[Api], invoke: Invoke, host: str, port: int, log
             path = urlsplit(self.path).path
             partner = "-"
             event = build_event(api, route, params, self, body)
+            policy: dict[str, Any] | None = None
+            if not api.admitted(self.client_address[0]):  # the resource policy, before the authorizer
+                return self._answer(*api.gateway_response("ACCESS_DENIED", 403), started, partner)
             if api.iam and route.authorized:
                 name = _header(dict(self.headers.items()), LOCAL_CALLER_HEADER)
                 if not name:
@@ -402,6 +528,10 @@ def make_server(apis: Api | list[Api], invoke: Invoke, host: str, port: int, log
                     return self._answer(*api.gateway_response("ACCESS_DENIED", 403), started, partner)
                 partner = str(policy.get("principalId", "-"))
                 event["requestContext"]["authorizer"] = {"principalId": partner, **policy.get("context", {})}
+            refused = api.over_limit(route, policy, dict(self.headers.items()))
+            if refused:
+                status = 403 if refused == "INVALID_API_KEY" else 429
+                return self._answer(*api.gateway_response(refused, status), started, partner)
             try:
                 result = invoke(route.function, event)
             except Exception:
@@ -429,7 +559,20 @@ def make_server(apis: Api | list[Api], invoke: Invoke, host: str, port: int, log
 
     server = _Server((host, port), Gateway)
     server.daemon_threads = True
+    for api in served:
+        if (
+            isinstance(api, Api) and api.authorizer is not None
+        ):  # `kanal partners revoke-key` flushes the stage's cache through moto
+            server.stops.append(moto_apigateway.on_flush(_flusher(api)))
     return server
+
+
+def _flusher(api: Api) -> Callable[[str, str], None]:
+    def flushed(api_id: str, stage: str) -> None:
+        if (api_id, stage) == (api.api_id, api.stage):
+            api.flush()
+
+    return flushed
 
 
 class _Server(ThreadingHTTPServer):
@@ -441,6 +584,8 @@ class _Server(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler]) -> None:
         self.connections: set[socket.socket] = set()
         self.connections_lock = Lock()
+        #: What to undo when the server closes (its APIs' flush listeners).
+        self.stops: list[Callable[[], None]] = []
         super().__init__(address, handler)
 
     def process_request(self, request: Any, client_address: Any) -> None:
@@ -455,6 +600,8 @@ class _Server(ThreadingHTTPServer):
 
     def server_close(self) -> None:
         """Stop listening, and end the kept-alive connections (their threads wait for a next request)."""
+        for stop in self.stops:
+            stop()
         super().server_close()
         with self.connections_lock:
             kept = list(self.connections)

@@ -443,6 +443,11 @@ def _stand_in(region: str, logical: str, resource: dict[str, Any]) -> tuple[Any,
     if kind == "AWS::ApiGateway::RestApi":
         # The local gateway's API id is the API's logical id (API Gateway's are random).
         return logical, {"RootResourceId": f"{logical}-root"}
+    if kind == "AWS::ApiGateway::UsagePlan":
+        return f"local-{logical}", {"Id": f"local-{logical}"}  # until the endpoint gives its own id (create_stack)
+    if kind == "AWS::WAFv2::WebACL":
+        acl = f"kanal-{logical}"
+        return f"{acl}|local|REGIONAL", {"Arn": arn("wafv2", f"regional/webacl/{acl}/local"), "Id": "local"}
     return name, {}
 
 
@@ -456,6 +461,8 @@ def describe(template: dict[str, Any], region: str = REGION, parameters: Mapping
     for logical, resource in stack.resources.items():
         stack.refs[logical], attributes = _stand_in(region, logical, resource)
         stack.attributes.update({(logical, a): value for a, value in attributes.items()})
+    for logical, resource in stack.of_type("AWS::ApiGateway::Stage").items():
+        stack.refs[logical] = str(stack.resolve(resource["Properties"].get("StageName")))  # Ref: the stage's name
     stack.check()
     describe_functions(stack)
     return stack
@@ -529,7 +536,43 @@ def create_stack(
         stack.attributes.update({(logical, "Arn"): created["Arn"], (logical, "KeyId"): created["KeyId"]})
     describe_functions(stack)  # again: their environments name what was just created
     _create_schedules(client("scheduler"), stack)
+    _create_usage_plans(client, stack)
     return stack
+
+
+def _create_usage_plans(client: ClientFactory, stack: Stack) -> None:
+    """The template's AWS::ApiGateway::UsagePlan resources, on the endpoint: the local gateway reads the plan each
+    key is in from there (kanal_local.limits), as `kanal partners set-limits` writes them. moto answers the
+    authorizer cache's flush only with kanal_local.moto_apigateway installed."""
+    from kanal_local import moto_apigateway
+
+    moto_apigateway.install()
+    plans = stack.of_type("AWS::ApiGateway::UsagePlan")
+    if not plans:
+        return
+    apigateway = client("apigateway")
+    for logical, resource in plans.items():
+        props = stack.resolve(resource.get("Properties") or {})
+        request: dict[str, Any] = {"name": str(props.get("UsagePlanName", logical))}
+        if props.get("Description"):
+            request["description"] = str(props["Description"])
+        request["apiStages"] = [
+            {"apiId": str(s["ApiId"]), "stage": str(s["Stage"])} for s in props.get("ApiStages", [])
+        ]
+        throttle = props.get("Throttle") or {}
+        if throttle:
+            request["throttle"] = {
+                **({"rateLimit": float(throttle["RateLimit"])} if "RateLimit" in throttle else {}),
+                **({"burstLimit": int(throttle["BurstLimit"])} if "BurstLimit" in throttle else {}),
+            }
+        quota = props.get("Quota")
+        if quota:
+            request["quota"] = {"limit": int(quota["Limit"]), "period": str(quota["Period"])}
+            if "Offset" in quota:
+                request["quota"]["offset"] = int(quota["Offset"])
+        created = apigateway.create_usage_plan(**request)
+        stack.refs[logical] = created["id"]
+        stack.attributes[(logical, "Id")] = created["id"]
 
 
 def _create_schedules(scheduler: Any, stack: Stack) -> None:

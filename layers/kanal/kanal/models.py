@@ -145,6 +145,10 @@ class Partner(Model):
     created_at: datetime
     #: Where the partner sits (province or regency code): its time zone for reminders. WIB when unknown.
     region_code: str | None = None
+    #: Its API Gateway API key (id and value): what its requests count against in a usage plan. Not a secret the
+    #: partner holds (partners send their own key; the authorizer names this one). None: made before limits.
+    usage_key_id: str | None = None
+    usage_key: str | None = None
 
 
 class ApiKey(Model):
@@ -159,6 +163,8 @@ class ApiKey(Model):
     revoked_at: datetime | None = None
     partner_kind: PartnerKind | None = None
     partner_name: str | None = None
+    #: The partner's API Gateway key value (Partner.usage_key), for the authorizer's usageIdentifierKey.
+    usage_key: str | None = None
 
     @property
     def active(self) -> bool:

@@ -1,8 +1,12 @@
-"""Partners and their API keys: creating, authenticating and revoking.
+"""Partners and their API keys: creating, authenticating and revoking; and each partner's limits.
 
 A key is 32 random bytes shown once; only its SHA-256 is stored. A slow
 password hash is not needed: a 256-bit random key cannot be guessed from its
 hash, and a fast hash keeps the authorizer on the request path cheap.
+
+Each partner also has one API Gateway API key (its usage key): the authorizer names it as the request's
+usageIdentifierKey, so every request of the partner, whichever of its keys it uses, counts against its usage
+plan (kanal.limits). The partner never sees or sends it.
 """
 
 from __future__ import annotations
@@ -14,8 +18,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from kanal.errors import PartnerNotFound
+from kanal.limits import PlanLimits, QuotaPeriod, overridden
 from kanal.models import ApiKey, Partner, PartnerKind
-from kanal.ports import PartnerDirectory
+from kanal.ports import PartnerDirectory, UsagePlans
 
 KEY_PREFIX = "kanal_"
 KEY_BYTES = 32
@@ -56,14 +61,89 @@ class Partners:
     """Partner administration and authentication."""
 
     directory: PartnerDirectory
+    #: The partner API's usage plans; None where the stack names none (then partners get no usage key).
+    plans: UsagePlans | None = None
 
     def create(self, name: str, kind: PartnerKind, now: datetime, region_code: str | None = None) -> IssuedKey:
-        """Register a partner with its first key."""
+        """Register a partner with its first key, and (with usage plans) its usage key in the default plan."""
+        partner_id = "p_" + secrets.token_hex(8)
+        usage_key_id = usage_key = None
+        if self.plans is not None:
+            usage_key_id, usage_key = self.plans.create_key(partner_id)
         partner = Partner(
-            partner_id="p_" + secrets.token_hex(8), name=name, kind=kind, created_at=now, region_code=region_code
+            partner_id=partner_id,
+            name=name,
+            kind=kind,
+            created_at=now,
+            region_code=region_code,
+            usage_key_id=usage_key_id,
+            usage_key=usage_key,
         )
         self.directory.add_partner(partner)
-        return self._issue(partner, now)
+        issued = self._issue(partner, now)
+        if self.plans is not None and usage_key_id is not None:
+            self.plans.use_default(usage_key_id)
+        return issued
+
+    def _plans(self) -> UsagePlans:
+        if self.plans is None:
+            raise RuntimeError("the stack names no usage plan (output UsagePlanId, KANAL_USAGE_PLAN_ID)")
+        return self.plans
+
+    def _with_usage_key(self, partner_id: str) -> tuple[Partner, str]:
+        """The partner and its usage key's id, made now for a partner created before limits."""
+        partner = self.directory.get_partner(partner_id)
+        if partner is None:
+            raise PartnerNotFound(partner_id)
+        if partner.usage_key_id is None:
+            plans = self._plans()
+            usage_key_id, usage_key = plans.create_key(partner_id)
+            partner = self.directory.set_usage_key(partner, usage_key_id, usage_key)
+            # The authorizer's cached answers for its keys name no usage key (so API Gateway refuses them): the
+            # next request is authorized afresh and names this one.
+            plans.flush_authorizer_cache()
+        assert partner.usage_key_id is not None
+        return partner, partner.usage_key_id
+
+    def limits(self, partner_id: str) -> PlanLimits | None:
+        """The plan the partner's requests count against (None: it has no usage key, or its key is in no plan)."""
+        partner = self.directory.get_partner(partner_id)
+        if partner is None:
+            raise PartnerNotFound(partner_id)
+        return self._plans().plan_of(partner.usage_key_id) if partner.usage_key_id else None
+
+    def set_limits(
+        self,
+        partner_id: str,
+        rate: float | None = None,
+        burst: int | None = None,
+        quota: int | None = None,
+        period: QuotaPeriod | None = None,
+    ) -> PlanLimits:
+        """Give the partner a plan of its own: its current limits (its own plan's, else the default's) with what
+        is given changed (``quota`` 0: no quota). ValueError for limits out of range."""
+        plans = self._plans()
+        _, usage_key_id = self._with_usage_key(partner_id)
+        current = plans.plan_of(usage_key_id)
+        base = current if current is not None and current.own else plans.default_limits()
+        return plans.use_own(usage_key_id, partner_id, overridden(base.limits, rate, burst, quota, period))
+
+    def use_default_limits(self, partner_id: str) -> PlanLimits:
+        """Put the partner back on the default plan (making its usage key first if it was created before
+        limits: the way to bring such a partner onto the API)."""
+        _, usage_key_id = self._with_usage_key(partner_id)
+        return self._plans().use_default(usage_key_id)
+
+    def revoke_key(self, partner_id: str, key_id: str, now: datetime) -> ApiKey:
+        """Revoke a key. The authorizer's cached answers still let it in until ``flush`` (or AuthorizerCacheTtl)."""
+        return self.directory.revoke_key(partner_id, key_id, now)
+
+    def flush(self) -> bool:
+        """Make the API authorize every key afresh (a revoked key stops at once); False without usage plans."""
+        if self.plans is None:
+            return False
+        self.plans.flush_authorizer_cache()
+        return True
 
     def issue_key(self, partner_id: str, now: datetime) -> IssuedKey:
         """Give an existing partner another key (for rotation)."""

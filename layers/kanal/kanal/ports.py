@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from kanal.events import Addressed, Event
+    from kanal.limits import Limits, PlanLimits
     from kanal.webhooks import Webhook
 
 
@@ -89,6 +90,35 @@ class PartnerDirectory(Protocol):
 
     def revoke_key(self, partner_id: str, key_id: str, at: datetime) -> ApiKey:
         """Revoke one of a partner's keys (KeyNotFound if it has no such key)."""
+
+    def set_usage_key(self, partner: Partner, usage_key_id: str, usage_key: str) -> Partner:
+        """Record the partner's API Gateway key on it and on each of its keys; the partner as it now is."""
+
+
+class UsagePlans(Protocol):
+    """The partner API's usage plans: each partner's API Gateway key, and the plan whose limits it counts against
+    (the stage's default plan, or one of the partner's own)."""
+
+    def create_key(self, partner_id: str) -> tuple[str, str]:
+        """A new enabled API key for the partner, in no plan yet: (its id, its value)."""
+
+    def delete_key(self, key_id: str) -> None:
+        """Delete an API key (and so its place in any plan)."""
+
+    def plan_of(self, key_id: str) -> PlanLimits | None:
+        """The plan of this stage the key is in, or None."""
+
+    def default_limits(self) -> PlanLimits:
+        """The default plan."""
+
+    def use_default(self, key_id: str) -> PlanLimits:
+        """Put the key in the default plan (out of, and deleting, a plan of its own); the default plan."""
+
+    def use_own(self, key_id: str, partner_id: str, limits: Limits) -> PlanLimits:
+        """Put the key in a plan of the partner's own with these limits (made, or changed); that plan."""
+
+    def flush_authorizer_cache(self) -> None:
+        """Forget the authorizer's cached answers on the stage, so a revoked key stops at once."""
 
 
 class CaseWrite(Protocol):

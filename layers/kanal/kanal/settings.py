@@ -76,6 +76,9 @@ class Settings(BaseModel):
     api_url: Annotated[str | None, Setting("KANAL_API_URL", "ApiUrl")] = Field(
         default=None, description="The partner API, for `kanal smoke`."
     )
+    usage_plan_id: Annotated[str | None, Setting("KANAL_USAGE_PLAN_ID", "UsagePlanId")] = Field(
+        default=None, description="The partners' default usage plan (and through it the partner API's stage)."
+    )
     endpoint_url: Annotated[str | None, Setting("AWS_ENDPOINT_URL")] = Field(
         default=None, description="The AWS endpoint of the local stack."
     )

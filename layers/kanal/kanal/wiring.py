@@ -84,7 +84,13 @@ class Services:
         from kanal.adapters.dynamodb import DynamoPartners
         from kanal.partners import Partners
 
-        return Partners(DynamoPartners(self._dynamodb, self.settings.table_name))
+        directory = DynamoPartners(self._dynamodb, self.settings.table_name)
+        if self.settings.usage_plan_id is None:  # the functions: they authenticate, and never manage limits
+            return Partners(directory)
+        from kanal.adapters.apigateway import ApiGatewayPlans
+
+        plans = ApiGatewayPlans(client("apigateway", self.settings.endpoint_url), self.settings.usage_plan_id)
+        return Partners(directory, plans)
 
     @cached_property
     def answers(self) -> Answers:

@@ -6,6 +6,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Any, Literal, overload
 
 if TYPE_CHECKING:
+    from mypy_boto3_apigateway import APIGatewayClient
     from mypy_boto3_cloudformation import CloudFormationClient
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_dynamodbstreams import DynamoDBStreamsClient
@@ -33,6 +34,8 @@ def client(service: Literal["sns"], endpoint_url: str | None = None) -> SNSClien
 def client(service: Literal["kms"], endpoint_url: str | None = None) -> KMSClient: ...
 @overload
 def client(service: Literal["cloudformation"], endpoint_url: str | None = None) -> CloudFormationClient: ...
+@overload
+def client(service: Literal["apigateway"], endpoint_url: str | None = None) -> APIGatewayClient: ...
 def client(service: str, endpoint_url: str | None = None) -> Any:
     """A shared client for ``service``, typed by boto3-stubs so that mypy checks every call's parameters
     (AWS_ENDPOINT_URL is honoured by botocore itself).

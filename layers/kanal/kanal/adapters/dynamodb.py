@@ -636,13 +636,14 @@ class DynamoPartners:
         return [Partner.model_validate(i) for i in self._query_owner("PARTNERS", None)]
 
     def add_key(self, key: ApiKey, partner: Partner) -> None:
-        """Store a key's hash; the partner's kind and name ride along so the authorizer needs one read."""
+        """Store a key's hash; the partner's kind, name and usage key ride along so the authorizer needs one read."""
         values = key.model_dump(mode="json")
         values.update(
             pk=f"KEY#{key.key_hash}",
             sk="KEY",
             partner_kind=str(partner.kind),
             partner_name=partner.name,
+            usage_key=partner.usage_key,
             gsi1pk=f"PARTNER#{key.partner_id}",
             gsi1sk=f"KEY#{key.key_id}",
         )
@@ -674,6 +675,25 @@ class DynamoPartners:
                 ExpressionAttributeValues=to_item({":at": stamp(at)}),
             )
         return key.model_copy(update={"revoked_at": at})
+
+    def set_usage_key(self, partner: Partner, usage_key_id: str, usage_key: str) -> Partner:
+        """Record the partner's API Gateway key on its item and on each of its keys' (revoked ones too: harmless)."""
+        with unavailable_on_failure():
+            self._client.update_item(
+                TableName=self._table,
+                Key=to_item({"pk": f"PARTNER#{partner.partner_id}", "sk": "PARTNER"}),
+                UpdateExpression="SET usage_key_id = :id, usage_key = :key",
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeValues=to_item({":id": usage_key_id, ":key": usage_key}),
+            )
+            for key in self.keys_of(partner.partner_id):
+                self._client.update_item(
+                    TableName=self._table,
+                    Key=to_item({"pk": f"KEY#{key.key_hash}", "sk": "KEY"}),
+                    UpdateExpression="SET usage_key = :key",
+                    ExpressionAttributeValues=to_item({":key": usage_key}),
+                )
+        return partner.model_copy(update={"usage_key_id": usage_key_id, "usage_key": usage_key})
 
     def _query_owner(self, owner: str, prefix: str | None) -> list[dict[str, Any]]:
         condition = "gsi1pk = :owner" + (" AND begins_with(gsi1sk, :prefix)" if prefix else "")

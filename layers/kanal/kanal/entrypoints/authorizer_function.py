@@ -41,6 +41,10 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     logger.info("partner authenticated", extra={"key_id": key.key_id})
     return {
         "principalId": key.partner_id,
+        # The partner's API Gateway key: its requests count against its usage plan (ApiKeySourceType AUTHORIZER).
+        # A partner made before limits has none, and API Gateway refuses it (INVALID_API_KEY, 403) until an
+        # operator runs `kanal partners set-limits --default` for it.
+        **({"usageIdentifierKey": key.usage_key} if key.usage_key else {}),
         "policyDocument": {
             "Version": "2012-10-17",
             "Statement": [

@@ -76,9 +76,14 @@ app = Router(
     # API Gateway's own answers on every route (template.yaml, Api's GatewayResponses), as problem documents.
     gateway={
         401: Documented.problem("No valid partner key (the authorizer refused it)"),
+        403: Documented.problem(
+            "Refused before the service: the partner has no usage plan yet, its source address is outside the "
+            "allow-list, or the API firewall blocked the request"
+        ),
         413: Documented.problem("Request over API Gateway's 10 MB"),
         429: Documented.problem(
-            "Too many requests to the API right now", headers={"Retry-After": "Seconds to wait before retrying"}
+            "Over the partner's rate or quota (its usage plan), or the API's",
+            headers={"Retry-After": "Seconds to wait before retrying"},
         ),
         500: Documented.problem("The authorizer failed (its table unavailable, say): retry later"),
         504: Documented.problem("The function did not answer in time: retry (a report with the same Idempotency-Key)"),
