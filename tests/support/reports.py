@@ -48,6 +48,14 @@ def post(
     return e
 
 
+def post_batch(partner_id: str, reports: Any = None, *, raw: str | None = None, **headers: str) -> dict[str, Any]:
+    """POST /v1/reports/batch from ``partner_id``: ``{"reports": reports}`` as JSON, or ``raw`` text."""
+    e = as_partner(event("post_report_batch"), partner_id)
+    e["headers"].update(headers)
+    e["body"] = raw if raw is not None else json.dumps({"reports": reports if reports is not None else [report_body()]})
+    return e
+
+
 def get(partner_id: str, path: str, query: dict[str, str] | None = None) -> dict[str, Any]:
     """GET ``path`` (a list or one report) from ``partner_id``."""
     e = as_partner(event("list_reports"), partner_id)
