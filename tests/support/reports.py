@@ -105,6 +105,20 @@ def reported(
     return receipts
 
 
+def drive_report_batch(api: Invoke) -> None:
+    """A partner's batch as the IAM flows drive it: keyed and unkeyed reports, one invalid, then the same batch
+    again (replayed from the batched reads, nothing written)."""
+    partner = new_partner("Bawaslu Batch")
+    batch = [
+        report_body(content_url=f"{VIDEO[:-3]}{i:03d}", **({"idempotency_key": f"batch-{i}"} if i % 2 else {}))
+        for i in range(4)
+    ]
+    batch.append(report_body(category="spam"))
+    for _ in range(2):
+        answer = api(post_batch(partner, batch))
+        assert answer["statusCode"] == 200, answer["body"]
+
+
 # Partners' dates, drawn ------------------------------------------------------------------------------------
 
 OFFSETS = st.builds(
