@@ -43,8 +43,21 @@ def test_the_event_file_is_stored_report_by_report(api: Invoke, dynamodb: Any) -
     assert count_items(dynamodb, "REPORT#") == 2
 
 
+def metrics(text: str) -> Counter[str]:
+    """The metrics the handler wrote to stdout (Embedded Metric Format), summed by name (and category)."""
+    found: Counter[str] = Counter()
+    for line in text.splitlines():
+        if line.startswith('{"_aws"'):
+            record = json.loads(line)
+            for metric in record["_aws"]["CloudWatchMetrics"][0]["Metrics"]:
+                name = metric["Name"] + (f"/{record['category']}" if "category" in record else "")
+                values = record[metric["Name"]]
+                found[name] += int(sum(values) if isinstance(values, list) else values)
+    return found
+
+
 def test_a_mixed_batch_answers_each_report_in_order_and_stores_only_the_valid_new_ones(
-    api: Invoke, dynamodb: Any
+    api: Invoke, dynamodb: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
     partner = new_partner()
     earlier = body_of(api(post(partner, report_body(content_url=video(1)), key="bws-1")))
@@ -63,7 +76,9 @@ def test_a_mixed_batch_answers_each_report_in_order_and_stores_only_the_valid_ne
         "not a report",  # 9
         report_body(colour="red", idempotency_key=""),  # 10: two invalid fields
     ]
+    capsys.readouterr()
     answered = results(api(post_batch(partner, batch)))
+    counted = metrics(capsys.readouterr().out)
     assert [r["index"] for r in answered] == list(range(len(batch)))
     statuses = [r["status"] for r in answered]
     assert statuses == [202, 422, 202, 422, 422, 409, 202, 202, 422, 422, 422]
@@ -80,6 +95,10 @@ def test_a_mixed_batch_answers_each_report_in_order_and_stores_only_the_valid_ne
     assert answered[2]["report"] == earlier
     assert answered[6]["report"] == answered[7]["report"]
     assert count_items(dynamodb, "REPORT#") == 3  # the earlier one, 0 and 6
+    # Counted as single reports are: two stored (by category), two replays (2 and 7).
+    assert counted["ReportsReceived"] == 2
+    assert counted["ReportsByCategory/misinformation"] == 2
+    assert counted["IdempotentReplays"] == 2
 
 
 @pytest.mark.parametrize(

@@ -7,6 +7,7 @@ problem documents; nothing here talks to AWS directly.
 
 import base64
 import json
+from collections import Counter
 from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import Any
@@ -206,21 +207,24 @@ def post_report_batch(request: Request) -> BatchAnswer:
         for i, r in enumerate(batch.reports)
         if not isinstance(r, NewBatchReport)
     ]
+    stored: list[tuple[NewReport, bool]] = []
     for (index, report), outcome in zip(valid, outcomes, strict=True):
         if isinstance(outcome, Submission):
             entries.append(StoredEntry(index=index, status=202, report=outcome.receipt))
             if outcome.stored:
-                count_report(report, duplicate=outcome.duplicate)
-            else:
-                metrics.add_metric(name="IdempotentReplays", unit=MetricUnit.Count, value=1)
+                stored.append((report, outcome.duplicate))
         else:
             entries.append(refused(index, outcome))
+    count_reports(stored)
+    replays = sum(1 for o in outcomes if isinstance(o, Submission) and not o.stored)
+    if replays:
+        metrics.add_metric(name="IdempotentReplays", unit=MetricUnit.Count, value=replays)
     entries.sort(key=lambda entry: entry.index)
     logger.info(
         "report batch received",
         extra={
             "reports": len(entries),
-            "stored": sum(1 for o in outcomes if isinstance(o, Submission) and o.stored),
+            "stored": len(stored),
             "refused": sum(1 for e in entries if isinstance(e, RefusedEntry)),
         },
     )
@@ -243,12 +247,21 @@ def refused(index: int, error: KanalError) -> RefusedEntry:
 
 def count_report(report: NewReport, *, duplicate: bool) -> None:
     """Reports received (and by category), and how many were about content that already had a case."""
-    metrics.add_metric(name="ReportsReceived", unit=MetricUnit.Count, value=1)
-    if duplicate:
-        metrics.add_metric(name="DuplicateReports", unit=MetricUnit.Count, value=1)
+    count_reports([(report, duplicate)])
+
+
+def count_reports(stored: list[tuple[NewReport, bool]]) -> None:
+    """``count_report`` for each stored report (and whether it was a duplicate), as one value per metric."""
+    if not stored:
+        return
+    metrics.add_metric(name="ReportsReceived", unit=MetricUnit.Count, value=len(stored))
+    duplicates = sum(1 for _, duplicate in stored if duplicate)
+    if duplicates:
+        metrics.add_metric(name="DuplicateReports", unit=MetricUnit.Count, value=duplicates)
     if not is_metrics_disabled():  # single_metric writes at once and ignores POWERTOOLS_METRICS_DISABLED
-        with single_metric(name="ReportsByCategory", unit=MetricUnit.Count, value=1) as metric:
-            metric.add_dimension(name="category", value=str(report.category))
+        for category, count in sorted(Counter(str(report.category) for report, _ in stored).items()):
+            with single_metric(name="ReportsByCategory", unit=MetricUnit.Count, value=count) as metric:
+                metric.add_dimension(name="category", value=category)
 
 
 @app.route(
