@@ -9,6 +9,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import batches
 import cold_start
 import cost
 import counts
@@ -48,6 +49,12 @@ def main() -> None:
         flush=True,
     )
     results.update(ingest.run())
+    print(
+        "measuring: batches, AWS requests per report for 1, 10 and 100; reports per second through the local API, "
+        "single calls then batches of 100, 4 partners for 15 s each (about a minute) ...",
+        flush=True,
+    )
+    results["batches"] = batches.run()
     print("measuring: review on a Zipf mix of 10,000 reports over 2,000 videos (several minutes) ...", flush=True)
     results["review"] = review.run()
     print(

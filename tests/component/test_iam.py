@@ -35,7 +35,7 @@ from kanal_local.template import Stack, load
 from tests.support import iam
 from tests.support.lambdas import REGION, Invoke, LambdaContext, env, event, failing, load_function, stream_event
 from tests.support.operator_flows import drive_operator_commands
-from tests.support.reports import VIDEO, body_of, get, post, report_body
+from tests.support.reports import VIDEO, body_of, drive_report_batch, get, post, report_body
 from tests.support.webhooks import drive_webhooks
 
 WIB = timezone(timedelta(hours=7))
@@ -267,12 +267,13 @@ def recorded(
     sqs: Any,
 ) -> tuple[iam.Conformance, list[iam.Call]]:
     """The checks on the stack, and the calls of every function in ``drive_every_function`` and of the operator
-    commands in ``drive_operator_commands``."""
+    commands in ``drive_operator_commands`` (and a partner's batch of reports, ``drive_report_batch``)."""
     if not RECORDED:
         reviewer_stack()
         drive_every_function(clock, api, authorizer, case_builder, reminders, dynamodb, sqs)
         drive_operator_commands(stack, REVIEWER_STACK, api, case_builder, sqs)
         drive_webhooks(stack, api, dynamodb, sqs, clock)
+        drive_report_batch(api)
         RECORDED["calls"] = list(iam.RECORDER.calls)
     return iam.Conformance.of(stack), RECORDED["calls"]
 

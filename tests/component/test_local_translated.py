@@ -105,7 +105,7 @@ def test_the_apis_are_read_from_their_translated_bodies_with_the_parameters_sam_
     assert ("POST", "/v1/reports", "IntakeFunction", True) in routes
     assert ("GET", "/v1/openapi.json", "IntakeFunction", False) in routes  # Auth: {Authorizer: NONE}
     assert ("DELETE", "/v1/webhooks/{webhook_id}", "IntakeFunction", True) in routes
-    assert len(routes) == 13  # reports (5), reminders, webhooks (6), the event feed; and the document
+    assert len(routes) == 14  # reports (6, a batch too), reminders, webhooks (6), the event feed; and the document
     review = Api.from_stack(stack, "ReviewApi")
     assert (review.iam, review.authorizer) == (True, None)
     assert {(r.function, r.authorized) for r in review.routes} == {("ReviewFunction", True)}

@@ -67,6 +67,15 @@ class MemoryReports:
     def release(self, report_id: str) -> None:
         self.holds.pop(report_id, None)
 
+    def lookup(self, report_ids: Sequence[str], now: datetime) -> tuple[dict[str, Report], set[str]]:
+        found = {i: self.items[i] for i in report_ids if i in self.items}
+        return found, {i for i in report_ids if i not in found and self.holds.get(i, now - timedelta(1)) >= now}
+
+    def add_many(self, reports: Sequence[Report]) -> dict[str, Report]:
+        taken = {r.report_id: self.items[r.report_id] for r in reports if r.report_id in self.items}
+        self.items.update((r.report_id, r) for r in reports if r.report_id not in taken)
+        return taken
+
     def page_for_partner(
         self, partner_id: str, limit: int, after: tuple[datetime, str] | None
     ) -> tuple[list[Report], bool]:

@@ -48,6 +48,14 @@ def post(
     return e
 
 
+def post_batch(partner_id: str, reports: Any = None, *, raw: str | None = None, **headers: str) -> dict[str, Any]:
+    """POST /v1/reports/batch from ``partner_id``: ``{"reports": reports}`` as JSON, or ``raw`` text."""
+    e = as_partner(event("post_report_batch"), partner_id)
+    e["headers"].update(headers)
+    e["body"] = raw if raw is not None else json.dumps({"reports": reports if reports is not None else [report_body()]})
+    return e
+
+
 def get(partner_id: str, path: str, query: dict[str, str] | None = None) -> dict[str, Any]:
     """GET ``path`` (a list or one report) from ``partner_id``."""
     e = as_partner(event("list_reports"), partner_id)
@@ -95,6 +103,20 @@ def reported(
         receipts.append({**receipt, "partner_id": partner})
         case_builder(stream_event(dynamodb, env("TABLE_NAME")))
     return receipts
+
+
+def drive_report_batch(api: Invoke) -> None:
+    """A partner's batch as the IAM flows drive it: keyed and unkeyed reports, one invalid, then the same batch
+    again (replayed from the batched reads, nothing written)."""
+    partner = new_partner("Bawaslu Batch")
+    batch = [
+        report_body(content_url=f"{VIDEO[:-3]}{i:03d}", **({"idempotency_key": f"batch-{i}"} if i % 2 else {}))
+        for i in range(4)
+    ]
+    batch.append(report_body(category="spam"))
+    for _ in range(2):
+        answer = api(post_batch(partner, batch))
+        assert answer["statusCode"] == 200, answer["body"]
 
 
 # Partners' dates, drawn ------------------------------------------------------------------------------------

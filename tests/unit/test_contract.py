@@ -19,7 +19,6 @@ import pytest
 from kanal.entrypoints import intake_function as api
 from kanal.entrypoints import review_function as review_api
 from kanal.entrypoints.routing import (
-    MAX_BODY_BYTES,
     Documented,
     Reply,
     Request,
@@ -176,7 +175,7 @@ def test_the_routers_own_refusals_are_documented(router: Router, route: Route) -
         assert answered(router, proxy_event(route, pathParameters={"x": "y"})) == 422
     if route.body is None:
         return
-    assert answered(router, proxy_event(route, body="{" + " " * MAX_BODY_BYTES + "}")) == 413
+    assert answered(router, proxy_event(route, body="{" + " " * route.max_body_bytes + "}")) == 413
     text_plain = {"Content-Type": ["text/plain"]}
     assert answered(router, proxy_event(route, multiValueHeaders=text_plain, headers={})) == 415
     gzip = {"Content-Type": ["application/json"], "Content-Encoding": ["gzip"]}

@@ -309,6 +309,6 @@ def test_every_route_with_a_body_documents_413_415_and_422() -> None:
         for route in app.routes.values()
         if route.documented and route.body is not None
     ]
-    assert len(operations) == 3  # POST /v1/reports, /v1/reports/{id}/info, /v1/webhooks
+    assert len(operations) == 4  # POST /v1/reports, /v1/reports/batch, /v1/reports/{id}/info, /v1/webhooks
     for operation in operations:
         assert {"413", "415", "422"} <= set(operation["responses"])

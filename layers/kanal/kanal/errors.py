@@ -21,11 +21,9 @@ class InvalidRequest(KanalError):
 class IdempotencyKeyReused(InvalidRequest):
     """The same Idempotency-Key came with another body."""
 
-    def __init__(self) -> None:
-        super().__init__(
-            "Idempotency-Key",
-            "this key was already used with a different body; use a new key for a new report",
-        )
+    def __init__(self, field: str = "Idempotency-Key") -> None:
+        """``field``: where the key came from (the header, or a batch item's ``idempotency_key``)."""
+        super().__init__(field, "this key was already used with a different body; use a new key for a new report")
 
 
 class IdempotencyInProgress(KanalError):

@@ -610,8 +610,9 @@ class Problem(Model):
     title: str
     status: int
     detail: str
-    instance: str | None = None
-    errors: list[FieldError] | None = None
+    # Left out when empty, wherever a problem is sent (alone, or as a batch report's problem).
+    instance: str | None = Field(default=None, exclude_if=lambda value: value is None)
+    errors: list[FieldError] | None = Field(default=None, exclude_if=lambda value: value is None)
 
     def body(self) -> dict[str, Any]:
         """The JSON body, without empty members."""

@@ -32,6 +32,13 @@ class ReportRepository(Protocol):
     def release(self, report_id: str) -> None:
         """Let go of a held id after a failure (best effort)."""
 
+    def lookup(self, report_ids: Sequence[str], now: datetime) -> tuple[dict[str, Report], set[str]]:
+        """The reports stored under these ids (by id), and the ids among the others that a running request holds."""
+
+    def add_many(self, reports: Sequence[Report]) -> dict[str, Report]:
+        """Store each report whose id is free (their ids distinct); the reports already stored under the others'
+        ids, by id. StoreUnavailable if none could be stored (then none was)."""
+
     def page_for_partner(
         self, partner_id: str, limit: int, after: tuple[datetime, str] | None
     ) -> tuple[list[Report], bool]:

@@ -52,8 +52,12 @@ def backstop(moment: datetime, retention: timedelta) -> int:
     return int((moment + BACKSTOP * retention).timestamp())
 
 
+#: DynamoDB's limit on the items of one transaction.
+TRANSACTION_ITEMS = 100
 #: Reports per attach transaction: with the case's update, 100 items, DynamoDB's limit for one transaction.
-ATTACH_CHUNK = 99
+ATTACH_CHUNK = TRANSACTION_ITEMS - 1
+#: How often a batch of reports is put again after a conflict with another transaction on one of its items.
+CONFLICT_RETRIES = 2
 OWNER_INDEX = "by_owner"
 CASE_INDEX = "by_case"
 
@@ -192,6 +196,80 @@ class DynamoReports:
             )
         return report_from_item(answer["Item"]) if "Item" in answer else None
 
+    def lookup(self, report_ids: Sequence[str], now: datetime) -> tuple[dict[str, Report], set[str]]:
+        """Each id's report and Idempotency-Key hold in one BatchGetItem per 50 ids (100 keys, its limit)."""
+        keys = [
+            to_item({"pk": f"{kind}#{report_id}", "sk": kind})
+            for report_id in dict.fromkeys(report_ids)
+            for kind in ("REPORT", "IDEMPOTENCY")
+        ]
+        reports: dict[str, Report] = {}
+        holds: set[str] = set()
+        for item in batch_get(self._client, self._table, keys):
+            if item["sk"]["S"] == "REPORT":
+                report = report_from_item(item)
+                reports[report.report_id] = report
+            elif str(from_attribute(item["hold_until"])) >= stamp(now):
+                holds.add(item["pk"]["S"].removeprefix("IDEMPOTENCY#"))
+        return reports, holds - set(reports)
+
+    def add_many(self, reports: Sequence[Report]) -> dict[str, Report]:
+        """One transaction of conditional puts (at most 100, DynamoDB's limit; a batch's 1 MB body stays well
+        under its 4 MB). When it is cancelled, the reports whose id was taken are read from the cancellation
+        reasons and the rest is put again; a conflict with another transaction is tried again, twice."""
+        if len(reports) > TRANSACTION_ITEMS:
+            raise ValueError(f"at most {TRANSACTION_ITEMS} reports in one transaction")
+        taken: dict[str, Report] = {}
+        pending, conflicts = list(reports), 0
+        while pending:
+            codes, old = self._put_all(pending)
+            if not codes:
+                break
+            for report, code, item in zip(pending, codes, old, strict=True):
+                if code == "ConditionalCheckFailed":
+                    taken[report.report_id] = report_from_item(item) if item else self._stored(report.report_id)
+            conflicts += "TransactionConflict" in codes
+            settled = len(pending) - len([r for r in pending if r.report_id not in taken])
+            if (
+                conflicts > CONFLICT_RETRIES
+                or not (settled or "TransactionConflict" in codes)
+                or any(code not in (None, "None", "ConditionalCheckFailed", "TransactionConflict") for code in codes)
+            ):
+                raise StoreUnavailable(f"storing a batch of reports was cancelled: {codes}")
+            pending = [r for r in pending if r.report_id not in taken]
+        return taken
+
+    def _put_all(self, reports: Sequence[Report]) -> tuple[list[str | None], list[dict[str, Any] | None]]:
+        """One transaction; ([], []) when it wrote, else each put's cancellation code and the item in its way."""
+        puts: list[TransactWriteItemTypeDef] = [
+            {
+                "Put": {
+                    "TableName": self._table,
+                    "Item": {**report_item(r), **to_item({"expires_at": backstop(r.received_at, self._retention)})},
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                    "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+                }
+            }
+            for r in reports
+        ]
+        with unavailable_on_failure():
+            try:
+                self._client.transact_write_items(TransactItems=puts)
+            except ClientError as error:
+                if error.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+                    raise
+                reasons: list[dict[str, Any]] = error.response.get("CancellationReasons", [])  # type: ignore[assignment]
+                if len(reasons) != len(reports):
+                    raise StoreUnavailable(f"storing a batch of reports was cancelled: {reasons}") from error
+                return [r.get("Code") for r in reasons], [r.get("Item") for r in reasons]
+        return [], []
+
+    def _stored(self, report_id: str) -> Report:
+        found = self.get(report_id)
+        if found is None:  # taken a moment ago, gone now: only a deletion does that
+            raise StoreUnavailable(f"report {report_id} was taken and then deleted")
+        return found
+
     def page_for_partner(
         self, partner_id: str, limit: int, after: tuple[datetime, str] | None
     ) -> tuple[list[Report], bool]:
@@ -239,19 +317,9 @@ class DynamoCases:
 
     def get_many(self, case_ids: Iterable[str]) -> dict[str, Case]:
         """The existing cases among ``case_ids``, in batches of 100."""
-        wanted = sorted(set(case_ids))
-        found: dict[str, Case] = {}
-        for start in range(0, len(wanted), 100):
-            keys = [self._key(c) for c in wanted[start : start + 100]]
-            request: dict[str, Any] = {self._table: {"Keys": keys}}
-            while request:
-                with unavailable_on_failure():
-                    answer = self._client.batch_get_item(RequestItems=request)
-                for item in answer.get("Responses", {}).get(self._table, []):
-                    case = case_from_item(item)
-                    found[case.case_id] = case
-                request = answer.get("UnprocessedKeys") or {}
-        return found
+        keys = [self._key(c) for c in sorted(set(case_ids))]
+        cases = (case_from_item(item) for item in batch_get(self._client, self._table, keys))
+        return {case.case_id: case for case in cases}
 
     def attach(self, case_id: str, reports: Sequence[Report], expires_at: datetime) -> Case:
         """Counts and bounded sets on the case, each report's trail entry beside it, in one transaction per
@@ -746,6 +814,18 @@ def batch_write(client: DynamoDBClient, table: str, requests: Sequence[dict[str,
             with unavailable_on_failure():
                 answer = client.batch_write_item(RequestItems=request)
             request = answer.get("UnprocessedItems") or {}
+
+
+def batch_get(client: DynamoDBClient, table: str, keys: Sequence[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """The items that exist among ``keys``, 100 keys a request, retrying what DynamoDB left unprocessed (as stored:
+    not unmarshalled)."""
+    for start in range(0, len(keys), 100):
+        request: dict[str, Any] = {table: {"Keys": list(keys[start : start + 100])}}
+        while request:
+            with unavailable_on_failure():
+                answer = client.batch_get_item(RequestItems=request)
+            yield from answer.get("Responses", {}).get(table, [])
+            request = answer.get("UnprocessedKeys") or {}
 
 
 def put_new(client: DynamoDBClient, table: str, values: dict[str, Any]) -> bool:

@@ -1,5 +1,5 @@
-"""The partner API (IntakeFunction): /v1/reports (POST, GET), /v1/reports/{report_id} (GET) and its /info (POST),
-/v1/reminders (GET) and /v1/openapi.json (GET).
+"""The partner API (IntakeFunction): /v1/reports (POST, GET), /v1/reports/batch (POST), /v1/reports/{report_id}
+(GET) and its /info (POST), /v1/reminders (GET) and /v1/openapi.json (GET).
 
 Routes translate HTTP into calls on the rules and domain errors into RFC 9457
 problem documents; nothing here talks to AWS directly.
@@ -7,6 +7,7 @@ problem documents; nothing here talks to AWS directly.
 
 import base64
 import json
+from collections import Counter
 from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import Any
@@ -18,19 +19,31 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ConfigDict, Field
 
 from kanal import __version__, clock, wiring
-from kanal.entrypoints.routing import Documented, Reply, Request, Router, problem
+from kanal.entrypoints.batches import (
+    MAX_BATCH_BYTES,
+    BatchAnswer,
+    BatchHeaders,
+    NewBatch,
+    NewBatchReport,
+    ReadBatch,
+    RefusedEntry,
+    StoredEntry,
+    read_batch,
+)
+from kanal.entrypoints.routing import Documented, Reply, Request, RequestInvalid, Router, invalid_request, problem
 from kanal.errors import (
     CaseConflict,
     IdempotencyInProgress,
     IdempotencyKeyReused,
     InvalidRequest,
+    KanalError,
     ReportNotFound,
     StoreUnavailable,
     TooManyWebhooks,
     WebhookNotFound,
 )
 from kanal.events import Event, EventType, partner_history
-from kanal.intake import receipt
+from kanal.intake import Submission, receipt
 from kanal.models import (
     Case,
     CaseStatus,
@@ -40,6 +53,7 @@ from kanal.models import (
     NewReport,
     PartnerEvent,
     PartnerKind,
+    Problem,
     QuestionView,
     Report,
     ReportPage,
@@ -169,14 +183,90 @@ def post_report(request: Request) -> Reply:
     return Reply(status=202, body=answer, headers={"Location": location})
 
 
+@app.route(
+    "POST",
+    "/v1/reports/batch",
+    summary="Report up to 100 pieces of content at once",
+    status=200,
+    body=NewBatch,
+    headers=BatchHeaders,
+    responses={200: Documented("One entry per report, in order: stored (202) or refused (422, 409)", BatchAnswer)},
+    max_body_bytes=MAX_BATCH_BYTES,
+    parse_body=read_batch,
+)
+def post_report_batch(request: Request) -> BatchAnswer:
+    """Store each report of the batch as POST /v1/reports would store it alone (its own idempotency_key, its own
+    stream record, case and review); one invalid report is refused on its own, never the others."""
+    batch: ReadBatch = request.body
+    valid = [(i, r) for i, r in enumerate(batch.reports) if isinstance(r, NewBatchReport)]
+    who = partner_id(request)
+    outcomes = wiring.services().intake.submit_many(
+        who,
+        [(r.report(), r.idempotency_key) for _, r in valid],
+        clock.now(),
+        partner_kind(request),
+        request.authorizer.get("partner_name"),
+    )
+    entries: list[StoredEntry | RefusedEntry] = [
+        RefusedEntry(index=i, status=422, problem=invalid_report(r))
+        for i, r in enumerate(batch.reports)
+        if not isinstance(r, NewBatchReport)
+    ]
+    stored: list[tuple[NewReport, bool]] = []
+    for (index, report), outcome in zip(valid, outcomes, strict=True):
+        if isinstance(outcome, Submission):
+            entries.append(StoredEntry(index=index, status=202, report=outcome.receipt))
+            if outcome.stored:
+                stored.append((report, outcome.duplicate))
+        else:
+            entries.append(refused(index, outcome))
+    count_reports(stored)
+    replays = sum(1 for o in outcomes if isinstance(o, Submission) and not o.stored)
+    if replays:
+        metrics.add_metric(name="IdempotentReplays", unit=MetricUnit.Count, value=replays)
+    entries.sort(key=lambda entry: entry.index)
+    logger.info(
+        "report batch received",
+        extra={
+            "reports": len(entries),
+            "stored": len(stored),
+            "refused": sum(1 for e in entries if isinstance(e, RefusedEntry)),
+        },
+    )
+    return BatchAnswer(results=entries)
+
+
+def invalid_report(errors: list[FieldError]) -> Problem:
+    """A batch report's schema errors as POST /v1/reports answers them."""
+    return Problem.model_validate_json(str(invalid_request(RequestInvalid(errors)).body))
+
+
+def refused(index: int, error: KanalError) -> RefusedEntry:
+    """A batch report refused by the rules, with the problem document POST /v1/reports answers for that error."""
+    handler = app.handler_of(type(error))
+    if handler is None or handler.status not in (HTTPStatus.CONFLICT, HTTPStatus.UNPROCESSABLE_ENTITY):
+        raise error  # not a report's own refusal: the whole request's (StoreUnavailable is raised, not returned)
+    problem = Problem.model_validate_json(str(handler.answer(error).body))
+    return RefusedEntry(index=index, status=409 if handler.status == HTTPStatus.CONFLICT else 422, problem=problem)
+
+
 def count_report(report: NewReport, *, duplicate: bool) -> None:
     """Reports received (and by category), and how many were about content that already had a case."""
-    metrics.add_metric(name="ReportsReceived", unit=MetricUnit.Count, value=1)
-    if duplicate:
-        metrics.add_metric(name="DuplicateReports", unit=MetricUnit.Count, value=1)
+    count_reports([(report, duplicate)])
+
+
+def count_reports(stored: list[tuple[NewReport, bool]]) -> None:
+    """``count_report`` for each stored report (and whether it was a duplicate), as one value per metric."""
+    if not stored:
+        return
+    metrics.add_metric(name="ReportsReceived", unit=MetricUnit.Count, value=len(stored))
+    duplicates = sum(1 for _, duplicate in stored if duplicate)
+    if duplicates:
+        metrics.add_metric(name="DuplicateReports", unit=MetricUnit.Count, value=duplicates)
     if not is_metrics_disabled():  # single_metric writes at once and ignores POWERTOOLS_METRICS_DISABLED
-        with single_metric(name="ReportsByCategory", unit=MetricUnit.Count, value=1) as metric:
-            metric.add_dimension(name="category", value=str(report.category))
+        for category, count in sorted(Counter(str(report.category) for report, _ in stored).items()):
+            with single_metric(name="ReportsByCategory", unit=MetricUnit.Count, value=count) as metric:
+                metric.add_dimension(name="category", value=category)
 
 
 @app.route(

@@ -110,9 +110,19 @@ class Documented:
         return Documented("; ".join(reasons), model, self.many, self.media_type, {**self.headers, **other.headers})
 
 
+def size_text(limit: int) -> str:
+    """A body limit as people write it: 64 KB, 1 MB."""
+    return f"{limit // (1024 * 1024)} MB" if limit % (1024 * 1024) == 0 else f"{limit // 1024} KB"
+
+
+def body_too_large(limit: int) -> Documented:
+    """The router's 413 for a route whose bodies may have at most ``limit`` bytes."""
+    return Documented.problem(f"Body over {size_text(limit)}")
+
+
 #: What the router itself answers, before any handler runs.
 UNKNOWN_QUERY = Documented.problem("A query parameter the route does not take")
-BODY_TOO_LARGE = Documented.problem(f"Body over {MAX_BODY_BYTES // 1024} KB")
+BODY_TOO_LARGE = body_too_large(MAX_BODY_BYTES)
 BODY_NOT_JSON = Documented.problem(
     f"Body not sent as {JSON} in UTF-8 (no charset, or charset=utf-8), or with a Content-Encoding other than "
     "identity; the Accept or Accept-Encoding header says what is taken",
@@ -179,6 +189,12 @@ class Route:
     raises: tuple[type[BaseException], ...] = ()
     public: bool = False
     documented: bool = True
+    #: The largest body the route takes (413 above).
+    max_body_bytes: int = MAX_BODY_BYTES
+    #: How the body's bytes become ``request.body`` (default ``validate_body``): a route whose body holds items
+    #: validated one by one (a batch) parses it its own way, raising ValidationError or RepeatedMembers only for
+    #: what refuses the whole body.
+    parse_body: Callable[[type[BaseModel], bytes], Any] | None = None
 
     def validate(self, event: dict[str, Any], raw_body: bytes | None) -> Request:
         """The request with its parts validated; RequestInvalid naming every invalid field."""
@@ -188,7 +204,7 @@ class Route:
             ("path", self.path, lambda model: model.model_validate(event.get("pathParameters") or {})),
             ("query", self.query, lambda model: model.model_validate(query_of(event))),
             ("headers", self.headers, lambda model: model.model_validate(headers_for(model, event))),
-            ("body", self.body, lambda model: validate_body(model, raw_body or b"")),
+            ("body", self.body, lambda model: (self.parse_body or validate_body)(model, raw_body or b"")),
         ]
         for part, model, parse in parts:
             if model is None:
@@ -322,7 +338,9 @@ class Router:
         if route is None:
             return problem(HTTPStatus.NOT_FOUND, "No such resource.")
         raw_body = _raw_body(event.get("body"), bool(event.get("isBase64Encoded"))) if route.body else None
-        refused = refuse_unknown_query(route, event) or (refuse_body(event, raw_body) if route.body else None)
+        refused = refuse_unknown_query(route, event) or (
+            refuse_body(event, raw_body, route.max_body_bytes) if route.body else None
+        )
         if refused is not None:
             return refused
         answer = route.handler(route.validate(event, raw_body))
@@ -339,7 +357,7 @@ class Router:
         for status, documented in route.responses.items():
             add(status, documented)
         if route.body is not None:
-            add(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, BODY_TOO_LARGE)
+            add(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, body_too_large(route.max_body_bytes))
             add(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, BODY_NOT_JSON)
             add(HTTPStatus.UNPROCESSABLE_ENTITY, BODY_INVALID)
         if any(model is not None for model in (route.path, route.query, route.headers)):
@@ -448,13 +466,13 @@ def refuse_unknown_query(route: Route, event: dict[str, Any]) -> Reply | None:
     )
 
 
-def refuse_body(event: dict[str, Any], raw: bytes | None) -> Reply | None:
-    """413, 415 or 422 before anything parses the body (``raw``, its bytes): too large, compressed, not JSON
-    (or in another charset than UTF-8), or not UTF-8 after all."""
+def refuse_body(event: dict[str, Any], raw: bytes | None, limit: int = MAX_BODY_BYTES) -> Reply | None:
+    """413, 415 or 422 before anything parses the body (``raw``, its bytes): over ``limit`` bytes, compressed,
+    not JSON (or in another charset than UTF-8), or not UTF-8 after all."""
     if event.get("body") is None:
         return None
-    if raw is not None and len(raw) > MAX_BODY_BYTES:
-        return problem(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"The body is over {MAX_BODY_BYTES // 1024} KB.")
+    if raw is not None and len(raw) > limit:
+        return problem(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"The body is over {size_text(limit)}.")
     codings = [c.strip().lower() for value in header_values(event, "Content-Encoding") for c in value.split(",")]
     if any(coding not in ("", "identity") for coding in codings):
         return problem(
@@ -617,6 +635,13 @@ def repeated_members(raw: bytes) -> list[str]:
     """The fields (named as pydantic errors are: ``evidence_urls[0].a``) that a JSON body holds more than
     once, at any depth: JSON parsers keep the last silently, so a body could mean one thing to the partner
     and another here ([] if Python's parser refuses it)."""
+    tree, repeating = parse_noting_repeats(raw)
+    return repeated_in(tree) if repeating else []
+
+
+def parse_noting_repeats(raw: bytes) -> tuple[Any, bool]:
+    """A JSON body parsed by Python's json, each object that repeats a member name a ``_Repeating``; and whether
+    there is any (None, False if Python's parser refuses it)."""
     repeating = False
 
     def members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -628,17 +653,22 @@ def repeated_members(raw: bytes) -> list[str]:
         return _Repeating(pairs)
 
     try:
-        tree = json.loads(raw.decode("utf-8"), object_pairs_hook=members)
+        return json.loads(raw.decode("utf-8"), object_pairs_hook=members), repeating
     except (ValueError, RecursionError):  # not JSON, or nested deeper than Python's parser goes
-        return []
-    if not repeating:
-        return []
+        return None, False
+
+
+def repeated_in(tree: Any, skip: Callable[[Where], bool] | None = None) -> list[str]:
+    """The repeated member names in a tree that ``parse_noting_repeats`` made, as fields, in document order (at
+    most MAX_REPEATED_NAMED); ``skip`` leaves out the nodes it is true for, and what is under them."""
     named: list[str] = []
     # Depth first in document order. Where a node is is a linked list (key, where its parent is), so
     # that a path is spelled out only for a node that is named: not one tuple per node of the body.
     stack: list[tuple[Any, Where]] = [(tree, None if isinstance(tree, dict) else ("body", None))]
     while stack and len(named) < MAX_REPEATED_NAMED:
         node, where = stack.pop()
+        if skip is not None and skip(where):
+            continue
         if isinstance(node, _Repeating):
             named.extend(field_name(_spelled((name, where))) for name in node.repeated)
         children = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
