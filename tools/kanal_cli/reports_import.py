@@ -310,6 +310,11 @@ def _print(value: Any) -> None:
     print(terminal.json_text(value))
 
 
+def _import_command(args: argparse.Namespace) -> None:
+    """``kanal reports import``: the summary is printed; exit 0 unless ImportFailed says otherwise."""
+    import_reports(args)
+
+
 def add_commands(commands: Any) -> None:
     """``kanal reports import``."""
     reports = commands.add_parser("reports", help="reports, for partners' staff")
@@ -322,4 +327,4 @@ def add_commands(commands: Any) -> None:
     importing.add_argument("--api-key", help="your partner API key ($KANAL_API_KEY)")
     importing.add_argument("--partner", help="on the local stack: the demo partner whose key to use (default: first)")
     importing.add_argument("--dry-run", action="store_true", help="check every row and send nothing")
-    importing.set_defaults(func=import_reports)
+    importing.set_defaults(func=_import_command)
