@@ -8,7 +8,7 @@ import copy
 import importlib.util
 import json
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from types import ModuleType
@@ -67,9 +67,11 @@ def event(name: str) -> dict[str, Any]:
     return copy.deepcopy(loaded)
 
 
-def stream_event(dynamodb: Any, table: str, kinds: tuple[str, ...] = ()) -> dict[str, Any]:
+def stream_event(
+    dynamodb: Any, table: str, kinds: tuple[str, ...] = (), reports: Collection[str] | None = None
+) -> dict[str, Any]:
     """The INSERT records of report items (and of trail entries of ``kinds``), as the table's stream would
-    deliver them to the case builder."""
+    deliver them to the case builder; only those of ``reports`` (report ids) when given."""
     streams = boto3.client("dynamodbstreams", region_name=REGION)
     arn = dynamodb.describe_table(TableName=table)["Table"]["LatestStreamArn"]
     records: list[dict[str, Any]] = []
@@ -80,6 +82,8 @@ def stream_event(dynamodb: Any, table: str, kinds: tuple[str, ...] = ()) -> dict
         for record in streams.get_records(ShardIterator=iterator)["Records"]:
             image = record["dynamodb"].get("NewImage", {})
             wanted = image.get("sk", {}).get("S") == "REPORT" or image.get("kind", {}).get("S") in kinds
+            if reports is not None:
+                wanted = wanted and image.get("pk", {}).get("S", "").removeprefix("REPORT#") in reports
             if record["eventName"] == "INSERT" and wanted:
                 records.append(json.loads(json.dumps(record, default=str)))
     return {"Records": records}
