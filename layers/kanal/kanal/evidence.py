@@ -69,7 +69,7 @@ class NewEvidence(Model):
         min_length=1, max_length=255, description="The file's name, as the partner knows it.", examples=["bukti.png"]
     )
     content_type: EvidenceType = Field(description="The file's type: what its first bytes must be.")
-    size: int = Field(ge=1, le=MAX_EVIDENCE_BYTES, description="The file's size in bytes (at most 50 MB).")
+    size: int = Field(ge=1, le=MAX_EVIDENCE_BYTES, strict=True, description="The file's size in bytes (at most 50 MB).")
     sha256: Annotated[str, AfterValidator(_sha256)] = Field(
         description="The file's SHA-256, 64 lower-case hex digits (`sha256sum FILE`).",
         examples=["9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"],
