@@ -250,9 +250,8 @@ def moto_server(host: str, port: int = 0) -> Any:
 
     from kanal_local.post_policy import enforcing
 
-    app = one_at_a_time(DomainDispatcherApplication(create_backend_app))
     # S3's checks of presigned POST uploads, which moto does not make; signed with this process's credentials.
-    app = enforcing(app, lambda: _credentials())
+    app = one_at_a_time(enforcing(DomainDispatcherApplication(create_backend_app), _credentials))
     return make_server(host, port, app, threaded=True, request_handler=QuietMoto)
 
 

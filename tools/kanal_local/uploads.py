@@ -143,7 +143,9 @@ class Uploads(BackgroundLoop):
             request: dict[str, Any] = {"Bucket": bucket}
             while True:
                 page = self.s3.list_object_versions(**request)
-                for version in sorted(page.get("Versions", []), key=lambda v: v["LastModified"]):
+                # S3 lists a key's versions newest first, and times them to the second: oldest first, in order.
+                oldest_first = page.get("Versions", [])[::-1]  # a stable sort keeps them so within a second
+                for version in sorted(oldest_first, key=lambda v: v["LastModified"]):
                     seen = (bucket, version["Key"], version["VersionId"])
                     if seen in self.seen:
                         continue
