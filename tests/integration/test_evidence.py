@@ -80,7 +80,8 @@ def test_a_file_uploaded_to_its_form_is_verified_and_the_reviewer_opens_it(stack
     # A lead sees the same in `kanal cases show`.
     lead = kanal(stack, "cases", "show", receipt["case_id"])
     assert lead.returncode == 0, lead.stderr
-    assert made["evidence_id"] in lead.stdout and "X-Amz-Signature" in lead.stdout
+    assert made["evidence_id"] in lead.stdout
+    assert "X-Amz-Signature" in lead.stdout
 
 
 def test_a_file_that_lies_about_its_type_is_rejected_and_deleted(stack: Running) -> None:
@@ -95,7 +96,8 @@ def test_a_file_that_lies_about_its_type_is_rejected_and_deleted(stack: Running)
     key = made["upload"]["fields"]["key"]
     bucket = made["upload"]["url"].rstrip("/").rsplit("/", 1)[1]
     listed = stack.client("s3").list_object_versions(Bucket=bucket, Prefix=key)
-    assert listed.get("Versions", []) == [] and listed.get("DeleteMarkers", []) == []
+    assert listed.get("Versions", []) == []
+    assert listed.get("DeleteMarkers", []) == []
 
 
 def test_the_form_refuses_another_size_and_another_partner_gets_404(stack: Running) -> None:

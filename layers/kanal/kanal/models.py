@@ -7,6 +7,7 @@ typo in a partner's integration is an error, not silently lost data.
 from __future__ import annotations
 
 import copy
+import functools
 import string
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -234,6 +235,23 @@ def _public_host_name(host: str) -> None:
         or top in _NON_PUBLIC_TLDS
     ):
         raise ValueError(_PUBLIC_HOST)
+    if _public_suffixes().privatesuffix(".".join(labels)) is None:
+        raise ValueError(_UNREGISTRABLE)
+
+
+_UNREGISTRABLE = (
+    "must name a host of a registrable domain under a public suffix (such as www.bawaslu.go.id or "
+    "kpu.go.id), not a suffix itself (go.id) or a name under none"
+)
+
+
+@functools.cache
+def _public_suffixes() -> Any:
+    """The Public Suffix List's ICANN section, as the package bundles it (no network; built on first use, once per
+    process: about 55 ms). Unknown top-level names are not suffixes here, so a name under none is not registrable."""
+    from publicsuffixlist import PublicSuffixList
+
+    return PublicSuffixList(only_icann=True, accept_unknown=False)
 
 
 def _region(value: str) -> str:
@@ -288,7 +306,8 @@ RegionCode = Annotated[str, AfterValidator(_region)]
 ElectionId = Annotated[str, AfterValidator(_election)]
 EVIDENCE_URLS = (
     "Up to 10 https URLs (each at most 2,048 characters, no spaces or control characters) on a public host "
-    "name: no IP address, local name, user name, password, or port other than 443."
+    "name of a registrable domain (Public Suffix List): no IP address, local name, user name, password, or port "
+    "other than 443."
 )
 
 
