@@ -112,3 +112,28 @@ def test_the_form_refuses_another_size_and_another_partner_gets_404(stack: Runni
     other = declare(stack, "Bawaslu RI", receipt["report_id"], PNG, "image/png")
     assert other.status_code == 404
     assert other.headers["Content-Type"] == "application/problem+json"
+
+
+def test_kanal_evidence_add_declares_uploads_and_waits_for_the_check(stack: Running) -> None:
+    receipt = report(stack, "KPU RI")
+    path = stack.folder / "tangkapan layar.png"
+    path.write_bytes(PNG)
+    added = kanal(stack, "evidence", "add", receipt["report_id"], str(path), "--partner", "KPU RI")
+    assert added.returncode == 0, added.stderr
+    record = json.loads(added.stdout)
+    assert (record["status"], record["filename"], record["sha256"]) == (
+        "verified",
+        "tangkapan layar.png",
+        hashlib.sha256(PNG).hexdigest(),
+    )
+    lied = kanal(
+        stack, "evidence", "add", receipt["report_id"], str(path), "--type", "video/mp4", "--partner", "KPU RI"
+    )
+    assert lied.returncode == 1
+    assert "rejected: its first bytes are not those of video/mp4" in lied.stderr
+    text = stack.folder / "catatan.txt"
+    text.write_text("bukan gambar")
+    refused = kanal(stack, "evidence", "add", receipt["report_id"], str(text), "--partner", "KPU RI")
+    assert (refused.returncode, "not a PNG, JPEG, WebP, MP4 or PDF file" in refused.stderr) == (2, True)
+    other = kanal(stack, "evidence", "add", receipt["report_id"], str(path), "--partner", "Perludem")
+    assert (other.returncode, "(404)" in other.stderr) == (1, True)
