@@ -39,6 +39,7 @@ FORBIDDEN = frozenset(
         "mypy_boto3_sqs",
         "mypy_boto3_sns",
         "mypy_boto3_cloudformation",
+        "mypy_boto3_s3",
     }
 )
 #: Folders of a build or a checkout that are not the package (third-party code installed beside it is checked

@@ -33,6 +33,7 @@ from kanal_cli.reviewer import desk_for
 from kanal_local.template import Stack, load
 
 from tests.support import iam
+from tests.support.evidence import drive_evidence
 from tests.support.lambdas import REGION, Invoke, LambdaContext, env, event, failing, load_function, stream_event
 from tests.support.operator_flows import drive_operator_commands
 from tests.support.reports import VIDEO, body_of, drive_report_batch, get, post, report_body
@@ -274,6 +275,7 @@ def recorded(
         drive_operator_commands(stack, REVIEWER_STACK, api, case_builder, sqs)
         drive_webhooks(stack, api, dynamodb, sqs, clock)
         drive_report_batch(api)
+        drive_evidence(stack, api, case_builder, dynamodb)
         RECORDED["calls"] = list(iam.RECORDER.calls)
     return iam.Conformance.of(stack), RECORDED["calls"]
 
@@ -610,6 +612,8 @@ NEEDED_BY = {
     "apigateway:DELETE": "apigateway.",
     "apigateway:GET": "apigateway.",
     "apigateway:PATCH": "apigateway.UpdateUsagePlan",
+    # cases show's links to verified evidence files (a presigned GET of the checked version).
+    "s3:GetObjectVersion": "s3.GetObject",
 }
 
 

@@ -72,6 +72,7 @@ def test_the_functions_are_the_translated_ones_globals_merged_and_code_mapped_ba
         "ReviewFunction": "functions/review/",
         "EventsFunction": "functions/events/",
         "DeliveryFunction": "functions/delivery/",
+        "EvidenceFunction": "functions/evidence/",
     }
     for built in stack.functions.values():
         assert (ROOT / built.code_uri / "app.py").is_file()
@@ -89,6 +90,7 @@ def test_the_functions_are_the_translated_ones_globals_merged_and_code_mapped_ba
         "ReviewFunction": 28,
         "EventsFunction": 30,
         "DeliveryFunction": 30,
+        "EvidenceFunction": 60,
     }
     assert iam.translate is translate  # the IAM checks read the same translation
 
@@ -105,7 +107,8 @@ def test_the_apis_are_read_from_their_translated_bodies_with_the_parameters_sam_
     assert ("POST", "/v1/reports", "IntakeFunction", True) in routes
     assert ("GET", "/v1/openapi.json", "IntakeFunction", False) in routes  # Auth: {Authorizer: NONE}
     assert ("DELETE", "/v1/webhooks/{webhook_id}", "IntakeFunction", True) in routes
-    assert len(routes) == 14  # reports (6, a batch too), reminders, webhooks (6), the event feed; and the document
+    assert ("POST", "/v1/reports/{report_id}/evidence", "IntakeFunction", True) in routes
+    assert len(routes) == 15  # reports (7: a batch and evidence too), reminders, webhooks (6), the event feed; the document
     review = Api.from_stack(stack, "ReviewApi")
     assert (review.iam, review.authorizer) == (True, None)
     assert {(r.function, r.authorized) for r in review.routes} == {("ReviewFunction", True)}
@@ -141,7 +144,7 @@ def test_the_stack_on_moto_has_the_translated_schedules_and_mapping() -> None:
             True,
             "TRIM_HORIZON",
         )
-        assert (trigger.bisect, trigger.max_retries, trigger.max_age, len(trigger.filters)) == (True, -1, 43200, 3)
+        assert (trigger.bisect, trigger.max_retries, trigger.max_age, len(trigger.filters)) == (True, -1, 43200, 4)
         assert trigger.on_failure == stack.refs["CaseBuilderFailureQueue"]
         schedules = Schedules(stack, lambda *_: None, print)
         assert {(s.name, s.function, json.dumps(s.payload)) for s in schedules.schedules} == {
@@ -524,7 +527,7 @@ def test_the_translation_needs_no_cfn_lint() -> None:
         "print(len(describe(translate()).functions))\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)  # noqa: S603
-    assert (done.returncode, done.stdout.strip()) == (0, "7"), done.stderr
+    assert (done.returncode, done.stdout.strip()) == (0, "8"), done.stderr
 
 
 def test_the_local_stack_uses_moto_through_its_public_pieces_only() -> None:

@@ -56,6 +56,7 @@ PRINCIPALS: dict[str, str] = {
     "ReviewFunction": "ReviewFunction",
     "EventsFunction": "EventsFunction",
     "DeliveryFunction": "DeliveryFunction",
+    "EvidenceFunction": "EvidenceFunction",
     #: The reviewer commands (`kanal review`), run with ReviewerRole's credentials.
     "reviewer": "ReviewerRole",
     #: The operator commands (`kanal partners`, `cases show/replay`, `reminders list`, `smoke`'s own steps), run with
@@ -87,6 +88,7 @@ IAM_PREFIX = {
     "sts": "sts",
     # API Gateway's management API: authorized as its HTTP method on the path (apigateway:POST on /apikeys).
     "apigateway": "apigateway",
+    "s3": "s3",
     # Not botocore: a signed HTTP request to an API Gateway API (recorded with ``record``).
     "execute-api": "execute-api",
 }
@@ -566,6 +568,27 @@ def requests_of(call: Call, names: Names) -> list[Request]:
     elif call.service == "apigateway":
         method, path = _apigateway_route(op, p)
         return [one(f"arn:aws:apigateway:{names.region}::{path}", name=f"apigateway:{method}")]
+    elif call.service == "s3":
+        # Object actions on arn:aws:s3:::<bucket>/<key> (naming a version: the action's *Version form, as S3
+        # authorizes it); a version listing is ListBucketVersions on the bucket. A presigned link is recorded as the
+        # request it signs (botocore builds its parameters); a presigned POST, which botocore signs without any
+        # operation, is recorded by the test that uploads through it (``record``).
+        bucket = f"arn:aws:s3:::{p['Bucket']}"
+        if op in ("GetObject", "HeadObject", "DeleteObject", "PutObject"):
+            base = {"HeadObject": "GetObject"}.get(op, op)
+            versioned = "VersionId" in p and base != "PutObject"
+            return [one(f"{bucket}/{p['Key']}", name=f"s3:{base}{'Version' if versioned else ''}")]
+        if op == "DeleteObjects":
+            return [
+                one(f"{bucket}/{o['Key']}", name="s3:DeleteObjectVersion" if o.get("VersionId") else "s3:DeleteObject")
+                for o in p["Delete"]["Objects"]
+            ]
+        if op == "ListObjectVersions":
+            return [one(bucket, name="s3:ListBucketVersions")]
+        if op == "CreateBucket" and "presign" in call.origin:
+            # botocore builds a presigned POST's URL from CreateBucket's model and sends nothing: the upload through
+            # the form is the request S3 authorizes (recorded as PutObject by the test that makes it).
+            return []
     elif call.service == "sts":
         if op == "AssumeRole":
             return [one(str(p["RoleArn"]))]

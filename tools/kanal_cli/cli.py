@@ -22,7 +22,7 @@ from kanal.limits import PlanLimits, QuotaPeriod
 from kanal.models import PartnerKind
 from kanal.settings import SETTINGS, Setting, Settings
 
-from kanal_cli import arguments, reports_import, reviewer, smoke, stats_report, webhooks
+from kanal_cli import arguments, evidence, reports_import, reviewer, smoke, stats_report, webhooks
 
 if TYPE_CHECKING:
     from kanal.partners import Partners
@@ -367,6 +367,7 @@ def parser() -> argparse.ArgumentParser:
     # `kanal stats`: its actions (report; the other stats commands add theirs to them).
     stats_report.add_commands(commands)
     reports_import.add_commands(commands)
+    evidence.add_commands(commands)
 
     dev = commands.add_parser("dev", help="run the whole system locally on emulated AWS")
     dev.add_argument("--port", type=arguments.port, default=3000)

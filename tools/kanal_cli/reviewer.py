@@ -155,7 +155,11 @@ def cmd_show(args: argparse.Namespace, services: Services) -> None:
     if case is None:
         raise CaseNotFound(args.case_id)
     history = services.trail.history(case.case_id)
-    document = case_document(case, services.trail.reports_of(case.case_id), clock.now(), history)
+    links = None
+    if services.settings.evidence_bucket:  # signed with the lead's own session (OperatorRole may read them)
+        evidence = services.evidence()
+        links = lambda report, file: evidence.link(report.partner_id, report.report_id, file)  # noqa: E731
+    document = case_document(case, services.trail.reports_of(case.case_id), clock.now(), history, links=links)
     document["history"] = [e.model_dump(mode="json") for e in history]
     _print(document)
 
@@ -225,8 +229,22 @@ def _show_report(report: dict[str, Any], out: Callable[[str], None]) -> None:
     out(_block(report["description"], "      "))
     for url in report["evidence_urls"]:
         out(f"      evidence: {_one(url)}")
+    for file in report.get("evidence", []):
+        _show_evidence(file, out)
     if report["legal_basis"]:
         out(_block(f"legal basis: {report['legal_basis']}", "      "))
+
+
+def _show_evidence(file: dict[str, Any], out: Callable[[str], None]) -> None:
+    """One evidence file: its name, type, size and status; a verified one with its SHA-256 and its 5-minute link
+    (the link is kanal's own, but shown through the same escaping as everything stored)."""
+    size = f"{file['size'] / 1_000_000:.1f} MB" if file["size"] >= 100_000 else f"{file['size']} bytes"
+    status = file["status"] if file["status"] != "rejected" else f"rejected: {file['reason'] or '-'}"
+    out(f"      file: {_one(file['filename'])} · {_one(file['content_type'])} · {size} · {_one(status)}")
+    if file["status"] == "verified":
+        out(f"        sha256 {_one(file['sha256'])}")
+        if file.get("link"):
+            out(f"        open within 5 minutes: {_one(file['link'])}")
 
 
 def _choose(prompt: str, options: list[str], ask: Callable[[str], str], out: Callable[[str], None]) -> str:

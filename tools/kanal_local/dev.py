@@ -22,6 +22,7 @@ from kanal import terminal
 from kanal_local.emulator import Emulator, PortBusy, ensure_free
 from kanal_local.gateway import Api, make_server
 from kanal_local.triggers import CannotEmulate, Schedules, Triggers
+from kanal_local.uploads import Uploads
 
 DEMO_PARTNERS = (
     ("Bawaslu RI", "election_agency"),
@@ -64,6 +65,7 @@ class LocalStack:
     server: Any = None
     triggers: Triggers | None = None
     schedules: Schedules | None = None
+    uploads: Uploads | None = None
     thread: threading.Thread | None = None
 
     @property
@@ -93,6 +95,8 @@ class LocalStack:
         # The triggers, the schedules and the APIs read (and refuse) what the template asks before anything serves.
         self.triggers = Triggers(stack, self.emulator.invoke, streams, self.log, sqs=sqs)
         self.schedules = Schedules(stack, self.emulator.invoke, self.log)
+        s3 = boto3.client("s3", endpoint_url=self.emulator.endpoint)
+        self.uploads = Uploads(stack, self._invoke, s3, self.log, sqs=sqs)
         apis = [Api.from_stack(stack, logical) for logical in stack.of_type("AWS::ApiGateway::RestApi")]
         try:
             self.server = make_server(apis, self._invoke, self.host, self.port, self.log)
@@ -102,6 +106,7 @@ class LocalStack:
             raise
         self.triggers.start()
         self.schedules.start()
+        self.uploads.start()
         seeding = time.perf_counter()
         self.partners = self._seed()
         self.timings["seed_s"] = time.perf_counter() - seeding
@@ -161,6 +166,8 @@ class LocalStack:
             self.triggers.stop()
         if self.schedules is not None:
             self.schedules.stop()
+        if self.uploads is not None:
+            self.uploads.stop()
         self.emulator.stop()
 
 

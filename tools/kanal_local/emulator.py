@@ -3,7 +3,8 @@ the real handlers.
 
 moto's server is built from moto's public pieces, as ``moto.server`` builds its own: the WSGI app
 (``DomainDispatcherApplication(create_backend_app)``) served by werkzeug's threaded server (``make_server``) with
-moto's request handler (``MotoRequestHandler``), here quiet, and with DynamoDB answered one request at a time.
+moto's request handler (``MotoRequestHandler``), here quiet, and with DynamoDB answered one request at a time, and
+S3's checks of presigned POST uploads in front (``kanal_local.post_policy``: moto makes none).
 """
 
 from __future__ import annotations
@@ -252,5 +253,14 @@ def moto_server(host: str, port: int = 0) -> Any:
         def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
             return None
 
-    app = one_at_a_time(DomainDispatcherApplication(create_backend_app))
+    from kanal_local.post_policy import enforcing
+
+    # S3's checks of presigned POST uploads, which moto does not make; signed with this process's credentials.
+    app = one_at_a_time(enforcing(DomainDispatcherApplication(create_backend_app), _credentials))
     return make_server(host, port, app, threaded=True, request_handler=QuietMoto)
+
+
+def _credentials() -> dict[str, str]:
+    """The access key and secret this process signs with (the local stack's own, set by ``Emulator.start``)."""
+    key, secret = os.environ.get("AWS_ACCESS_KEY_ID"), os.environ.get("AWS_SECRET_ACCESS_KEY")
+    return {key: secret} if key and secret else {}

@@ -448,6 +448,11 @@ def _stand_in(region: str, logical: str, resource: dict[str, Any]) -> tuple[Any,
     if kind == "AWS::WAFv2::WebACL":
         acl = f"kanal-{logical}"
         return f"{acl}|local|REGIONAL", {"Arn": arn("wafv2", f"regional/webacl/{acl}/local"), "Id": "local"}
+    if kind == "AWS::S3::Bucket":
+        bucket = name.lower()  # bucket names are lower-case
+        return bucket, {"Arn": f"arn:aws:s3:::{bucket}", "DomainName": f"{bucket}.s3.amazonaws.com"}
+    if kind == "AWS::Events::Rule":
+        return name, {"Arn": arn("events", f"rule/{name}")}
     return name, {}
 
 
@@ -534,6 +539,8 @@ def create_stack(
         created = client("kms").create_key(Description=description)["KeyMetadata"]
         stack.refs[logical] = created["KeyId"]
         stack.attributes.update({(logical, "Arn"): created["Arn"], (logical, "KeyId"): created["KeyId"]})
+    for logical, resource in stack.of_type("AWS::S3::Bucket").items():
+        _create_bucket(client("s3"), stack, logical, stack.resolve(resource.get("Properties") or {}))
     describe_functions(stack)  # again: their environments name what was just created
     _create_schedules(client("scheduler"), stack)
     _create_usage_plans(client, stack)
@@ -573,6 +580,44 @@ def _create_usage_plans(client: ClientFactory, stack: Stack) -> None:
         created = apigateway.create_usage_plan(**request)
         stack.refs[logical] = created["id"]
         stack.attributes[(logical, "Id")] = created["id"]
+def _create_bucket(s3: Any, stack: Stack, logical: str, props: dict[str, Any]) -> None:
+    """A bucket with the properties that change what its clients see: versioning, default encryption, the public
+    access block, object ownership, its lifecycle rules and its policy (BucketPolicy resources). Its events reach
+    functions through kanal_local.triggers.Uploads (moto would hand them to its own Lambda, which runs nothing)."""
+    name = str(stack.refs[logical])
+    s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": stack.region})
+    if props.get("VersioningConfiguration"):
+        s3.put_bucket_versioning(Bucket=name, VersioningConfiguration=props["VersioningConfiguration"])
+    if props.get("BucketEncryption"):
+        rules = [  # CloudFormation's spelling of the API's rules
+            {"ApplyServerSideEncryptionByDefault": rule["ServerSideEncryptionByDefault"]}
+            for rule in props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+        ]
+        s3.put_bucket_encryption(Bucket=name, ServerSideEncryptionConfiguration={"Rules": rules})
+    if props.get("PublicAccessBlockConfiguration"):
+        s3.put_public_access_block(Bucket=name, PublicAccessBlockConfiguration=props["PublicAccessBlockConfiguration"])
+    if props.get("OwnershipControls"):
+        s3.put_bucket_ownership_controls(Bucket=name, OwnershipControls=props["OwnershipControls"])
+    for policy in stack.of_type("AWS::S3::BucketPolicy").values():
+        wanted = stack.resolve(policy["Properties"])
+        if wanted.get("Bucket") != name:
+            continue
+        # The local endpoint is plain http on loopback, and moto reads every request as not secure: a TLS-only
+        # statement would refuse everything, so it is left out (on AWS it refuses only what is not https).
+        document = dict(wanted["PolicyDocument"])
+        document["Statement"] = [st for st in document.get("Statement", []) if not _tls_only(st)]
+        if document["Statement"]:
+            s3.put_bucket_policy(Bucket=name, Policy=json.dumps(document))
+
+
+def _tls_only(statement: Mapping[str, Any]) -> bool:
+    """Whether a bucket policy statement is a Deny of requests without TLS (its only condition)."""
+    condition = statement.get("Condition") or {}
+    return (
+        statement.get("Effect") == "Deny"
+        and list(condition) == ["Bool"]
+        and list(condition["Bool"]) == ["aws:SecureTransport"]
+    )
 
 
 def _create_schedules(scheduler: Any, stack: Stack) -> None:

@@ -12,6 +12,7 @@ listed here as not shown, with the reason.
 from __future__ import annotations
 
 import types
+from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any, Union, get_args, get_origin
 from zoneinfo import ZoneInfo
@@ -20,7 +21,18 @@ from pydantic import Field, PlainSerializer, WithJsonSchema
 
 from kanal import regions
 from kanal.case_builder import urgency
-from kanal.models import VIEW_CONFIG, Case, CaseEvent, Claim, Decision, Model, Question, Report, view_of
+from kanal.models import (
+    VIEW_CONFIG,
+    Case,
+    CaseEvent,
+    Claim,
+    Decision,
+    EvidenceFile,
+    Model,
+    Question,
+    Report,
+    view_of,
+)
 from kanal.review import questions_asked
 
 #: The reviewers' time zone (the moderation team works in WIB).
@@ -55,10 +67,30 @@ class Shown(Model):
     model_config = VIEW_CONFIG
 
 
+class EvidenceShownBase(Shown):
+    """What an evidence file's document adds: the reviewer's link to it."""
+
+    link: str | None = Field(
+        description="A link to the verified file, valid 5 minutes from when the case was read (null unless "
+        "verified, or where no link can be signed); the file it opens is the one whose sha256 is shown."
+    )
+
+
+#: EvidenceFile's fields that a reviewer is not shown.
+EVIDENCE_NOT_SHOWN = {"version_id": "the checked S3 object version: the link opens exactly that version"}
+
+#: Who signs evidence links: (report, file) -> the link, or None.
+Links = Callable[[Report, EvidenceFile], str | None]
+
+
 class ReportShown(Shown):
     """What a report's document adds to the report's fields."""
 
     region: str = Field(description="The region as people write it (from region_code).")
+    evidence: list[EvidenceDocument] = Field(
+        description="The report's evidence files, oldest first: each with its status and SHA-256, and a link if "
+        "verified."
+    )
 
 
 #: Report's fields that a reviewer is not shown in a case document, each with the reason.
@@ -125,12 +157,22 @@ CASE_NOT_SHOWN = {
 }
 
 if TYPE_CHECKING:
+    EvidenceDocument = EvidenceShownBase
     ReportDocument = ReportShown
     ClaimDocument = Shown
     QuestionDocument = Shown
     DecisionDocument = DecisionShownBase
     CaseDocument = CaseShownBase
 else:
+    EvidenceDocument = view_of(
+        EvidenceFile,
+        "EvidenceDocument",
+        EvidenceShownBase,
+        EVIDENCE_NOT_SHOWN,
+        retype=in_wib,
+        doc="An evidence file as a reviewer sees it: what was declared, its status, and a link when verified.",
+    )
+    ReportShown.model_rebuild(_types_namespace={"EvidenceDocument": EvidenceDocument})
     ReportDocument = view_of(
         Report,
         "ReportDocument",
@@ -169,8 +211,10 @@ def case_shown(
     now: datetime,
     history: list[CaseEvent] | None = None,
     viewer: str | None = None,
+    links: Links | None = None,
 ) -> CaseDocument:
-    """A case with everything needed to decide it; ``viewer`` is the reviewer it is shown to (None: a lead)."""
+    """A case with everything needed to decide it; ``viewer`` is the reviewer it is shown to (None: a lead);
+    ``links`` signs the links to verified evidence files (None: none)."""
     own = {name: getattr(case, name) for name in Case.model_fields if name not in CASE_NOT_SHOWN}
     return CaseDocument(
         **own
@@ -182,7 +226,7 @@ def case_shown(
             "question": QuestionDocument(**case.question.model_dump()) if case.question else None,
             "decision": decision_shown(case, viewer),
             "questions": [AskedQuestion(**asked) for asked in questions_asked(history or [])],
-            "reports": [report_shown(r) for r in reports],
+            "reports": [report_shown(r, links) for r in reports],
         }
     )
 
@@ -193,9 +237,10 @@ def case_document(
     now: datetime,
     history: list[CaseEvent] | None = None,
     viewer: str | None = None,
+    links: Links | None = None,
 ) -> dict[str, Any]:
     """``case_shown`` as JSON values (what ``kanal cases show`` and ``review next --json`` print)."""
-    return case_shown(case, reports, now, history, viewer).model_dump(mode="json")
+    return case_shown(case, reports, now, history, viewer, links).model_dump(mode="json")
 
 
 def decision_shown(case: Case, viewer: str | None) -> DecisionDocument | None:
@@ -207,13 +252,18 @@ def decision_shown(case: Case, viewer: str | None) -> DecisionDocument | None:
     return DecisionDocument(**decision.model_dump() | {"reviewer": None if hidden else decision.reviewer})
 
 
-def report_shown(r: Report) -> ReportDocument:
-    """One report as a reviewer sees it: every field of Report but REPORT_NOT_SHOWN, and its region's name."""
+def report_shown(r: Report, links: Links | None = None) -> ReportDocument:
+    """One report as a reviewer sees it: every field of Report but REPORT_NOT_SHOWN, its region's name, and its
+    evidence files with a link to each verified one (signed by ``links``)."""
     own = {REPORT_RENAMED.get(name, name): getattr(r, name) for name in Report.model_fields}
-    shown = {name: value for name, value in own.items() if name in ReportDocument.model_fields}
-    return ReportDocument(**shown, region=regions.display_name(r.region_code))
+    shown = {name: value for name, value in own.items() if name in ReportDocument.model_fields and name != "evidence"}
+    evidence = [
+        EvidenceDocument(**f.model_dump(exclude=set(EVIDENCE_NOT_SHOWN)), link=links(r, f) if links else None)
+        for f in r.evidence
+    ]
+    return ReportDocument(**shown, region=regions.display_name(r.region_code), evidence=evidence)
 
 
-def report_document(r: Report) -> dict[str, Any]:
+def report_document(r: Report, links: Links | None = None) -> dict[str, Any]:
     """``report_shown`` as JSON values."""
-    return report_shown(r).model_dump(mode="json")
+    return report_shown(r, links).model_dump(mode="json")

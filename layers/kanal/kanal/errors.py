@@ -73,3 +73,7 @@ class WebhookNotFound(KanalError):
 
 class TooManyWebhooks(KanalError):
     """The partner has as many webhooks as it may have; delete one first."""
+
+
+class TooManyEvidenceFiles(KanalError):
+    """The report has as many evidence files as a report may have."""

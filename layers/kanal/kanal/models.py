@@ -7,6 +7,7 @@ typo in a partner's integration is an error, not silently lost data.
 from __future__ import annotations
 
 import copy
+import functools
 import string
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -240,6 +241,23 @@ def _public_host_name(host: str) -> None:
         or top in _NON_PUBLIC_TLDS
     ):
         raise ValueError(_PUBLIC_HOST)
+    if _public_suffixes().privatesuffix(".".join(labels)) is None:
+        raise ValueError(_UNREGISTRABLE)
+
+
+_UNREGISTRABLE = (
+    "must name a host of a registrable domain under a public suffix (such as www.bawaslu.go.id or "
+    "kpu.go.id), not a suffix itself (go.id) or a name under none"
+)
+
+
+@functools.cache
+def _public_suffixes() -> Any:
+    """The Public Suffix List's ICANN section, as the package bundles it (no network; built on first use, once per
+    process: about 55 ms). Unknown top-level names are not suffixes here, so a name under none is not registrable."""
+    from publicsuffixlist import PublicSuffixList
+
+    return PublicSuffixList(only_icann=True, accept_unknown=False)
 
 
 def _region(value: str) -> str:
@@ -294,7 +312,8 @@ RegionCode = Annotated[str, AfterValidator(_region)]
 ElectionId = Annotated[str, AfterValidator(_election)]
 EVIDENCE_URLS = (
     "Up to 10 https URLs (each at most 2,048 characters, no spaces or control characters) on a public host "
-    "name: no IP address, local name, user name, password, or port other than 443."
+    "name of a registrable domain (Public Suffix List): no IP address, local name, user name, password, or port "
+    "other than 443."
 )
 
 
@@ -337,6 +356,48 @@ class DecisionView(Model):
     decided_at: datetime
 
 
+class EvidenceType(StrEnum):
+    """The file types taken as evidence: screenshots, screen recordings and documents."""
+
+    PNG = "image/png"
+    JPEG = "image/jpeg"
+    WEBP = "image/webp"
+    MP4 = "video/mp4"
+    PDF = "application/pdf"
+
+
+class EvidenceStatus(StrEnum):
+    """Where an evidence file is: declared and awaiting its upload, checked and kept, or refused and deleted."""
+
+    PENDING = "pending"
+    VERIFIED = "verified"
+    REJECTED = "rejected"
+
+
+class EvidenceFile(Model):
+    """An evidence file of a report (kanal.evidence): what the partner declared and what the check found."""
+
+    evidence_id: str
+    filename: str
+    content_type: EvidenceType
+    size: int
+    sha256: str
+    status: EvidenceStatus
+    #: Why it was rejected (None otherwise).
+    reason: str | None = None
+    created_at: datetime
+    checked_at: datetime | None = None
+    #: The object version that was checked: the evidence (every other version is deleted).
+    version_id: str | None = None
+
+
+def _evidence_files(value: Any) -> Any:
+    """The stored map of evidence files (by id) as a list, oldest first."""
+    if isinstance(value, Mapping):
+        return sorted(value.values(), key=lambda f: (str(f.get("created_at", "")), str(f.get("evidence_id", ""))))
+    return value
+
+
 class Report(Model):
     """A stored report (laporan): one partner's flag of one piece of content."""
 
@@ -361,6 +422,8 @@ class Report(Model):
     urgent_reasons: list[str] = Field(default_factory=list)
     body_hash: str
     idempotency_key: str | None = None
+    #: The files uploaded as evidence (kept in the report's item, as a map by id), oldest first.
+    evidence: Annotated[list[EvidenceFile], BeforeValidator(_evidence_files)] = Field(default_factory=list)
 
 
 def report_position(received_at: datetime, report_id: str) -> str:
@@ -546,13 +609,38 @@ class QuestionView(Model):
     due_at: datetime
 
 
+class EvidenceViewBase(Model):
+    """The base of an evidence file as its partner sees it."""
+
+    model_config = VIEW_CONFIG
+
+
+#: EvidenceFile's fields that a partner is not shown.
+EVIDENCE_HIDDEN_FROM_PARTNER = {"version_id": "the S3 object version kanal keeps as the evidence: its bookkeeping"}
+
+if TYPE_CHECKING:
+    EvidenceView = EvidenceViewBase
+else:
+    EvidenceView = view_of(
+        EvidenceFile,
+        "EvidenceView",
+        EvidenceViewBase,
+        EVIDENCE_HIDDEN_FROM_PARTNER,
+        doc="An evidence file of the report: what was declared, its status, and why it was rejected.",
+    )
+
+
 class ReportViewBase(ReportReceipt):
-    """What a partner's view of its report adds to the receipt: the question waiting, and the case's trail."""
+    """What a partner's view of its report adds to the receipt: the question waiting, the case's trail, and the
+    evidence files."""
 
     model_config = VIEW_CONFIG
 
     question: QuestionView | None = None
     history: list[PartnerEvent] | None = None
+    evidence: list[EvidenceView] = Field(
+        default_factory=list, description="The report's evidence files, oldest first, each with its status."
+    )
 
 
 #: Report's fields that a partner is not shown, each with the reason. Every other field is (ReportView): a

@@ -7,13 +7,28 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
-from kanal.models import ApiKey, Case, CaseEvent, Claim, Decision, Partner, Priority, Question, Report
+from kanal.models import (
+    ApiKey,
+    Case,
+    CaseEvent,
+    Claim,
+    Decision,
+    EvidenceFile,
+    EvidenceStatus,
+    EvidenceType,
+    Partner,
+    Priority,
+    Question,
+    Report,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
+    from datetime import timedelta
 
     from kanal.events import Addressed, Event
     from kanal.limits import Limits, PlanLimits
+    from kanal.evidence import Inspection
     from kanal.webhooks import Webhook
 
 
@@ -269,3 +284,49 @@ class Deliveries(Protocol):
 
     def enqueue(self, deliveries: Sequence[tuple[Webhook, Event]]) -> None:
         """Queue one delivery of each event to its webhook (partners' deliveries kept apart from each other)."""
+
+
+class EvidenceStore(Protocol):
+    """Where reports' evidence files are recorded (with their report: they go when it goes)."""
+
+    def add(self, report_id: str, partner_id: str, record: EvidenceFile, limit: int) -> bool:
+        """Record a new file on the partner's report unless it has ``limit`` files already (False: nothing is
+        written)."""
+
+    def get(self, report_id: str, partner_id: str, evidence_id: str) -> EvidenceFile | None:
+        """One file of the partner's report, or None."""
+
+    def settle(
+        self,
+        report_id: str,
+        partner_id: str,
+        evidence_id: str,
+        status: EvidenceStatus,
+        reason: str | None,
+        version_id: str,
+        at: datetime,
+    ) -> EvidenceFile | None:
+        """Record the check of a pending file, once: the file as stored afterwards (checked by this call or an
+        earlier one), or None if there is no such file."""
+
+
+class EvidenceObjects(Protocol):
+    """The evidence files' bytes (an S3 bucket with versioning)."""
+
+    def presign_upload(
+        self, key: str, content_type: EvidenceType, size: int, valid_for: timedelta
+    ) -> tuple[str, dict[str, str]]:
+        """A POST form (url, fields) that uploads exactly ``size`` bytes of ``content_type`` to ``key``."""
+
+    def read(self, key: str, version_id: str | None) -> tuple[str, Inspection] | None:
+        """Read one version (None: the current one) a chunk at a time: its version id and what its bytes are;
+        None if it is gone."""
+
+    def delete(self, key: str, version_id: str | None) -> None:
+        """Delete one version for good (None: every version of the key)."""
+
+    def delete_under(self, prefix: str) -> int:
+        """Delete every version of every object under ``prefix``; how many versions were deleted."""
+
+    def link(self, key: str, version_id: str, content_type: EvidenceType, valid_for: timedelta) -> str:
+        """A presigned GET of one version, valid ``valid_for``."""

@@ -7,7 +7,7 @@ calls (the authorizer, for one, never loads the calendar, the review or the remi
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from functools import cache, cached_property
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from kanal.adapters.sns import SnsNotifier
     from kanal.adapters.sqs import SqsDeliveries, SqsParking
     from kanal.case_builder import CaseBuilder
+    from kanal.evidence import Evidence
     from kanal.intake import Intake
     from kanal.partners import Partners
     from kanal.reconciler import Reconciler
@@ -118,7 +119,17 @@ class Services:
         from kanal.adapters.dynamodb_reminders import DynamoPurge
         from kanal.reminders import default_rules
 
-        return DynamoPurge(self._dynamodb, self.settings.table_name, default_rules())
+        return DynamoPurge(self._dynamodb, self.settings.table_name, default_rules(), self.forget_evidence())
+
+    def forget_evidence(self) -> Callable[[str, str], int] | None:
+        """Deleting a report's evidence files (every version), for the purge; None without a bucket."""
+        from kanal.adapters.s3 import S3EvidenceObjects
+        from kanal.evidence import report_prefix
+
+        if not self.settings.evidence_bucket:
+            return None
+        objects = S3EvidenceObjects(client("s3", self.settings.endpoint_url), self.settings.evidence_bucket)
+        return lambda partner_id, report_id: objects.delete_under(report_prefix(partner_id, report_id))
 
     def parking(self) -> SqsParking:
         """The case builder's failure queue, for records that no retry can fix."""
@@ -175,6 +186,19 @@ class Services:
             digests=DynamoDigests(self.reports, self.cases, self._dynamodb, settings.table_name),
             reports=self.reports,
         )
+
+    # Evidence files ---------------------------------------------------------------------------------------
+
+    def evidence(self) -> Evidence:
+        """Reports' evidence files: declared through the API, checked on upload, linked for reviewers."""
+        from kanal.adapters.dynamodb_evidence import DynamoEvidence
+        from kanal.adapters.s3 import S3EvidenceObjects
+        from kanal.evidence import Evidence
+
+        if not self.settings.evidence_bucket:
+            raise RuntimeError("EVIDENCE_BUCKET must be set")
+        objects = S3EvidenceObjects(client("s3", self.settings.endpoint_url), self.settings.evidence_bucket)
+        return Evidence(self.reports, DynamoEvidence(self._dynamodb, self.settings.table_name), objects)
 
     # Webhooks and the event feed -----------------------------------------------------------------------
 

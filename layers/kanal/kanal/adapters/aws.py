@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from functools import cache
 from typing import TYPE_CHECKING, Any, Literal, overload
 
@@ -11,6 +12,7 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_dynamodbstreams import DynamoDBStreamsClient
     from mypy_boto3_kms import KMSClient
+    from mypy_boto3_s3 import S3Client
     from mypy_boto3_sns import SNSClient
     from mypy_boto3_sqs import SQSClient
 
@@ -33,6 +35,8 @@ def client(service: Literal["sns"], endpoint_url: str | None = None) -> SNSClien
 @overload
 def client(service: Literal["kms"], endpoint_url: str | None = None) -> KMSClient: ...
 @overload
+def client(service: Literal["s3"], endpoint_url: str | None = None) -> S3Client: ...
+@overload
 def client(service: Literal["cloudformation"], endpoint_url: str | None = None) -> CloudFormationClient: ...
 @overload
 def client(service: Literal["apigateway"], endpoint_url: str | None = None) -> APIGatewayClient: ...
@@ -51,7 +55,14 @@ def client(service: str, endpoint_url: str | None = None) -> Any:
 def _client(service: str, endpoint_url: str | None) -> Any:
     from botocore.config import Config  # imported here so that modules that never call AWS do not pay for it
 
-    return _session().create_client(service, endpoint_url=endpoint_url, config=Config(**_CONFIG))
+    config = dict(_CONFIG)
+    if service == "s3":
+        # Presigned forms and links name the bucket's regional endpoint (virtual-hosted): botocore's default
+        # names the global one, which does not serve buckets of opt-in regions such as ap-southeast-3. An
+        # emulator on 127.0.0.1 has no bucket host names: path style there.
+        local = endpoint_url or os.environ.get("AWS_ENDPOINT_URL")
+        config["s3"] = {"addressing_style": "path" if local else "virtual"}
+    return _session().create_client(service, endpoint_url=endpoint_url, config=Config(**config))
 
 
 @cache

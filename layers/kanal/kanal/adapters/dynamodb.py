@@ -7,6 +7,8 @@
 | report  | REPORT#<id>  | REPORT              | PARTNER#<id> / REPORT#<received>#<id> | CASE#<id> / <received>#<id> |
 | case    | CASE#<id>    | CASE                |                                       |                             |
 | event   | CASE#<id>    | EVENT#<at>#<kind>.. |                                       |                             |
+
+A report's evidence files are a map by id in the report's own item (``evidence``; dynamodb_evidence.py).
 """
 
 from __future__ import annotations
@@ -102,7 +104,8 @@ def unavailable_on_failure() -> Iterator[None]:
 
 def report_item(report: Report) -> dict[str, Any]:
     """A report as a table item."""
-    values = report.model_dump(mode="json")
+    # Evidence files are added to the stored item one by one (DynamoEvidence), never written with the report.
+    values = report.model_dump(mode="json", exclude={"evidence"})
     received = stamp(report.received_at)
     values.update(
         pk=f"REPORT#{report.report_id}",

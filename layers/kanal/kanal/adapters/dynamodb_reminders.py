@@ -10,7 +10,7 @@ A finished timer loses its gsi1 keys and so leaves the index of due timers: a sw
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -173,10 +173,18 @@ class DynamoPurge:
     index) with their idempotency holds, its trail, its timers and the reminders sent about it. Only what
     came before the case's expiry goes: a report of the same video after it belongs to a new case."""
 
-    def __init__(self, client: DynamoDBClient, table: str, rules: ReminderRules) -> None:
+    def __init__(
+        self,
+        client: DynamoDBClient,
+        table: str,
+        rules: ReminderRules,
+        evidence: Callable[[str, str], int] | None = None,
+    ) -> None:
         self._client = client
         self._table = table
         self._rules = rules
+        #: Deletes a report's evidence files (partner id, report id -> versions deleted); None: no bucket.
+        self._evidence = evidence
 
     def purge(self, case: Case, until: datetime) -> int:
         """Delete what belongs to ``case`` up to ``until``; how many keys were deleted (absent ones count)."""
@@ -192,9 +200,14 @@ class DynamoPurge:
             IndexName=CASE_INDEX,
             KeyConditionExpression="gsi2pk = :case AND gsi2sk <= :until",
             ExpressionAttributeValues=to_item({":case": f"CASE#{case.case_id}", ":until": upto}),
-            ProjectionExpression="report_id, partner_id",
+            ProjectionExpression="report_id, partner_id, evidence",
         ):
             report_id, partner_id = str(item["report_id"]), str(item["partner_id"])
+            if "evidence" in item:
+                # The files first: should this fail, the report is still there for the purge's retry to find.
+                if self._evidence is None:
+                    raise RuntimeError(f"report {report_id} has evidence files and no bucket is configured")
+                self._evidence(partner_id, report_id)
             keys += [(f"REPORT#{report_id}", "REPORT"), (f"IDEMPOTENCY#{report_id}", "IDEMPOTENCY")]
             for kind in kinds[Subject.REPORT]:
                 for offset in offsets[kind]:

@@ -53,6 +53,9 @@ class Batch:
     unreadable: list[tuple[dict[str, Any], str]] = field(default_factory=list)
     #: Cases that TTL deleted (their expiry): everything about them is deleted with them.
     expired: list[tuple[dict[str, Any], Case]] = field(default_factory=list)
+    #: Reports that TTL deleted on their own (the backstop: their purge never ran) with evidence files:
+    #: (record, partner id, report id); the files go too.
+    expired_evidence: list[tuple[dict[str, Any], str, str]] = field(default_factory=list)
 
 
 def sort_out(records: list[dict[str, Any]]) -> Batch:
@@ -61,6 +64,14 @@ def sort_out(records: list[dict[str, Any]]) -> Batch:
     for record in records:
         if record.get("eventName") == "REMOVE":
             old = (record.get("dynamodb") or {}).get("OldImage") or {}
+            if old.get("sk", {}).get("S") == "REPORT":
+                if "evidence" in old:
+                    found = (old.get("partner_id", {}).get("S"), old.get("report_id", {}).get("S"))
+                    if found[0] and found[1]:
+                        batch.expired_evidence.append((record, str(found[0]), str(found[1])))
+                    else:
+                        batch.unreadable.append((record, "expired report without partner or report id"))
+                continue
             try:
                 batch.expired.append((record, case_from_item(old)))
             except (KeyError, ValueError, TypeError) as error:
@@ -95,10 +106,17 @@ def permanent(error: Exception) -> str | None:
 
 
 Purge = Callable[[Case, datetime], int]
+#: Deletes a report's evidence files: (partner id, report id) -> versions deleted.
+Forget = Callable[[str, str], int]
 
 
 def process(
-    records: list[dict[str, Any]], builder: CaseBuilder, park: Park, now: datetime, purge: Purge | None = None
+    records: list[dict[str, Any]],
+    builder: CaseBuilder,
+    park: Park,
+    now: datetime,
+    purge: Purge | None = None,
+    forget: Forget | None = None,
 ) -> list[str]:
     """Attach a batch (and delete what belonged to expired cases); park what cannot succeed; the sequence
     numbers to deliver again."""
@@ -129,6 +147,16 @@ def process(
             continue
         metrics.add_metric(name="CasesExpired", unit=MetricUnit.Count, value=1)
         logger.info("expired case purged", extra={"case_id": case.case_id, "keys": deleted})
+    for record, partner_id, report_id in batch.expired_evidence:
+        try:
+            if forget is None:
+                raise RuntimeError("no evidence bucket configured")
+            versions = forget(partner_id, report_id)
+        except Exception:
+            logger.exception("expired report's evidence not deleted; retried", extra={"report_id": report_id})
+            failures.append(sequence(record))
+            continue
+        logger.info("expired report's evidence deleted", extra={"report_id": report_id, "versions": versions})
     for case_id, answers in batch.answered.items():
         try:
             builder.requeue(case_id, now)
@@ -168,7 +196,12 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     """Attach a batch of reports; report the records of failed cases for redelivery."""
     services = wiring.services()
     failures = process(
-        event.get("Records", []), services.case_builder(), services.parking().park, clock.now(), services.purge().purge
+        event.get("Records", []),
+        services.case_builder(),
+        services.parking().park,
+        clock.now(),
+        services.purge().purge,
+        services.forget_evidence(),
     )
     return {"batchItemFailures": [{"itemIdentifier": s} for s in failures]}
 

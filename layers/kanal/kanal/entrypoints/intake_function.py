@@ -1,5 +1,5 @@
 """The partner API (IntakeFunction): /v1/reports (POST, GET), /v1/reports/batch (POST), /v1/reports/{report_id}
-(GET) and its /info (POST), /v1/reminders (GET) and /v1/openapi.json (GET).
+(GET), its /info and /evidence (POST), /v1/reminders (GET) and /v1/openapi.json (GET).
 
 Routes translate HTTP into calls on the rules and domain errors into RFC 9457
 problem documents; nothing here talks to AWS directly.
@@ -39,10 +39,12 @@ from kanal.errors import (
     KanalError,
     ReportNotFound,
     StoreUnavailable,
+    TooManyEvidenceFiles,
     TooManyWebhooks,
     WebhookNotFound,
 )
 from kanal.events import Event, EventType, partner_history
+from kanal.evidence import EvidenceUpload, NewEvidence
 from kanal.intake import Submission, receipt
 from kanal.models import (
     Case,
@@ -313,6 +315,29 @@ def post_info(request: Request) -> ReportView:
 
 
 @app.route(
+    "POST",
+    "/v1/reports/{report_id}/evidence",
+    summary="Add an evidence file to your report: declare it, then upload it with the presigned form",
+    status=201,
+    path=ReportPath,
+    body=NewEvidence,
+    responses={
+        201: Documented(
+            "Declared: POST the upload's fields and then the file (multipart/form-data) to its url within 15 minutes",
+            EvidenceUpload,
+        )
+    },
+    raises=(ReportNotFound, TooManyEvidenceFiles),
+)
+def post_evidence(request: Request) -> Reply:
+    """A pending evidence file on the partner's own report, and the presigned S3 POST that uploads it."""
+    report_id: str = request.path.report_id
+    made = wiring.services().evidence().declare(partner_id(request), report_id, request.body, clock.now())
+    logger.info("evidence declared", extra={"report_id": report_id, "evidence_id": made.evidence_id})
+    return Reply(status=201, body=made)
+
+
+@app.route(
     "GET",
     "/v1/reports",
     summary="List your reports, newest first",
@@ -570,6 +595,12 @@ def webhook_not_found(_: WebhookNotFound) -> Reply:
 @app.on(TooManyWebhooks, HTTPStatus.CONFLICT, "The partner has 5 webhooks already")
 def too_many_webhooks(error: TooManyWebhooks) -> Reply:
     """409: delete a webhook before registering another."""
+    return problem(HTTPStatus.CONFLICT, str(error))
+
+
+@app.on(TooManyEvidenceFiles, HTTPStatus.CONFLICT, "The report has 10 evidence files already")
+def too_many_evidence_files(error: TooManyEvidenceFiles) -> Reply:
+    """409: a report takes at most 10 evidence files."""
     return problem(HTTPStatus.CONFLICT, str(error))
 
 

@@ -198,7 +198,12 @@ def take_next(request: Request) -> Reply | Claimed:
         return Reply(status=204)
     case_id = claimed.case.case_id
     document = casefile.case_shown(
-        claimed.case, named(claimed.reports), clock.now(), services.trail.history(case_id), viewer=reviewer
+        claimed.case,
+        named(claimed.reports),
+        clock.now(),
+        services.trail.history(case_id),
+        viewer=reviewer,
+        links=evidence_links(),
     )
     logger.info("case claimed", extra={"case_id": case_id, "queue": str(claimed.delivery.queue)})
     return Claimed(queue=claimed.delivery.queue, case=document)
@@ -220,7 +225,17 @@ def get_case(request: Request) -> casefile.CaseDocument:
     case = _case(request.path.case_id)
     reports = named(services.trail.reports_of(case.case_id))
     history = services.trail.history(case.case_id)
-    return casefile.case_shown(case, reports, clock.now(), history, viewer=reviewer)
+    return casefile.case_shown(case, reports, clock.now(), history, viewer=reviewer, links=evidence_links())
+
+
+def evidence_links() -> casefile.Links | None:
+    """Links to verified evidence files, signed with this function's role (reviewers have no S3 rights of their
+    own); None where no bucket is configured."""
+    services = wiring.services()
+    if not services.settings.evidence_bucket:
+        return None
+    evidence = services.evidence()
+    return lambda report, file: evidence.link(report.partner_id, report.report_id, file)
 
 
 @app.route(
@@ -266,7 +281,7 @@ def decide(request: Request) -> Reply | Decided:
     except NewReports as new:
         review.saw(case_id, reviewer, new.reports, clock.now())
         answer = json.loads(str(problem(HTTPStatus.CONFLICT, str(new)).body))
-        answer["new_reports"] = [casefile.report_document(r) for r in named(new.reports)]
+        answer["new_reports"] = [casefile.report_document(r, evidence_links()) for r in named(new.reports)]
         return Reply(status=409, body=json.dumps(answer, ensure_ascii=False), content_type="application/problem+json")
     count_decision(case)
     assert case.decision is not None
