@@ -108,7 +108,7 @@ def test_the_apis_are_read_from_their_translated_bodies_with_the_parameters_sam_
     assert ("GET", "/v1/openapi.json", "IntakeFunction", False) in routes  # Auth: {Authorizer: NONE}
     assert ("DELETE", "/v1/webhooks/{webhook_id}", "IntakeFunction", True) in routes
     assert ("POST", "/v1/reports/{report_id}/evidence", "IntakeFunction", True) in routes
-    assert len(routes) == 15  # reports (7: a batch and evidence too), reminders, webhooks (6), the event feed; the document
+    assert len(routes) == 15  # reports (7: a batch, evidence), reminders, webhooks (6), the event feed, the document
     review = Api.from_stack(stack, "ReviewApi")
     assert (review.iam, review.authorizer) == (True, None)
     assert {(r.function, r.authorized) for r in review.routes} == {("ReviewFunction", True)}

@@ -313,6 +313,6 @@ def test_every_route_with_a_body_documents_413_415_and_422() -> None:
         for route in app.routes.values()
         if route.documented and route.body is not None
     ]
-    assert len(operations) == 5  # POST /v1/reports, /v1/reports/batch, /v1/reports/{id}/info and /evidence, /v1/webhooks
+    assert len(operations) == 5  # POST /v1/reports, its /batch, /v1/reports/{id}/info and /evidence, /v1/webhooks
     for operation in operations:
         assert {"413", "415", "422"} <= set(operation["responses"])

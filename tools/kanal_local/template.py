@@ -580,6 +580,8 @@ def _create_usage_plans(client: ClientFactory, stack: Stack) -> None:
         created = apigateway.create_usage_plan(**request)
         stack.refs[logical] = created["id"]
         stack.attributes[(logical, "Id")] = created["id"]
+
+
 def _create_bucket(s3: Any, stack: Stack, logical: str, props: dict[str, Any]) -> None:
     """A bucket with the properties that change what its clients see: versioning, default encryption, the public
     access block, object ownership, its lifecycle rules and its policy (BucketPolicy resources). Its events reach

@@ -27,8 +27,8 @@ if TYPE_CHECKING:
     from datetime import timedelta
 
     from kanal.events import Addressed, Event
-    from kanal.limits import Limits, PlanLimits
     from kanal.evidence import Inspection
+    from kanal.limits import Limits, PlanLimits
     from kanal.webhooks import Webhook
 
 
