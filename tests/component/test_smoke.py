@@ -25,7 +25,7 @@ ON_AWS = {"KANAL_REVIEW_API_URL": "https://ReviewApi.execute-api.ap-southeast-3.
 @pytest.fixture
 def pump(stack: Stack, case_builder: Invoke, monkeypatch: pytest.MonkeyPatch) -> StreamPump:
     """The stream delivered to the case builder whenever the smoke pauses (as Lambda would, meanwhile)."""
-    delivered = StreamPump(case_builder)
+    delivered = StreamPump(case_builder, stack=stack)
     monkeypatch.setattr(smoke, "pause", delivered)
     return delivered
 

@@ -57,6 +57,8 @@ class StreamPump:
     case_builder: Callable[[dict[str, Any]], dict[str, Any]]
     table: str = field(default_factory=lambda: env("TABLE_NAME"))
     seen: set[str] = field(default_factory=set)
+    #: With a stack: what EventsFunction's mapping lets through goes to it too (the partner's feed and webhooks).
+    stack: Stack | None = None
 
     def __post_init__(self) -> None:
         self.seen = {r["dynamodb"]["SequenceNumber"] for r in self._records()}
@@ -80,6 +82,12 @@ class StreamPump:
         reports = [r for r in fresh if r["eventName"] == "INSERT" and _sk(r) == "REPORT"]
         if reports:
             assert self.case_builder({"Records": reports}) == {"batchItemFailures": []}
+        if self.stack is not None:
+            from tests.support.webhooks import events_filter, events_function
+
+            told = [r for r in fresh if events_filter(self.stack)(r)]
+            if told:
+                assert events_function(self.stack)({"Records": told}) == {"batchItemFailures": []}
 
 
 def _sk(record: dict[str, Any]) -> str | None:
@@ -240,7 +248,7 @@ def drive_operator_commands(
 
         from kanal_cli import smoke
 
-        patch.setattr(smoke, "pause", StreamPump(case_builder, table))
+        patch.setattr(smoke, "pause", StreamPump(case_builder, table, stack=stack))
         patch.setattr(smoke, "profile_credentials", signed_as("kanal-smoke"))
         reviewer_sends(patch)
         with partner_api(stack) as url:

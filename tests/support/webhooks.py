@@ -58,12 +58,7 @@ def webhook_request(
 def told(stack: Stack, dynamodb: Any) -> list[dict[str, Any]]:
     """Every record of the table's stream that EventsFunction's event source mapping lets through (its filter
     criteria, as the translated template has them), in Lambda's shape."""
-    patterns = [
-        compile_pattern(json.loads(f["Pattern"]))
-        for mapping in stack.of_type("AWS::Lambda::EventSourceMapping").values()
-        if stack.resolve(mapping["Properties"]["FunctionName"]) == stack.refs["EventsFunction"]
-        for f in mapping["Properties"].get("FilterCriteria", {}).get("Filters", [])
-    ]
+    lets_through = events_filter(stack)
     streams = boto3.client("dynamodbstreams", region_name=REGION)
     arn = dynamodb.describe_table(TableName=env("TABLE_NAME"))["Table"]["LatestStreamArn"]
     records = []
@@ -73,9 +68,21 @@ def told(stack: Stack, dynamodb: Any) -> list[dict[str, Any]]:
         )["ShardIterator"]
         for record in streams.get_records(ShardIterator=iterator, Limit=1000)["Records"]:
             plain = json.loads(json.dumps(record, default=str))
-            if any(test(plain) for test in patterns):
+            if lets_through(plain):
                 records.append(plain)
     return records
+
+
+def events_filter(stack: Stack) -> Callable[[dict[str, Any]], bool]:
+    """Whether EventsFunction's event source mapping lets a stream record (in Lambda's shape) through: its filter
+    criteria, as the translated template has them."""
+    patterns = [
+        compile_pattern(json.loads(f["Pattern"]))
+        for mapping in stack.of_type("AWS::Lambda::EventSourceMapping").values()
+        if stack.resolve(mapping["Properties"]["FunctionName"]) == stack.refs["EventsFunction"]
+        for f in mapping["Properties"].get("FilterCriteria", {}).get("Filters", [])
+    ]
+    return lambda record: any(test(record) for test in patterns)
 
 
 def deliveries(sqs: Any, visibility: int = 30) -> list[dict[str, Any]]:

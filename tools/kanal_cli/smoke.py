@@ -33,6 +33,8 @@ statement of reasons name the run, the reviewer is ``smoke`` on the local stack 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
 import secrets
 import time
 from collections.abc import Callable, Iterator
@@ -157,6 +159,8 @@ class Smoke:
     #: Real cases the claim step holds and has not given back yet (normally for a moment only).
     holding: set[str] = field(default_factory=set)
     released: list[str] = field(default_factory=list)
+    #: The types of the events the run caused for its partner (the cleanup waits for them in its feed).
+    told: set[str] = field(default_factory=set)
 
     @property
     def idempotency_key(self) -> str:
@@ -255,6 +259,7 @@ class Smoke:
         if status != 202 or not isinstance(answer, dict):
             raise StepFailed(f"POST /v1/reports answered {status}: {_detail(answer)}")
         self.report_id, self.case_id = str(answer.get("report_id")), str(answer.get("case_id"))
+        self.told.add("report.received")
         if self.case_id != expected:
             raise StepFailed(f"report {self.report_id} went to case {answer.get('case_id')}, not {expected}")
         return f"POST /v1/reports: 202, report {self.report_id} of case {self.case_id}"
@@ -315,6 +320,7 @@ class Smoke:
         decision = decided.get("decision") or {}
         if decided.get("status") != str(CaseStatus.DECIDED) or decision.get("outcome") != str(OUTCOME):
             raise StepFailed(f"the reviewer API answered the decision with {decided}")
+        self.told.add("report.decided")
         return f"decided {self.case_id}: {OUTCOME} under {POLICY}, the reason naming the smoke run"
 
     def step_read(self) -> str:
@@ -381,6 +387,8 @@ class Smoke:
             attempt("revoking the key", revoke, self.key_id)
         for case_id in sorted(self.holding):  # interrupted between a claim and its release
             attempt(f"releasing {case_id}", self._give_back, case_id)
+        # Before its case goes: EventsFunction addresses an event to the partners of the case's reports.
+        attempt("waiting for its events", self._events_written, problems)
         attempt("finding its cases", find_cases)
         for case_id in sorted(cases):
             attempt(f"removing case {case_id}", self._remove_case, case_id, problems)
@@ -393,6 +401,20 @@ class Smoke:
         if problems:
             raise StepFailed("; ".join(done + problems))
         return "; ".join(done)
+
+    def _events_written(self, problems: list[str]) -> str | None:
+        """Wait until every event the run caused is in its partner's feed (EventsFunction writes them from the stream,
+        after the fact): deleting the feed before one is written would leave that one behind."""
+        if not self.told or self.partner_id is None:
+            return None
+        found: set[str] = set()
+        for _ in self._waits():
+            found = self.table.feed_types(self.partner_id)
+            if self.told <= found:
+                return f"its {len(self.told)} event(s) in its feed"
+        missing = ", ".join(sorted(self.told - found))
+        problems.append(f"{missing} not in its feed yet: written later, it stays until it expires (30 days)")
+        return None
 
     @cached_property
     def table(self) -> SmokeTable:
@@ -523,6 +545,7 @@ class SmokeTable:
             )
         ]
         filed = len(keys)
+        keys += self._feed(partner_id)  # its events (GET /v1/events), under the partner's feed
         if report_id:
             keys += [(f"REPORT#{report_id}", "REPORT"), (f"IDEMPOTENCY#{report_id}", "IDEMPOTENCY")]
         keys.append((f"PARTNER#{partner_id}", "PARTNER"))
@@ -531,6 +554,38 @@ class SmokeTable:
             self._client, self._table, [{"DeleteRequest": {"Key": to_item({"pk": pk, "sk": sk})}} for pk, sk in unique]
         )
         return filed
+
+    def _feed(self, partner_id: str) -> list[tuple[str, str]]:
+        """The keys of the partner's feed: its entries and their guards."""
+        from kanal.adapters.dynamodb import query_all, to_item
+
+        return [
+            (str(item["pk"]), str(item["sk"]))
+            for item in query_all(
+                self._client,
+                TableName=self._table,
+                KeyConditionExpression="pk = :feed",
+                ExpressionAttributeValues=to_item({":feed": f"FEED#{partner_id}"}),
+                ProjectionExpression="pk, sk",
+            )
+        ]
+
+    def feed_types(self, partner_id: str) -> set[str]:
+        """The types of the events in the partner's feed, unsettled ones included (a consistent read of the table)."""
+        from kanal.adapters.dynamodb import query_all, to_item
+
+        types = set()
+        for item in query_all(
+            self._client,
+            TableName=self._table,
+            KeyConditionExpression="pk = :feed",
+            ExpressionAttributeValues=to_item({":feed": f"FEED#{partner_id}"}),
+            ConsistentRead=True,
+        ):
+            if "event" in item:  # an entry (a guard has none)
+                with contextlib.suppress(ValueError, TypeError, AttributeError):
+                    types.add(str(json.loads(str(item["event"])).get("type")))
+        return types
 
     def left(self, partner_id: str, case_ids: list[str]) -> list[str]:
         """What of the run is still in the table: the partner, anything under it, a case's trail or reports (a
@@ -550,6 +605,7 @@ class SmokeTable:
             ExpressionAttributeValues=to_item({":owner": f"PARTNER#{partner_id}"}),
         )
         found += [str(item["pk"]) for item in owned]
+        found += [f"{pk} {sk}" for pk, sk in self._feed(partner_id)]
         for case_id in case_ids:
             trail = query_all(
                 self._client,
