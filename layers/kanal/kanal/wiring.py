@@ -19,6 +19,7 @@ from kanal.settings import Settings
 if TYPE_CHECKING:
     from kanal.adapters.dynamodb import DynamoCases, DynamoReports, DynamoTrail
     from kanal.adapters.dynamodb_reminders import DynamoPurge, DynamoReminders
+    from kanal.adapters.dynamodb_stats import DynamoStats
     from kanal.adapters.dynamodb_webhooks import DynamoFeed, DynamoWebhooks
     from kanal.adapters.kms import KmsBox
     from kanal.adapters.sns import SnsNotifier
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from kanal.reconciler import Reconciler
     from kanal.reminders import Reminders
     from kanal.review import Answers, Review
+    from kanal.stats import Counters, Stats
     from kanal.webhooks import Dispatcher, Publisher, Webhooks
 
 
@@ -105,7 +107,7 @@ class Services:
         from kanal.case_builder import CaseBuilder
 
         queue = SqsReviewQueue(client("sqs", self.settings.endpoint_url), *self._queue_urls())
-        return CaseBuilder(self.cases, queue, self.trail, self.settings.retention, self.timers)
+        return CaseBuilder(self.cases, queue, self.trail, self.settings.retention, self.timers, self.counters())
 
     def purge(self) -> DynamoPurge:
         """Deleting what belonged to a case that TTL deleted."""
@@ -169,6 +171,28 @@ class Services:
             digests=DynamoDigests(self.reports, self.cases, self._dynamodb, settings.table_name),
             reports=self.reports,
         )
+
+    # The figures (kanal.stats) -------------------------------------------------------------------------
+
+    @cached_property
+    def stats_store(self) -> DynamoStats:
+        """The figures' counters and notices in the table."""
+        from kanal.adapters.dynamodb_stats import DynamoStats
+
+        return DynamoStats(self._dynamodb, self.settings.table_name, self.settings.retention)
+
+    def counters(self) -> Counters:
+        """Keeping the counters (the case builder)."""
+        from kanal.stats import Counters
+
+        return Counters(self.stats_store, self.trail)
+
+    def stats(self) -> Stats:
+        """Reading the figures (GET /v1/stats, the scheduled export)."""
+        from kanal.calendar import default_calendar
+        from kanal.stats import Stats
+
+        return Stats(self.stats_store, default_calendar())
 
     # Webhooks and the event feed -----------------------------------------------------------------------
 

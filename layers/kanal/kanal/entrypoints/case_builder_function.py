@@ -53,6 +53,8 @@ class Batch:
     unreadable: list[tuple[dict[str, Any], str]] = field(default_factory=list)
     #: Cases that TTL deleted (their expiry): everything about them is deleted with them.
     expired: list[tuple[dict[str, Any], Case]] = field(default_factory=list)
+    #: Cases just decided (their write from received to decided): their decisions go into the figures.
+    decided: list[tuple[dict[str, Any], Case]] = field(default_factory=list)
 
 
 def sort_out(records: list[dict[str, Any]]) -> Batch:
@@ -67,6 +69,12 @@ def sort_out(records: list[dict[str, Any]]) -> Batch:
                 batch.unreadable.append((record, f"not a case: {safe_text(error)}"))
             continue
         image = (record.get("dynamodb") or {}).get("NewImage") or {}
+        if record.get("eventName") == "MODIFY" and image.get("sk", {}).get("S") == "CASE":
+            try:
+                batch.decided.append((record, case_from_item(image)))
+            except (KeyError, ValueError, TypeError) as error:
+                batch.unreadable.append((record, f"not a case: {safe_text(error)}"))
+            continue
         if image.get("kind", {}).get("S") in ("info_provided", "info_not_provided"):
             case_id = image.get("case_id", {}).get("S")
             if case_id:
@@ -129,6 +137,18 @@ def process(
             continue
         metrics.add_metric(name="CasesExpired", unit=MetricUnit.Count, value=1)
         logger.info("expired case purged", extra={"case_id": case.case_id, "keys": deleted})
+    for record, case in batch.decided:
+        try:
+            changed = builder.count_decision(case)
+        except Exception as error:
+            why = permanent(error)
+            if why:
+                parked(record, "refused", why)
+            else:
+                logger.exception("decision not counted; its record will be retried", extra={"case_id": case.case_id})
+                failures.append(sequence(record))
+            continue
+        logger.info("decision counted", extra={"case_id": case.case_id, "notices": changed})
     for case_id, answers in batch.answered.items():
         try:
             builder.requeue(case_id, now)
