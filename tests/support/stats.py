@@ -222,3 +222,33 @@ def _figures(notices: list[dict[str, Any]]) -> dict[str, Any]:
         "p90_hours_to_decision": nearest_rank(hours, 0.9),
         "decided_within_sla_share": (sum(1 for n in decided if n["within"]) / len(decided)) if decided else None,
     }
+
+
+def case_builder_records(dynamodb: Any, table: str) -> dict[str, Any]:
+    """Every record of the table's stream that the case builder's mapping lets through (its FilterCriteria in
+    template.yaml, applied as the local stack applies them), as one batch."""
+    import json
+
+    import boto3
+    from kanal_local.template import REGION, load
+    from kanal_local.triggers import matches
+
+    mapping = load()["Resources"]["CaseBuilderFunction"]["Properties"]["Events"]["NewReports"]["Properties"]
+    patterns = [json.loads(f["Pattern"]) for f in mapping["FilterCriteria"]["Filters"]]
+    streams = boto3.client("dynamodbstreams", region_name=REGION)
+    arn = dynamodb.describe_table(TableName=table)["Table"]["LatestStreamArn"]
+    records: list[dict[str, Any]] = []
+    for shard in streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]:
+        iterator = streams.get_shard_iterator(
+            StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+        )["ShardIterator"]
+        while iterator:
+            answer = streams.get_records(ShardIterator=iterator)
+            if not answer["Records"]:
+                break
+            for record in answer["Records"]:
+                plain = json.loads(json.dumps(record, default=str))
+                if any(matches(p, plain) for p in patterns):
+                    records.append(plain)
+            iterator = answer.get("NextShardIterator")
+    return {"Records": records}

@@ -21,7 +21,7 @@ from kanal.errors import CaseNotFound, KanalError, KeyNotFound, PartnerNotFound,
 from kanal.models import PartnerKind
 from kanal.settings import SETTINGS, Setting, Settings
 
-from kanal_cli import arguments, reviewer, smoke, webhooks
+from kanal_cli import arguments, reviewer, smoke, stats_export, webhooks
 
 if TYPE_CHECKING:
     from kanal.partners import Partners
@@ -295,6 +295,7 @@ def parser() -> argparse.ArgumentParser:
     reviewer.add_commands(commands, _services, with_services)
     smoke.add_command(commands, with_services)
     webhooks.add_commands(commands)
+    stats_export.add_commands(commands)
 
     dev = commands.add_parser("dev", help="run the whole system locally on emulated AWS")
     dev.add_argument("--port", type=arguments.port, default=3000)

@@ -419,6 +419,9 @@ def _stand_in(region: str, logical: str, resource: dict[str, Any]) -> tuple[Any,
     if kind == "AWS::KMS::Key":
         key = f"local-{logical}"  # until the endpoint gives its own id (create_stack)
         return key, {"Arn": arn("kms", f"key/{key}"), "KeyId": key}
+    if kind == "AWS::S3::Bucket":
+        bucket = name.lower()  # bucket names are lower case
+        return bucket, {"Arn": f"arn:aws:s3:::{bucket}", "DomainName": f"{bucket}.s3.amazonaws.com"}
     if kind == "AWS::ApiGateway::RestApi":
         # The local gateway's API id is the API's logical id (API Gateway's are random).
         return logical, {"RootResourceId": f"{logical}-root"}
@@ -481,7 +484,8 @@ def create_stack(
     template: dict[str, Any] | None = None,
     parameters: Mapping[str, str] | None = None,
 ) -> Stack:
-    """Create the template's tables, queues, topics and keys through ``client(service)`` and describe its functions.
+    """Create the template's tables, queues, topics, keys and buckets through ``client(service)``; describe its
+    functions.
     ``template``: template.yaml by default; a SAM template is translated first (``translate``)."""
     from kanal_local import moto_transactions
 
@@ -505,9 +509,19 @@ def create_stack(
         created = client("kms").create_key(Description=description)["KeyMetadata"]
         stack.refs[logical] = created["KeyId"]
         stack.attributes.update({(logical, "Arn"): created["Arn"], (logical, "KeyId"): created["KeyId"]})
+    for logical, resource in stack.of_type("AWS::S3::Bucket").items():
+        _create_bucket(client("s3"), str(stack.refs[logical]), region, resource.get("Properties") or {})
     describe_functions(stack)  # again: their environments name what was just created
     _create_schedules(client("scheduler"), stack)
     return stack
+
+
+def _create_bucket(s3: Any, name: str, region: str, props: dict[str, Any]) -> None:
+    """A bucket, versioned if the template says so (its encryption, access block and policy are AWS's to enforce:
+    moto keeps them but nothing reads the files but the tests)."""
+    s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": region})
+    if (props.get("VersioningConfiguration") or {}).get("Status") == "Enabled":
+        s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
 
 
 def _create_schedules(scheduler: Any, stack: Stack) -> None:

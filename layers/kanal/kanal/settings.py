@@ -67,6 +67,9 @@ class Settings(BaseModel):
     webhook_key_id: Annotated[str | None, Setting("WEBHOOK_KEY_ID")] = Field(
         default=None, description="The KMS key that seals webhook secrets."
     )
+    stats_export_bucket: Annotated[str | None, Setting("STATS_EXPORT_BUCKET", "StatsExportBucketName")] = Field(
+        default=None, description="Where the scheduled exports of the national figures go."
+    )
     retention_days: Annotated[int, Setting("KANAL_RETENTION_DAYS")] = Field(
         default=730, ge=1, description="How long reports are kept (parameter RetentionDays)."
     )

@@ -634,3 +634,47 @@ def days(first: date, last: date) -> Iterable[date]:
 def weeks(first: date, last: date) -> list[str]:
     """The ISO weeks a range of days touches, in order."""
     return list(dict.fromkeys(iso_week(d) for d in days(first, last)))
+
+
+# --- Files -------------------------------------------------------------------------------------------------
+
+#: Every group key a row of the CSV may carry, in the order of its columns.
+GROUP_COLUMNS = tuple(str(g) for g in GroupBy)
+
+
+def csv_text(body: Mapping[str, Any]) -> str:
+    """An answer (``StatsAnswer.body``) as CSV the way spreadsheets write it: RFC 4180 (comma, CRLF, quoted only
+    where needed), a header row, a first row ``total`` and then one row per group; the group keys of the answer
+    as columns (empty: none, or not decided). Numbers as JSON has them (a full stop before decimals). The byte
+    order mark that Excel needs to read UTF-8 is the writer's (``csv_bytes``)."""
+    import csv
+    import io
+
+    present = [c for c in GROUP_COLUMNS if any(c in g for g in body["groups"])]
+    columns = ["row", "scope", "from", "to", *present, *FIGURES]
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(columns)
+
+    def row(kind: str, values: Mapping[str, Any]) -> list[Any]:
+        common = {"row": kind, "scope": body["scope"], "from": body["from"], "to": body["to"]}
+        merged = {**common, **values}
+        return ["" if merged.get(c) is None else merged[c] for c in columns]
+
+    writer.writerow(row("total", body["totals"]))
+    for group in body["groups"]:
+        writer.writerow(row("group", group))
+    return out.getvalue()
+
+
+def csv_bytes(body: Mapping[str, Any]) -> bytes:
+    """The CSV file: UTF-8 with a byte order mark, so that Excel (which otherwise assumes the ANSI code page)
+    opens it as UTF-8."""
+    return csv_text(body).encode("utf-8-sig")
+
+
+def json_bytes(body: Mapping[str, Any]) -> bytes:
+    """The JSON file: the answer as the API gives it, indented."""
+    import json
+
+    return (json.dumps(body, ensure_ascii=False, indent=2) + "\n").encode("utf-8")

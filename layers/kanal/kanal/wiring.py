@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from kanal.adapters.dynamodb_stats import DynamoStats
     from kanal.adapters.dynamodb_webhooks import DynamoFeed, DynamoWebhooks
     from kanal.adapters.kms import KmsBox
+    from kanal.adapters.s3 import S3Sink
     from kanal.adapters.sns import SnsNotifier
     from kanal.adapters.sqs import SqsDeliveries, SqsParking
     from kanal.case_builder import CaseBuilder
@@ -193,6 +194,14 @@ class Services:
         from kanal.stats import Stats
 
         return Stats(self.stats_store, default_calendar())
+
+    def export_sink(self) -> S3Sink:
+        """The bucket the scheduled exports write to."""
+        from kanal.adapters.s3 import S3Sink
+
+        if not self.settings.stats_export_bucket:
+            raise RuntimeError("STATS_EXPORT_BUCKET must be set")
+        return S3Sink(client("s3", self.settings.endpoint_url), self.settings.stats_export_bucket)
 
     # Webhooks and the event feed -----------------------------------------------------------------------
 

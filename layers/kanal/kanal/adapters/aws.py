@@ -10,6 +10,7 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_dynamodbstreams import DynamoDBStreamsClient
     from mypy_boto3_kms import KMSClient
+    from mypy_boto3_s3 import S3Client
     from mypy_boto3_sns import SNSClient
     from mypy_boto3_sqs import SQSClient
 
@@ -31,6 +32,8 @@ def client(service: Literal["sqs"], endpoint_url: str | None = None) -> SQSClien
 def client(service: Literal["sns"], endpoint_url: str | None = None) -> SNSClient: ...
 @overload
 def client(service: Literal["kms"], endpoint_url: str | None = None) -> KMSClient: ...
+@overload
+def client(service: Literal["s3"], endpoint_url: str | None = None) -> S3Client: ...
 @overload
 def client(service: Literal["cloudformation"], endpoint_url: str | None = None) -> CloudFormationClient: ...
 def client(service: str, endpoint_url: str | None = None) -> Any:
