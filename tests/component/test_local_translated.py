@@ -72,6 +72,7 @@ def test_the_functions_are_the_translated_ones_globals_merged_and_code_mapped_ba
         "ReviewFunction": "functions/review/",
         "EventsFunction": "functions/events/",
         "DeliveryFunction": "functions/delivery/",
+        "StatsExportFunction": "functions/stats_export/",
     }
     for built in stack.functions.values():
         assert (ROOT / built.code_uri / "app.py").is_file()
@@ -89,6 +90,7 @@ def test_the_functions_are_the_translated_ones_globals_merged_and_code_mapped_ba
         "ReviewFunction": 28,
         "EventsFunction": 30,
         "DeliveryFunction": 30,
+        "StatsExportFunction": 60,
     }
     assert iam.translate is translate  # the IAM checks read the same translation
 
@@ -105,7 +107,8 @@ def test_the_apis_are_read_from_their_translated_bodies_with_the_parameters_sam_
     assert ("POST", "/v1/reports", "IntakeFunction", True) in routes
     assert ("GET", "/v1/openapi.json", "IntakeFunction", False) in routes  # Auth: {Authorizer: NONE}
     assert ("DELETE", "/v1/webhooks/{webhook_id}", "IntakeFunction", True) in routes
-    assert len(routes) == 13  # reports (5), reminders, webhooks (6), the event feed; and the document
+    assert ("GET", "/v1/stats", "IntakeFunction", True) in routes
+    assert len(routes) == 14  # reports (5), reminders, webhooks (6), the event feed, the figures; and the document
     review = Api.from_stack(stack, "ReviewApi")
     assert (review.iam, review.authorizer) == (True, None)
     assert {(r.function, r.authorized) for r in review.routes} == {("ReviewFunction", True)}
@@ -121,7 +124,13 @@ def test_the_stack_on_moto_has_the_translated_schedules_and_mapping() -> None:
         scheduler = boto3.client("scheduler", region_name=REGION)
         names = {s["Name"] for s in scheduler.list_schedules()["Schedules"]}
         # SAM names a ScheduleV2 schedule <function><event>.
-        assert names == {"ReminderFunctionSweep", "ReminderFunctionReconcile", "ReminderFunctionDigest"}
+        assert names == {
+            "ReminderFunctionSweep",
+            "ReminderFunctionReconcile",
+            "ReminderFunctionDigest",
+            "StatsExportFunctionWeekly",
+            "StatsExportFunctionElections",
+        }
         digest = scheduler.get_schedule(Name="ReminderFunctionDigest")
         assert digest["Target"]["Arn"] == stack.attributes[("ReminderFunction", "Arn")]
         triggers = Triggers(stack, lambda *_: None, None, print)
@@ -141,14 +150,20 @@ def test_the_stack_on_moto_has_the_translated_schedules_and_mapping() -> None:
             True,
             "TRIM_HORIZON",
         )
-        assert (trigger.bisect, trigger.max_retries, trigger.max_age, len(trigger.filters)) == (True, -1, 43200, 3)
+        assert (trigger.bisect, trigger.max_retries, trigger.max_age, len(trigger.filters)) == (True, -1, 43200, 4)
         assert trigger.on_failure == stack.refs["CaseBuilderFailureQueue"]
         schedules = Schedules(stack, lambda *_: None, print)
         assert {(s.name, s.function, json.dumps(s.payload)) for s in schedules.schedules} == {
             ("Sweep", "ReminderFunction", '{"job": "sweep"}'),
             ("Reconcile", "ReminderFunction", '{"job": "reconcile"}'),
             ("Digest", "ReminderFunction", '{"job": "digest"}'),
+            ("Weekly", "StatsExportFunction", '{"job": "weekly"}'),
+            ("Elections", "StatsExportFunction", '{"job": "elections"}'),
         }
+        # The export bucket, versioned as the template says.
+        s3 = boto3.client("s3", region_name=REGION)
+        bucket = stack.refs["StatsExportBucket"]
+        assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
 
 
 # Names that name nothing -----------------------------------------------------------------------------------
@@ -524,7 +539,7 @@ def test_the_translation_needs_no_cfn_lint() -> None:
         "print(len(describe(translate()).functions))\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)  # noqa: S603
-    assert (done.returncode, done.stdout.strip()) == (0, "7"), done.stderr
+    assert (done.returncode, done.stdout.strip()) == (0, "8"), done.stderr
 
 
 def test_the_local_stack_uses_moto_through_its_public_pieces_only() -> None:

@@ -189,3 +189,32 @@ def test_the_export_says_what_the_api_refused(
     monkeypatch.setenv("KANAL_API_KEY", "kanal_test")
     assert main(["stats", "export", "--election", "pemilu-2024", "--scope", "national"]) != 0
     assert "403" in capsys.readouterr().err
+
+
+def test_the_weekly_export_writes_the_national_csv_and_json_to_the_bucket(
+    decided: dict[str, str], stack: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import boto3
+    from kanal_local.template import REGION
+
+    from tests.support.lambdas import LambdaContext, load_function
+
+    monkeypatch.setattr("kanal.clock.now", lambda: NOW + timedelta(days=7))  # the Monday after
+    handler = load_function("stats_export").lambda_handler
+    answer = handler({"job": "weekly"}, LambdaContext())
+    assert answer["files"] == ["national/weekly/2026-W48.csv", "national/weekly/2026-W48.json"]
+    s3 = boto3.client("s3", region_name=REGION)
+    bucket = env("STATS_EXPORT_BUCKET")
+    written = s3.get_object(Bucket=bucket, Key="national/weekly/2026-W48.json")
+    assert written["ContentType"] == "application/json"
+    body = json.loads(written["Body"].read())
+    assert (body["scope"], body["from"], body["to"]) == ("national", "2026-11-23", "2026-11-29")
+    assert (body["totals"]["reports"], body["totals"]["removed"]) == (3, 1)
+    assert set(body["groups"][0]) >= {"category", "policy", "outcome", "region", "week"}
+    assert not any("partner" in key for group in body["groups"] for key in group)
+    table = s3.get_object(Bucket=bucket, Key="national/weekly/2026-W48.csv")["Body"].read()
+    assert table.startswith(b"\xef\xbb\xbfrow,scope,from,to,category,policy,outcome,region,week,")
+    handler({"job": "weekly"}, LambdaContext())  # again: a new version, the old one kept
+    versions = s3.list_object_versions(Bucket=bucket, Prefix="national/weekly/2026-W48.csv")["Versions"]
+    assert len(versions) == 2
+    assert handler({"job": "elections"}, LambdaContext())["files"] == []  # no window closed that week

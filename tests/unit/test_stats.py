@@ -291,3 +291,56 @@ def test_a_report_that_finds_its_case_decided_counts_as_decided_in_any_order() -
         assert_matches(history, store)
         mine = answer(Scope.OWN, FIRST, LAST, [], store.tallies(scope_of_partner("bawaslu"), FIRST, LAST)).totals
         assert (mine.reports, mine.removed, mine.pending, mine.median_hours_to_decision) == (2, 1, 0, 0.12)
+
+
+def test_the_weekly_export_is_the_week_before_monday_to_sunday() -> None:
+    from kanal.stats_export import due
+
+    for today in (date(2024, 2, 19), date(2024, 2, 21), date(2024, 2, 25)):
+        (export,) = due("weekly", today, default_calendar())
+        assert (export.prefix, export.first, export.last) == (
+            "national/weekly/2024-W07",
+            date(2024, 2, 12),
+            date(2024, 2, 18),
+        )
+
+
+def test_an_election_window_is_exported_each_day_of_the_week_after_it_closed() -> None:
+    from kanal.stats_export import due
+
+    calendar = default_calendar()
+    assert due("elections", date(2024, 2, 14), calendar) == []  # voting day: still open
+    for today in (date(2024, 2, 15), date(2024, 2, 21)):
+        (export,) = due("elections", today, calendar)
+        assert (export.prefix, export.first, export.last) == (
+            "national/elections/pemilu-2024",
+            date(2023, 11, 28),
+            date(2024, 2, 14),
+        )
+    assert due("elections", date(2024, 2, 22), calendar) == []
+    with pytest.raises(ValueError, match="unknown export job"):
+        due("monthly", date(2024, 2, 22), calendar)
+
+
+def test_the_csv_is_rfc_4180_with_a_bom_a_total_row_and_the_groups_keys() -> None:
+    import csv
+    import io
+
+    from kanal.stats import csv_bytes
+
+    history = History()
+    history.arrive(report("c", 1, "bawaslu", START, Category.MISINFORMATION, "31.71"))
+    history.decide("c", decision(START + timedelta(hours=3), Outcome.REMOVED, Policy.MISINFORMATION))
+    history.arrive(report("d", 1, "kpu", START, Category.OTHER, "94"))
+    store = MemoryStats()
+    counters = Counters(store, history.reports)
+    for record in history.records:
+        deliver(counters, record)
+    body = answer(Scope.NATIONAL, FIRST, LAST, [GroupBy.POLICY, GroupBy.REGION], store.tallies(NATIONAL, FIRST, LAST))
+    raw = csv_bytes(body.body())
+    assert raw.startswith(b"\xef\xbb\xbfrow,scope,from,to,policy,region,reports,")
+    assert raw.count(b"\r\n") == 4  # header, total, two groups
+    rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))
+    assert rows[1][:6] == ["total", "national", "2024-01-01", "2024-03-31", "", ""]
+    assert [r[4:6] for r in rows[2:]] == [["", "94"], ["misinformation", "31"]]
+    assert rows[1][rows[0].index("median_hours_to_decision")] == "3.25"
