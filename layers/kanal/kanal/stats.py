@@ -49,7 +49,7 @@ MAX_DAYS = 367
 #: everything from 720 hours (30 days) on. The review deadlines (4, 12, 24, 72 hours) are edges, and buckets are
 #: at most a quarter of their lower edge wide from 1 hour to 2 days, so a median or p90 read from them is within
 #: 15 minutes below 1 hour and within 25 % from there to 48 hours (the width of its bucket; beyond 48 hours the
-#: buckets widen to 24 hours, then a week, and past 720 hours the figure is "720 or more").
+#: buckets widen: 12 hours up to 3 days, a day up to a week, then up to 9 days; past 720 hours it is "720 or more").
 HOUR_EDGES: tuple[float, ...] = (
     0, 0.25, 0.5, 0.75, 1, 1.25, 1.5, 1.75, 2, 2.5, 3, 3.5, 4, 5, 6, 7, 8, 10, 12, 15, 18, 21, 24,
     30, 36, 42, 48, 60, 72, 96, 120, 144, 168, 240, 336, 504, 720,
@@ -318,6 +318,13 @@ class ReportsOf(Protocol):
         """Every report of a case, oldest first."""
 
 
+class CaseLookup(Protocol):
+    """Whether a case is still there."""
+
+    def get(self, case_id: str) -> Case | None:
+        """The case, or None."""
+
+
 #: How often a change is read and tried again after losing a race, before the record is retried instead.
 ATTEMPTS = 8
 
@@ -328,6 +335,8 @@ class Counters:
 
     store: StatsStore
     trail: ReportsOf
+    #: To tell a case that is gone (its retention ended, or a smoke run removed it) from an index that lags.
+    cases: CaseLookup | None = None
 
     def count_reports(self, case: Case, reports: Iterable[Report]) -> int:
         """Count each report once, in the national scope and its partner's; ``case`` is the case as attached.
@@ -366,6 +375,8 @@ class Counters:
                 if before is None:
                     reports = self.trail.reports_of(case.case_id) if reports is None else reports
                     first = _first_report(reports, scope)
+                    if first is None and self.cases is not None and self.cases.get(case.case_id) is None:
+                        return changed  # the case is gone, and everything about it: nothing to count
                     if first is None:  # the index lags the case: retry the record rather than lose the decision
                         raise StoreUnavailable(f"case {case.case_id}: no report of {scope} to count its decision")
                     after: Notice | None = opened(case, scope, first, counted=False)

@@ -186,7 +186,7 @@ class Services:
         """Keeping the counters (the case builder)."""
         from kanal.stats import Counters
 
-        return Counters(self.stats_store, self.trail)
+        return Counters(self.stats_store, self.trail, self.cases)
 
     def stats(self) -> Stats:
         """Reading the figures (GET /v1/stats, the scheduled export)."""

@@ -164,3 +164,69 @@ class DynamoStats:
                 start = answer.get("LastEvaluatedKey")
                 if not start:
                     break
+
+    def forget(self, case_id: str, scopes: Iterable[str], report_ids: Iterable[str]) -> int:
+        """Take a case out of the figures (``kanal smoke``'s own case, when its run cleans up): each notice's
+        contribution subtracted from its cell in one transaction with the notice's deletion, the reports' markers
+        deleted, and the cells left at zero deleted (only if still zero). How many notices were forgotten."""
+        forgotten = 0
+        touched: set[tuple[str, Cell]] = set()
+        for notice in self.notices(case_id, scopes).values():
+            counters = (-notice.tally()).counters()
+            names = {f"#c{i}": name for i, name in enumerate(counters)}
+            values = {f":c{i}": n for i, n in enumerate(counters.values())}
+            with unavailable_on_failure():
+                self._client.transact_write_items(
+                    TransactItems=[
+                        {
+                            "Delete": {
+                                "TableName": self._table,
+                                "Key": notice_key(case_id, notice.scope),
+                                "ConditionExpression": "version = :version",
+                                "ExpressionAttributeValues": to_item({":version": notice.version}),
+                            }
+                        },
+                        {
+                            "Update": {
+                                "TableName": self._table,
+                                "Key": counter_key(notice.scope, notice.cell),
+                                "UpdateExpression": "ADD " + ", ".join(f"#c{i} :c{i}" for i in range(len(counters))),
+                                "ExpressionAttributeNames": names,
+                                "ExpressionAttributeValues": to_item(values),
+                            }
+                        },
+                    ]
+                )
+            cell = notice.cell  # and the cell it was counted in before its decision, left at zero by the move
+            touched |= {(notice.scope, cell), (notice.scope, Cell(cell.day, cell.category, cell.province))}
+            forgotten += 1
+        for report_id in report_ids:
+            with unavailable_on_failure():
+                self._client.delete_item(TableName=self._table, Key=marker_key(report_id))
+        for scope, cell in sorted(touched):
+            self._delete_if_zero(counter_key(scope, cell))
+        return forgotten
+
+    def _delete_if_zero(self, key: dict[str, Any]) -> None:
+        with unavailable_on_failure():
+            answer = self._client.batch_get_item(RequestItems={self._table: {"Keys": [key], "ConsistentRead": True}})
+        items = answer.get("Responses", {}).get(self._table, [])
+        if not items:
+            return
+        counters = {name: value for name, value in items[0].items() if "N" in value}
+        if any(float(value["N"]) != 0 for value in counters.values()):
+            return
+        names = {f"#c{i}": name for i, name in enumerate(counters)}
+        condition = " AND ".join(f"#c{i} = :zero" for i in range(len(counters))) or "attribute_exists(pk)"
+        with unavailable_on_failure():
+            try:
+                self._client.delete_item(
+                    TableName=self._table,
+                    Key=key,
+                    ConditionExpression=condition,
+                    **({"ExpressionAttributeNames": names} if names else {}),  # type: ignore[arg-type]
+                    ExpressionAttributeValues=to_item({":zero": 0}) if names else {},
+                )
+            except ClientError as error:  # counted meanwhile: it stays
+                if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                    raise
