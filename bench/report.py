@@ -346,7 +346,7 @@ policy-outcome pairs and "undecided"), not the number of decisions.
 
 {table(["size", "Query requests", "items read"], reads)}
 
-**A decision's cost**: counting the {write["decisions_counted"]} decisions (from their stream records) made
+**A decision's cost**: counting the first {write["decisions_measured"]} of the decisions (their stream records) made
 {write["requests_per_decision"]} requests and {write["write_units_per_decision"]} write units per decision
 (transactional writes, 2 units per item under 1 KB: the notice and one or two counter cells, for the nation and
 each reporting partner); the largest counter item is {write["largest_counter_item_bytes"]} bytes.

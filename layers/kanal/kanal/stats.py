@@ -433,7 +433,12 @@ class StatsQuery(Model):
         description="An election id of the calendar (e.g. pemilu-2024): its window, from the first day of its first "
         "phase to the last of its last. Instead of from and to.",
     )
-    from_: date | None = Field(default=None, alias="from", description="First day (WIB), e.g. 2023-11-28.")
+    from_: date | None = Field(
+        default=None,
+        alias="from",
+        description="First day (WIB), e.g. 2023-11-28. A case counts under the day of the scope's first report on "
+        "it, with its latest decision (so a window's cases are those reported in it, and what became of them).",
+    )
     to: date | None = Field(default=None, description="Last day (WIB), included; at most 367 days after from.")
     group_by: str | None = Field(
         default=None,

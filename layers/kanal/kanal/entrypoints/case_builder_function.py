@@ -1,7 +1,9 @@
 """The case builder (CaseBuilderFunction): new reports from the table's stream become cases in review queues.
 
 It also sees a partner's answer to a question (an ``info_provided`` trail
-entry) and puts the case back in its queue.
+entry) and puts the case back in its queue; and it keeps the figures
+(``kanal.stats``): each report is counted once its case is queued, and each
+decision from the stream record of the case's write from received to decided.
 
 A case whose write or publish fails for a passing reason (throttling, an
 outage) fails the stream records of its reports only; Lambda delivers those
