@@ -340,8 +340,10 @@ class Counters:
 
     def count_reports(self, case: Case, reports: Iterable[Report]) -> int:
         """Count each report once, in the national scope and its partner's; ``case`` is the case as attached.
-        How many were counted now (the others had been)."""
-        return sum(self._count_report(case, report) for report in reports)
+        How many were counted now (the others had been). Oldest first: a notice's first report then comes first
+        and the notice stays in its cell (a later batch with an older report moves it)."""
+        ordered = sorted(reports, key=lambda r: report_position(r.received_at, r.report_id))
+        return sum(self._count_report(case, report) for report in ordered)
 
     def _count_report(self, case: Case, report: Report) -> int:
         scopes = (NATIONAL, scope_of_partner(report.partner_id))
