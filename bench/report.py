@@ -342,7 +342,8 @@ partition, a page per 1 MB) for the replay, to check the computation against the
 decisions of the same mix. Each decision adds to exactly one cell per scope, so the cells after a million
 decisions are the distinct cells of a million draws from the mix: writing them one decision at a time would
 read the same items. The bound is the number of cells (days times categories times provinces times the
-policy-outcome pairs and "undecided"), not the number of decisions.
+policy-outcome pairs and "undecided"), not the number of decisions: the last row fills every one of them
+(items of the million's average size), the most any number of decisions can cost this read.
 
 {table(["size", "Query requests", "items read"], reads)}
 

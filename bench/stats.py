@@ -299,6 +299,7 @@ def run(seed: int = SEED, large: int = 1_000_000, limit: int | None = None) -> d
             f"at_{decided}_decisions_measured": {"requests": read_requests, "items": read_items},
             f"at_{decided}_decisions_computed": small,
             f"at_{large}_decisions_computed": big,
+            "every_cell_filled_computed": every_cell(big["bytes"] / max(1, big["items"])),
         },
         "write": {
             "decisions_counted": len(decisions_in),
@@ -362,6 +363,19 @@ def sampled_cells(rng: random.Random, decisions: int) -> dict[tuple[str, str], d
         }
         for cell, tally in tallies.items()
     }
+
+
+def every_cell(average_bytes: float) -> dict[str, int]:
+    """The read's cost with every cell of the window filled (every day, category, province and policy-outcome
+    pair, and "undecided"), items of ``average_bytes``: the bound, whatever the number of decisions."""
+    from kanal.models import Category, Outcome, Policy
+    from kanal.stats import days as days_of
+    from kanal.stats import iso_week
+
+    per_day = len(Category) * len(provinces()) * (len(Policy) * len(Outcome) + 1)
+    by_week: Counter[str] = Counter(iso_week(d) for d in days_of(FIRST, LAST))
+    requests = sum(max(1, -(-round(n * per_day * average_bytes) // 1_000_000)) for n in by_week.values())
+    return {"requests": requests, "items": per_day * sum(by_week.values())}
 
 
 def pages_of(items: dict[tuple[str, str], dict[str, Any]]) -> dict[str, int]:
