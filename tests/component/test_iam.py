@@ -33,10 +33,10 @@ from kanal_cli.reviewer import desk_for
 from kanal_local.template import Stack, load
 
 from tests.support import iam
+from tests.support.counters import case_builder_records
 from tests.support.lambdas import REGION, Invoke, LambdaContext, env, event, failing, load_function, stream_event
 from tests.support.operator_flows import drive_operator_commands
 from tests.support.reports import VIDEO, body_of, get, post, report_body
-from tests.support.stats import case_builder_records
 from tests.support.webhooks import drive_webhooks
 
 WIB = timezone(timedelta(hours=7))

@@ -15,9 +15,9 @@ from kanal import wiring
 from kanal.models import Outcome, PartnerKind, Policy
 from kanal.stats import FIGURES
 
+from tests.support.counters import case_builder_records
 from tests.support.lambdas import Invoke, env
 from tests.support.reports import NOW, REASON, body_of, get, post, report_body
-from tests.support.stats import case_builder_records
 
 TODAY = NOW.date().isoformat()
 

@@ -29,7 +29,7 @@ from kanal.stats import (
 )
 from pydantic import ValidationError
 
-from tests.support.stats import (
+from tests.support.counters import (
     REGIONS,
     START,
     History,
@@ -344,3 +344,21 @@ def test_the_csv_is_rfc_4180_with_a_bom_a_total_row_and_the_groups_keys() -> Non
     assert rows[1][:6] == ["total", "national", "2024-01-01", "2024-03-31", "", ""]
     assert [r[4:6] for r in rows[2:]] == [["", "94"], ["misinformation", "31"]]
     assert rows[1][rows[0].index("median_hours_to_decision")] == "3.25"
+
+
+def test_the_exports_views_are_one_answer_per_grouping_the_report_draws() -> None:
+    from kanal.stats_export import REPORT_VIEWS, Export, views
+
+    history = History()
+    history.arrive(report("c", 1, "bawaslu", START, Category.MISINFORMATION, "31.71"))
+    history.decide("c", decision(START + timedelta(hours=3), Outcome.REMOVED, Policy.MISINFORMATION))
+    store = MemoryStats()
+    for record in history.records:
+        deliver(Counters(store, history.reports), record)
+    drawn = views(store, Export("national/weekly/2024-W05", FIRST, LAST))
+    assert set(drawn) == {"", "policy", "week", "outcome", "region", "category"} == set(REPORT_VIEWS)
+    assert drawn[""]["groups"] == []
+    for grouping, body in drawn.items():
+        assert body["scope"] == "national"
+        assert all(set(g) - set(body["totals"]) == {grouping} for g in body["groups"])
+    assert drawn["policy"]["groups"][0]["removed"] == 1

@@ -75,10 +75,16 @@ def export(args: argparse.Namespace) -> None:
         sys.stdout.write(content.decode("utf-8-sig"))
 
 
-def add_commands(commands: Any) -> None:
-    """``kanal stats export``."""
+def add_commands(commands: Any) -> Any:
+    """``kanal stats`` with its ``export``; the ``stats`` actions, for the other stats commands to join."""
     stats = commands.add_parser("stats", help="the channel's figures, for partners")
     actions = stats.add_subparsers(dest="action", required=True, metavar="ACTION")
+    add_export(actions)
+    return actions
+
+
+def add_export(actions: Any) -> None:
+    """``kanal stats export`` among the ``stats`` actions (``kanal_cli.stats_report.add_commands`` returns them)."""
     exporting = actions.add_parser(
         "export", help="your figures (or the nation's, for election agencies) as CSV or JSON"
     )
@@ -97,4 +103,4 @@ def add_commands(commands: Any) -> None:
     exporting.set_defaults(func=export)
 
 
-__all__ = ["add_commands", "export", "http_get"]
+__all__ = ["add_commands", "add_export", "export", "http_get"]

@@ -13,7 +13,7 @@ Nothing here reads the clock or imports boto3.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
 from kanal.calendar import Calendar
@@ -21,13 +21,15 @@ from kanal.stats import NATIONAL, GroupBy, Scope, StatsStore, answer, csv_bytes,
 
 #: How long after its close an election window's files are still written again.
 RECENT = timedelta(days=7)
-#: The views the report is drawn from (kanal.stats_report.render), each an answer grouped by these keys.
+#: The views the report is drawn from (kanal.stats_report.render: its GROUPINGS), each an answer grouped by one
+#: key ("" is the totals alone).
 REPORT_VIEWS: dict[str, tuple[GroupBy, ...]] = {
-    "totals": (),
+    "": (),
     "policy": (GroupBy.POLICY,),
     "week": (GroupBy.WEEK,),
     "outcome": (GroupBy.OUTCOME,),
     "region": (GroupBy.REGION,),
+    "category": (GroupBy.CATEGORY,),
 }
 
 
@@ -38,6 +40,8 @@ class Export:
     prefix: str
     first: date
     last: date
+    #: The election whose window it is (None: a week).
+    election_id: str | None = None
 
 
 class Sink(Protocol):
@@ -60,7 +64,7 @@ def closed_windows(today: date, calendar: Calendar) -> list[Export]:
         first = min(span[0] for span in election.phases.values())
         last = max(span[1] for span in election.phases.values())
         if last < today <= last + RECENT:
-            found.append(Export(f"national/elections/{election.election_id}", first, last))
+            found.append(Export(f"national/elections/{election.election_id}", first, last, election.election_id))
     return found
 
 
@@ -82,19 +86,19 @@ def views(store: StatsStore, export: Export) -> dict[str, dict[str, Any]]:
     }
 
 
-def write(store: StatsStore, sink: Sink, export: Export) -> list[str]:
-    """Write an export's files; their keys."""
+def write(store: StatsStore, sink: Sink, export: Export, now: datetime) -> list[str]:
+    """Write an export's files (made at ``now``); their keys."""
     cells = list(store.tallies(NATIONAL, export.first, export.last))
     body = answer(Scope.NATIONAL, export.first, export.last, list(GroupBy), cells).body()
     files = {
         f"{export.prefix}.csv": (csv_bytes(body), "text/csv; charset=utf-8; header=present"),
         f"{export.prefix}.json": (json_bytes(body), "application/json"),
     }
-    # >>> The HTML report's call site (issue 16, kanal/stats_report.py, written in parallel): once it exists,
+    # >>> The HTML report's call site (issue 16, kanal/stats_report.py, written in parallel): once it is merged,
     # >>>     from kanal import stats_report
-    # >>>     html = stats_report.render(views(store, export)).encode()
-    # >>>     files[f"{export.prefix}.html"] = (html, "text/html; charset=utf-8")
-    # >>> Only CSV and JSON are written until then.
+    # >>>     page = stats_report.render(views(store, export), generated_at=now, election_id=export.election_id)
+    # >>>     files[f"{export.prefix}.html"] = (page.encode(), "text/html; charset=utf-8")
+    # >>> Only CSV and JSON are written until then (``now`` is for the page's date).
     for key, (content, content_type) in files.items():
         sink.put(key, content, content_type)
     return list(files)

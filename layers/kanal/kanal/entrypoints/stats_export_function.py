@@ -26,8 +26,9 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     services = wiring.services()
     sink = services.export_sink()
     written: list[str] = []
-    for export in stats_export.due(job, wib_day(clock.now()), default_calendar()):
-        written.extend(stats_export.write(services.stats_store, sink, export))
+    now = clock.now()
+    for export in stats_export.due(job, wib_day(now), default_calendar()):
+        written.extend(stats_export.write(services.stats_store, sink, export, now))
     metrics.add_metric(name="StatsFilesExported", unit=MetricUnit.Count, value=len(written))
     logger.info("figures exported", extra={"job": job, "files": written})
     return {"job": job, "files": written}
