@@ -358,6 +358,50 @@ dominated by the API and DynamoDB; the request path's writes are already at thei
 """
 
 
+STATS_HEADING = "## The figures"
+
+
+def stats(results: dict[str, Any], note: str = "") -> str:
+    found = results.get("stats")
+    if not found:
+        return f"{STATS_HEADING}\n\nNot measured in this run.\n"
+    replay, read, write = found["replay"], found["read"], found["write"]
+    removed = [
+        [policy, shown["stats"], shown["seeds_divided_by_100"]] for policy, shown in replay["removed_by_policy"].items()
+    ]
+    reads = [[size.replace("_", " "), cost["requests"], cost["items"]] for size, cost in read.items()]
+    return f"""{STATS_HEADING}
+
+{note}`bench/stats.py` replays a synthetic Pemilu 2024 window ({replay["days"]} days, 28 November 2023 to
+15 February 2024) at one hundredth of the seeds' scale, with fixed seeds: {replay["reports"]} reports of
+{replay["cases"]} cases, each at its own time, through IntakeFunction, CaseBuilderFunction and `Review` (claim,
+decide) on moto; {replay["decisions"]} decisions, the removals in the seeds' proportions, the others
+`no_violation` (and a few `restricted`, `labelled`); the busiest day {replay["peak_day_reports"]["day"]}
+({replay["peak_day_reports"]["cases"]} cases, against a median day's {replay["peak_day_reports"]["median_day_cases"]}).
+Then `GET /v1/stats?from=2023-11-28&to=2024-02-15&group_by=policy&scope=national` as an election agency:
+
+{table(["policy", "removed (GET /v1/stats)", "the seeds' figure / 100"], removed)}
+
+{figures(replay["totals"])}
+
+**A read's cost** (the national read of the window above): measured on moto (which cuts a Query's page at 1 MB
+as DynamoDB does) after the replay's decisions; computed from the cells' item sizes (one Query per ISO-week
+partition, a page per 1 MB) for the replay, to check the computation against the measurement, and for 1,000,000
+decisions of the same mix. Each decision adds to exactly one cell per scope, so the cells after a million
+decisions are the distinct cells of a million draws from the mix: writing them one decision at a time would
+read the same items. The bound is the number of cells (days times categories times provinces times the
+policy-outcome pairs and "undecided"), not the number of decisions: the last row fills every one of them
+(items of the million's average size), the most any number of decisions can cost this read.
+
+{table(["size", "Query requests", "items read"], reads)}
+
+**A decision's cost**: counting the first {write["decisions_measured"]} of the decisions (their stream records) made
+{write["requests_per_decision"]} requests and {write["write_units_per_decision"]} write units per decision
+(transactional writes, 2 units per item under 1 KB: the notice and one or two counter cells, for the nation and
+each reporting partner); the largest counter item is {write["largest_counter_item_bytes"]} bytes.
+"""
+
+
 def render(results: dict[str, Any]) -> str:
     machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {sys.version.split()[0]}"
     startup = results.get("startup", {}).get("median", {})
@@ -377,6 +421,7 @@ def render(results: dict[str, Any]) -> str:
             review(results),
             viral_video(results),
             webhooks(results),
+            stats(results),
             cost(results),
             "## Local stack startup",
             "",

@@ -17,6 +17,7 @@ import ingest
 import report
 import review
 import startup
+import stats
 import viral
 import webhooks
 
@@ -65,6 +66,12 @@ def main() -> None:
     results["viral_video"] = viral.run()
     print("measuring: webhook deliveries through the local stack to a local receiver (about a minute) ...", flush=True)
     results["webhooks"] = webhooks.run()
+    print(
+        "measuring: the figures: the seeds' window replayed at 1/100 through intake, case builder and review, and a "
+        "read at that size and at 1,000,000 decisions (several minutes) ...",
+        flush=True,
+    )
+    results["stats"] = stats.run()
     results["cost_per_million_reports"] = cost.per_million_reports(
         results["aws_requests"], results["review"]["cases_per_report"]
     )

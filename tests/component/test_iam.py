@@ -34,6 +34,7 @@ from kanal_local.template import Stack, load
 
 from tests.support import iam
 from tests.support.evidence import drive_evidence
+from tests.support.counters import case_builder_records
 from tests.support.lambdas import REGION, Invoke, LambdaContext, env, event, failing, load_function, stream_event
 from tests.support.operator_flows import drive_operator_commands
 from tests.support.reports import VIDEO, body_of, drive_report_batch, get, post, report_body
@@ -188,6 +189,19 @@ def drive_every_function(
     clock.now = datetime(2026, 11, 29, 8, 30, tzinfo=WIB)
     swept = reminders(job("sweep"))["sent"]
     assert {"review_overdue", "statutory_window"} <= {r["kind"] for r in swept}, swept
+
+    # The figures: the decision reaches the counters from the case's write to decided (CaseBuilderFunction), the
+    # agency reads the national figures (IntakeFunction), the weekly export writes them (StatsExportFunction).
+    decisions = [r for r in case_builder_records(dynamodb, table)["Records"] if r["eventName"] == "MODIFY"]
+    assert decisions
+    assert case_builder({"Records": decisions}) == {"batchItemFailures": []}
+    figures = get(agency, "/v1/stats", {"from": "2026-11-23", "to": "2026-11-29", "scope": "national"})
+    figures["resource"] = "/v1/stats"
+    figures["requestContext"]["authorizer"] = {"principalId": agency, **identity}
+    assert body_of(api(figures))["totals"]["removed"] == 1
+    clock.now = datetime(2026, 11, 30, 1, 0, tzinfo=WIB)
+    exported = load_function("stats_export").lambda_handler({"job": "weekly"}, LambdaContext())
+    assert exported["files"] == ["national/weekly/2026-W48.csv", "national/weekly/2026-W48.json"]
     assert api(get(agency, "/v1/reports"))["statusCode"] == 200
     assert api(get(agency, f"/v1/reports/{first['report_id']}"))["statusCode"] == 200
     listed = event("list_reminders")
@@ -597,6 +611,7 @@ def actions_of(statement: dict[str, Any]) -> list[str]:
 NEEDED_BY = {
     "cloudformation:DescribeStacks": "cloudformation.DescribeStacks",
     "dynamodb:GetItem": "dynamodb.GetItem",
+    "dynamodb:BatchGetItem": "dynamodb.BatchGetItem",
     "dynamodb:PutItem": "dynamodb.",
     "dynamodb:UpdateItem": "dynamodb.",
     "dynamodb:Query": "dynamodb.Query",

@@ -73,6 +73,7 @@ def test_the_functions_are_the_translated_ones_globals_merged_and_code_mapped_ba
         "EventsFunction": "functions/events/",
         "DeliveryFunction": "functions/delivery/",
         "EvidenceFunction": "functions/evidence/",
+        "StatsExportFunction": "functions/stats_export/",
     }
     for built in stack.functions.values():
         assert (ROOT / built.code_uri / "app.py").is_file()
@@ -91,6 +92,7 @@ def test_the_functions_are_the_translated_ones_globals_merged_and_code_mapped_ba
         "EventsFunction": 30,
         "DeliveryFunction": 30,
         "EvidenceFunction": 60,
+        "StatsExportFunction": 60,
     }
     assert iam.translate is translate  # the IAM checks read the same translation
 
@@ -108,7 +110,9 @@ def test_the_apis_are_read_from_their_translated_bodies_with_the_parameters_sam_
     assert ("GET", "/v1/openapi.json", "IntakeFunction", False) in routes  # Auth: {Authorizer: NONE}
     assert ("DELETE", "/v1/webhooks/{webhook_id}", "IntakeFunction", True) in routes
     assert ("POST", "/v1/reports/{report_id}/evidence", "IntakeFunction", True) in routes
-    assert len(routes) == 15  # reports (7: a batch, evidence), reminders, webhooks (6), the event feed, the document
+    assert ("GET", "/v1/stats", "IntakeFunction", True) in routes
+    # reports (7: a batch, evidence), reminders, webhooks (6), the event feed, the figures, the document
+    assert len(routes) == 16
     review = Api.from_stack(stack, "ReviewApi")
     assert (review.iam, review.authorizer) == (True, None)
     assert {(r.function, r.authorized) for r in review.routes} == {("ReviewFunction", True)}
@@ -124,7 +128,13 @@ def test_the_stack_on_moto_has_the_translated_schedules_and_mapping() -> None:
         scheduler = boto3.client("scheduler", region_name=REGION)
         names = {s["Name"] for s in scheduler.list_schedules()["Schedules"]}
         # SAM names a ScheduleV2 schedule <function><event>.
-        assert names == {"ReminderFunctionSweep", "ReminderFunctionReconcile", "ReminderFunctionDigest"}
+        assert names == {
+            "ReminderFunctionSweep",
+            "ReminderFunctionReconcile",
+            "ReminderFunctionDigest",
+            "StatsExportFunctionWeekly",
+            "StatsExportFunctionElections",
+        }
         digest = scheduler.get_schedule(Name="ReminderFunctionDigest")
         assert digest["Target"]["Arn"] == stack.attributes[("ReminderFunction", "Arn")]
         triggers = Triggers(stack, lambda *_: None, None, print)
@@ -151,7 +161,13 @@ def test_the_stack_on_moto_has_the_translated_schedules_and_mapping() -> None:
             ("Sweep", "ReminderFunction", '{"job": "sweep"}'),
             ("Reconcile", "ReminderFunction", '{"job": "reconcile"}'),
             ("Digest", "ReminderFunction", '{"job": "digest"}'),
+            ("Weekly", "StatsExportFunction", '{"job": "weekly"}'),
+            ("Elections", "StatsExportFunction", '{"job": "elections"}'),
         }
+        # The export bucket, versioned as the template says.
+        s3 = boto3.client("s3", region_name=REGION)
+        bucket = stack.refs["StatsExportBucket"]
+        assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
 
 
 # Names that name nothing -----------------------------------------------------------------------------------

@@ -57,6 +57,7 @@ PRINCIPALS: dict[str, str] = {
     "EventsFunction": "EventsFunction",
     "DeliveryFunction": "DeliveryFunction",
     "EvidenceFunction": "EvidenceFunction",
+    "StatsExportFunction": "StatsExportFunction",
     #: The reviewer commands (`kanal review`), run with ReviewerRole's credentials.
     "reviewer": "ReviewerRole",
     #: The operator commands (`kanal partners`, `cases show/replay`, `reminders list`, `smoke`'s own steps), run with
@@ -82,6 +83,7 @@ IAM_PREFIX = {
     "sqs": "sqs",
     "sns": "sns",
     "kms": "kms",
+    "s3": "s3",
     "cloudwatch": "cloudwatch",
     "cloudformation": "cloudformation",
     "scheduler": "scheduler",
@@ -558,6 +560,8 @@ def requests_of(call: Call, names: Names) -> list[Request]:
         if key:  # kanal always names the key (a Decrypt without one is authorized on the ciphertext's key)
             arn = key if key.startswith("arn:") else f"arn:aws:kms:{names.region}:{names.account}:key/{key}"
             return [one(names.key_arn(arn))]
+    elif call.service == "s3" and op in ("PutObject", "GetObject"):
+        return [one(f"arn:aws:s3:::{p['Bucket']}/{p['Key']}")]
     elif call.service == "cloudwatch" and op == "PutMetricData":
         return [one("*", {"cloudwatch:namespace": (str(p["Namespace"]),)})]
     elif call.service == "cloudformation" and op == "DescribeStacks":

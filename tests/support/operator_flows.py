@@ -51,8 +51,9 @@ def partner_api(stack: Stack) -> Iterator[str]:
 
 @dataclass
 class StreamPump:
-    """The table's stream as Lambda delivers it to the case builder: each new report's INSERT once (records that
-    were on the stream when the pump was made are not delivered)."""
+    """The table's stream as Lambda delivers it to the case builder: each new report's INSERT once, and each case's
+    write from received to decided (its decision, for the figures); records that were on the stream when the pump
+    was made are not delivered."""
 
     case_builder: Callable[[dict[str, Any]], dict[str, Any]]
     table: str = field(default_factory=lambda: env("TABLE_NAME"))
@@ -79,7 +80,7 @@ class StreamPump:
         """Deliver what is new (the smoke's pause between two looks)."""
         fresh = [r for r in self._records() if r["dynamodb"]["SequenceNumber"] not in self.seen]
         self.seen.update(r["dynamodb"]["SequenceNumber"] for r in fresh)
-        reports = [r for r in fresh if r["eventName"] == "INSERT" and _sk(r) == "REPORT"]
+        reports = [r for r in fresh if (r["eventName"] == "INSERT" and _sk(r) == "REPORT") or _decided(r)]
         if reports:
             assert self.case_builder({"Records": reports}) == {"batchItemFailures": []}
         if self.stack is not None:
@@ -88,6 +89,17 @@ class StreamPump:
             told = [r for r in fresh if events_filter(self.stack)(r)]
             if told:
                 assert events_function(self.stack)({"Records": told}) == {"batchItemFailures": []}
+
+
+def _decided(record: dict[str, Any]) -> bool:
+    images = record["dynamodb"]
+    new, old = images.get("NewImage", {}), images.get("OldImage", {})
+    return (
+        record["eventName"] == "MODIFY"
+        and _sk(record) == "CASE"
+        and new.get("status", {}).get("S") == "decided"
+        and old.get("status", {}).get("S") == "received"
+    )
 
 
 def _sk(record: dict[str, Any]) -> str | None:

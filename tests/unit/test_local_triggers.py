@@ -341,6 +341,8 @@ def test_the_templates_schedules_are_honoured() -> None:
         "Sweep": START,
         "Reconcile": START,
         "Digest": datetime(2026, 11, 23, 8, 0, tzinfo=JAKARTA),
+        "Weekly": datetime(2026, 11, 30, 1, 0, tzinfo=JAKARTA),
+        "Elections": datetime(2026, 11, 24, 1, 30, tzinfo=JAKARTA),
     }
 
 

@@ -22,7 +22,7 @@ from kanal.limits import PlanLimits, QuotaPeriod
 from kanal.models import PartnerKind
 from kanal.settings import SETTINGS, Setting, Settings
 
-from kanal_cli import arguments, evidence, reports_import, reviewer, smoke, stats_report, webhooks
+from kanal_cli import arguments, evidence, reports_import, reviewer, smoke, stats_export, stats_report, webhooks
 
 if TYPE_CHECKING:
     from kanal.partners import Partners
@@ -364,8 +364,8 @@ def parser() -> argparse.ArgumentParser:
     reviewer.add_commands(commands, _services, with_services)
     smoke.add_command(commands, with_services)
     webhooks.add_commands(commands)
-    # `kanal stats`: its actions (report; the other stats commands add theirs to them).
-    stats_report.add_commands(commands)
+    # `kanal stats`: report and export.
+    stats_export.add_export(stats_report.add_commands(commands))
     reports_import.add_commands(commands)
     evidence.add_commands(commands)
 

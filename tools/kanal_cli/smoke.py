@@ -444,7 +444,9 @@ class Smoke:
             problems.append(f"case {case_id} has other partners' reports: left as it is")
             return f"case {case_id} kept"
         history = self.services.trail.history(case_id)
-        reports = len(self.services.trail.reports_of(case_id))
+        stored = self.services.trail.reports_of(case_id)
+        reports = len(stored)
+        self._forget_figures(case, [r.report_id for r in stored], problems)
         self.services.purge().purge(case, clock.now() + timedelta(days=1))
         what = (
             f"{reports} report(s) with their idempotency hold, {len(history)} trail entries, any timers and reminders"
@@ -462,6 +464,22 @@ class Smoke:
             "queue, which a worker drops (deleting the case would dead-letter it)"
         )
         return f"{what} of case {case_id} deleted"
+
+    def _forget_figures(self, case: Case, report_ids: list[str], problems: list[str]) -> None:
+        """Take the smoke's case out of the figures (kanal.stats), once the case builder has counted its decision
+        (the stream's record of it may come after the run's read): the figures keep no trace of the run."""
+        from kanal.stats import NATIONAL, scope_of_partner
+
+        stats = self.services.stats_store
+        scopes = [NATIONAL, scope_of_partner(str(self.partner_id))]
+        decided_at = case.decision.decided_at if case.status is CaseStatus.DECIDED and case.decision else None
+        for _ in self._waits():
+            national = stats.notices(case.case_id, [NATIONAL]).get(NATIONAL)
+            if decided_at is None or (national is not None and national.decided_at == decided_at):
+                break
+        else:
+            problems.append(f"the figures had not counted case {case.case_id}'s decision yet: they may keep it")
+        stats.forget(case.case_id, scopes, report_ids)
 
 
 def _detail(answer: Any) -> str:

@@ -440,6 +440,9 @@ def _stand_in(region: str, logical: str, resource: dict[str, Any]) -> tuple[Any,
     if kind == "AWS::KMS::Key":
         key = f"local-{logical}"  # until the endpoint gives its own id (create_stack)
         return key, {"Arn": arn("kms", f"key/{key}"), "KeyId": key}
+    if kind == "AWS::S3::Bucket":
+        bucket = name.lower()  # bucket names are lower case
+        return bucket, {"Arn": f"arn:aws:s3:::{bucket}", "DomainName": f"{bucket}.s3.amazonaws.com"}
     if kind == "AWS::ApiGateway::RestApi":
         # The local gateway's API id is the API's logical id (API Gateway's are random).
         return logical, {"RootResourceId": f"{logical}-root"}
@@ -514,7 +517,8 @@ def create_stack(
     template: dict[str, Any] | None = None,
     parameters: Mapping[str, str] | None = None,
 ) -> Stack:
-    """Create the template's tables, queues, topics and keys through ``client(service)`` and describe its functions.
+    """Create the template's tables, queues, topics, keys and buckets through ``client(service)``; describe its
+    functions.
     ``template``: template.yaml by default; a SAM template is translated first (``translate``)."""
     from kanal_local import moto_transactions
 

@@ -11,10 +11,14 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from kanal.models import Case, CaseEvent, CaseEventKind, CaseStatus, Priority, Report
 from kanal.ports import CaseRepository, ReviewQueue, Trail
 from kanal.reminders import ReminderStore, overdue_timer
+
+if TYPE_CHECKING:
+    from kanal.stats import Counters
 
 #: A second distinct partner reporting the same content is a reason for urgency of its own.
 MANY_PARTNERS = 2
@@ -75,6 +79,8 @@ class CaseBuilder:
     trail: Trail
     retention: timedelta
     timers: ReminderStore | None = None
+    #: The figures' counters (kanal.stats): each report counted once, after its case is queued.
+    counters: Counters | None = None
 
     def attach(self, reports: Iterable[Report], now: datetime) -> list[Case]:
         """Attach reports to their cases (one write per case) and queue what needs queueing."""
@@ -95,7 +101,15 @@ class CaseBuilder:
                 event = CaseEvent(case_id=case_id, kind=CaseEventKind.REOPENED, actor="kanal", at=now, detail=detail)
                 self.trail.record([event])
                 case = reopened
-        return self.queue_if_needed(case, now)
+        queued = self.queue_if_needed(case, now)
+        if self.counters is not None:  # after queueing: the figures never hold up a report's way to review
+            self.counters.count_reports(queued, reports)
+        return queued
+
+    def count_decision(self, case: Case) -> int:
+        """Count a case's decision in the figures (from the stream: the case's write to decided); how many of
+        its notices changed (none when it was counted before)."""
+        return self.counters.count_decision(case) if self.counters is not None else 0
 
     def requeue(self, case_id: str, now: datetime) -> Case | None:
         """Queue a case again after a partner answered its question (None if the case is unknown)."""

@@ -70,6 +70,9 @@ class Settings(BaseModel):
     evidence_bucket: Annotated[str | None, Setting("EVIDENCE_BUCKET", "EvidenceBucketName")] = Field(
         default=None, description="The S3 bucket of reports' evidence files."
     )
+    stats_export_bucket: Annotated[str | None, Setting("STATS_EXPORT_BUCKET", "StatsExportBucketName")] = Field(
+        default=None, description="Where the scheduled exports of the national figures go."
+    )
     retention_days: Annotated[int, Setting("KANAL_RETENTION_DAYS")] = Field(
         default=730, ge=1, description="How long reports are kept (parameter RetentionDays)."
     )

@@ -19,8 +19,10 @@ from kanal.settings import Settings
 if TYPE_CHECKING:
     from kanal.adapters.dynamodb import DynamoCases, DynamoReports, DynamoTrail
     from kanal.adapters.dynamodb_reminders import DynamoPurge, DynamoReminders
+    from kanal.adapters.dynamodb_stats import DynamoStats
     from kanal.adapters.dynamodb_webhooks import DynamoFeed, DynamoWebhooks
     from kanal.adapters.kms import KmsBox
+    from kanal.adapters.s3 import S3Sink
     from kanal.adapters.sns import SnsNotifier
     from kanal.adapters.sqs import SqsDeliveries, SqsParking
     from kanal.case_builder import CaseBuilder
@@ -30,6 +32,7 @@ if TYPE_CHECKING:
     from kanal.reconciler import Reconciler
     from kanal.reminders import Reminders
     from kanal.review import Answers, Review
+    from kanal.stats import Counters, Stats
     from kanal.webhooks import Dispatcher, Publisher, Webhooks
 
 
@@ -112,7 +115,7 @@ class Services:
         from kanal.case_builder import CaseBuilder
 
         queue = SqsReviewQueue(client("sqs", self.settings.endpoint_url), *self._queue_urls())
-        return CaseBuilder(self.cases, queue, self.trail, self.settings.retention, self.timers)
+        return CaseBuilder(self.cases, queue, self.trail, self.settings.retention, self.timers, self.counters())
 
     def purge(self) -> DynamoPurge:
         """Deleting what belonged to a case that TTL deleted."""
@@ -199,6 +202,35 @@ class Services:
             raise RuntimeError("EVIDENCE_BUCKET must be set")
         objects = S3EvidenceObjects(client("s3", self.settings.endpoint_url), self.settings.evidence_bucket)
         return Evidence(self.reports, DynamoEvidence(self._dynamodb, self.settings.table_name), objects)
+    # The figures (kanal.stats) -------------------------------------------------------------------------
+
+    @cached_property
+    def stats_store(self) -> DynamoStats:
+        """The figures' counters and notices in the table."""
+        from kanal.adapters.dynamodb_stats import DynamoStats
+
+        return DynamoStats(self._dynamodb, self.settings.table_name, self.settings.retention)
+
+    def counters(self) -> Counters:
+        """Keeping the counters (the case builder)."""
+        from kanal.stats import Counters
+
+        return Counters(self.stats_store, self.trail, self.cases)
+
+    def stats(self) -> Stats:
+        """Reading the figures (GET /v1/stats, the scheduled export)."""
+        from kanal.calendar import default_calendar
+        from kanal.stats import Stats
+
+        return Stats(self.stats_store, default_calendar())
+
+    def export_sink(self) -> S3Sink:
+        """The bucket the scheduled exports write to."""
+        from kanal.adapters.s3 import S3Sink
+
+        if not self.settings.stats_export_bucket:
+            raise RuntimeError("STATS_EXPORT_BUCKET must be set")
+        return S3Sink(client("s3", self.settings.endpoint_url), self.settings.stats_export_bucket)
 
     # Webhooks and the event feed -----------------------------------------------------------------------
 

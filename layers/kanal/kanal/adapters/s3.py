@@ -1,4 +1,5 @@
-"""Evidence files in S3 (implements ports.EvidenceObjects): a versioned bucket, objects under the partner's prefix.
+"""S3: evidence files (implements ports.EvidenceObjects: a versioned bucket, objects under the partner's prefix),
+and the stack's export bucket (implements stats_export.Sink).
 
 Presigning (the partner's upload form, a reviewer's link) sends nothing to AWS: it signs with the function's own
 credentials, so what the form or link may do is what the function's role allows on that key (template.yaml).
@@ -122,3 +123,15 @@ class S3EvidenceObjects:
 def _chunks(body: Any) -> Iterator[bytes]:
     while chunk := body.read(CHUNK):
         yield chunk
+
+
+class S3Sink:
+    """Files in one bucket, each write a new version (the bucket is versioned)."""
+
+    def __init__(self, client: S3Client, bucket: str) -> None:
+        self._client = client
+        self._bucket = bucket
+
+    def put(self, key: str, body: bytes, content_type: str) -> None:
+        """One PutObject (the bucket's default encryption applies)."""
+        self._client.put_object(Bucket=self._bucket, Key=key, Body=body, ContentType=content_type)

@@ -1,7 +1,9 @@
 """The case builder (CaseBuilderFunction): new reports from the table's stream become cases in review queues.
 
 It also sees a partner's answer to a question (an ``info_provided`` trail
-entry) and puts the case back in its queue.
+entry) and puts the case back in its queue; and it keeps the figures
+(``kanal.stats``): each report is counted once its case is queued, and each
+decision from the stream record of the case's write from received to decided.
 
 A case whose write or publish fails for a passing reason (throttling, an
 outage) fails the stream records of its reports only; Lambda delivers those
@@ -56,6 +58,8 @@ class Batch:
     #: Reports that TTL deleted on their own (the backstop: their purge never ran) with evidence files:
     #: (record, partner id, report id); the files go too.
     expired_evidence: list[tuple[dict[str, Any], str, str]] = field(default_factory=list)
+    #: Cases just decided (their write from received to decided): their decisions go into the figures.
+    decided: list[tuple[dict[str, Any], Case]] = field(default_factory=list)
 
 
 def sort_out(records: list[dict[str, Any]]) -> Batch:
@@ -78,6 +82,12 @@ def sort_out(records: list[dict[str, Any]]) -> Batch:
                 batch.unreadable.append((record, f"not a case: {safe_text(error)}"))
             continue
         image = (record.get("dynamodb") or {}).get("NewImage") or {}
+        if record.get("eventName") == "MODIFY" and image.get("sk", {}).get("S") == "CASE":
+            try:
+                batch.decided.append((record, case_from_item(image)))
+            except (KeyError, ValueError, TypeError) as error:
+                batch.unreadable.append((record, f"not a case: {safe_text(error)}"))
+            continue
         if image.get("kind", {}).get("S") in ("info_provided", "info_not_provided"):
             case_id = image.get("case_id", {}).get("S")
             if case_id:
@@ -157,6 +167,18 @@ def process(
             failures.append(sequence(record))
             continue
         logger.info("expired report's evidence deleted", extra={"report_id": report_id, "versions": versions})
+    for record, case in batch.decided:
+        try:
+            changed = builder.count_decision(case)
+        except Exception as error:
+            why = permanent(error)
+            if why:
+                parked(record, "refused", why)
+            else:
+                logger.exception("decision not counted; its record will be retried", extra={"case_id": case.case_id})
+                failures.append(sequence(record))
+            continue
+        logger.info("decision counted", extra={"case_id": case.case_id, "notices": changed})
     for case_id, answers in batch.answered.items():
         try:
             builder.requeue(case_id, now)

@@ -1,5 +1,5 @@
 """The partner API (IntakeFunction): /v1/reports (POST, GET), /v1/reports/batch (POST), /v1/reports/{report_id}
-(GET), its /info and /evidence (POST), /v1/reminders (GET) and /v1/openapi.json (GET).
+(GET), its /info and /evidence (POST), /v1/reminders (GET), /v1/stats (GET) and /v1/openapi.json (GET).
 
 Routes translate HTTP into calls on the rules and domain errors into RFC 9457
 problem documents; nothing here talks to AWS directly.
@@ -65,6 +65,7 @@ from kanal.models import (
 )
 from kanal.observability import log_metrics, logger, metrics
 from kanal.reminders import ReminderView
+from kanal.stats import ScopeRefused, StatsAnswer, StatsQuery
 from kanal.webhooks import NewWebhookView, WebhookView
 
 RETRY_AFTER_SECONDS = 2
@@ -525,6 +526,28 @@ def list_events(request: Request) -> EventPage:
     query: FeedQuery = request.query
     items, cursor = wiring.services().feed.page(partner_id(request), query.after, query.limit, clock.now())
     return EventPage(items=items, next_cursor=cursor)
+
+
+@app.route(
+    "GET",
+    "/v1/stats",
+    summary="The channel's figures: your own reports' (or, for election agencies, the nation's)",
+    status=200,
+    query=StatsQuery,
+    responses={200: Documented("Totals and groups of the figures for the window asked", StatsAnswer)},
+    raises=(InvalidRequest, ScopeRefused),
+)
+def get_stats(request: Request) -> Reply:
+    """Figures kept as reports arrive and cases are decided (kanal.stats): a read costs the same however many."""
+    national = partner_kind(request) is PartnerKind.ELECTION_AGENCY
+    found = wiring.services().stats().read(request.query, partner_id(request), national_allowed=national)
+    return Reply(status=200, body=json.dumps(found.body(), ensure_ascii=False))
+
+
+@app.on(ScopeRefused, HTTPStatus.FORBIDDEN, "scope=national asked by a partner that is not an election agency")
+def scope_refused(error: ScopeRefused) -> Reply:
+    """403: the national figures are for election agencies only."""
+    return problem(HTTPStatus.FORBIDDEN, str(error))
 
 
 @app.route(
