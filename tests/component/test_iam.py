@@ -33,8 +33,8 @@ from kanal_cli.reviewer import desk_for
 from kanal_local.template import Stack, load
 
 from tests.support import iam
-from tests.support.evidence import drive_evidence
 from tests.support.counters import case_builder_records
+from tests.support.evidence import drive_evidence
 from tests.support.lambdas import REGION, Invoke, LambdaContext, env, event, failing, load_function, stream_event
 from tests.support.operator_flows import drive_operator_commands
 from tests.support.reports import VIDEO, body_of, drive_report_batch, get, post, report_body

@@ -90,7 +90,6 @@ IAM_PREFIX = {
     "sts": "sts",
     # API Gateway's management API: authorized as its HTTP method on the path (apigateway:POST on /apikeys).
     "apigateway": "apigateway",
-    "s3": "s3",
     # Not botocore: a signed HTTP request to an API Gateway API (recorded with ``record``).
     "execute-api": "execute-api",
 }
@@ -560,8 +559,6 @@ def requests_of(call: Call, names: Names) -> list[Request]:
         if key:  # kanal always names the key (a Decrypt without one is authorized on the ciphertext's key)
             arn = key if key.startswith("arn:") else f"arn:aws:kms:{names.region}:{names.account}:key/{key}"
             return [one(names.key_arn(arn))]
-    elif call.service == "s3" and op in ("PutObject", "GetObject"):
-        return [one(f"arn:aws:s3:::{p['Bucket']}/{p['Key']}")]
     elif call.service == "cloudwatch" and op == "PutMetricData":
         return [one("*", {"cloudwatch:namespace": (str(p["Namespace"]),)})]
     elif call.service == "cloudformation" and op == "DescribeStacks":

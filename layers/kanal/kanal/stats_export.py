@@ -94,11 +94,11 @@ def write(store: StatsStore, sink: Sink, export: Export, now: datetime) -> list[
         f"{export.prefix}.csv": (csv_bytes(body), "text/csv; charset=utf-8; header=present"),
         f"{export.prefix}.json": (json_bytes(body), "application/json"),
     }
-    # >>> The HTML report's call site (issue 16, kanal/stats_report.py, written in parallel): once it is merged,
-    # >>>     from kanal import stats_report
-    # >>>     page = stats_report.render(views(store, export), generated_at=now, election_id=export.election_id)
-    # >>>     files[f"{export.prefix}.html"] = (page.encode(), "text/html; charset=utf-8")
-    # >>> Only CSV and JSON are written until then (``now`` is for the page's date).
+    # The report to publish (kanal.stats_report): one self-contained page of the same figures.
+    from kanal import stats_report
+
+    page = stats_report.render(views(store, export), generated_at=now, election_id=export.election_id)
+    files[f"{export.prefix}.html"] = (page.encode(), "text/html; charset=utf-8")
     for key, (content, content_type) in files.items():
         sink.put(key, content, content_type)
     return list(files)

@@ -202,6 +202,7 @@ class Services:
             raise RuntimeError("EVIDENCE_BUCKET must be set")
         objects = S3EvidenceObjects(client("s3", self.settings.endpoint_url), self.settings.evidence_bucket)
         return Evidence(self.reports, DynamoEvidence(self._dynamodb, self.settings.table_name), objects)
+
     # The figures (kanal.stats) -------------------------------------------------------------------------
 
     @cached_property
