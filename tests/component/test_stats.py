@@ -202,7 +202,7 @@ def test_the_weekly_export_writes_the_national_csv_and_json_to_the_bucket(
     monkeypatch.setattr("kanal.clock.now", lambda: NOW + timedelta(days=7))  # the Monday after
     handler = load_function("stats_export").lambda_handler
     answer = handler({"job": "weekly"}, LambdaContext())
-    assert answer["files"] == ["national/weekly/2026-W48.csv", "national/weekly/2026-W48.json"]
+    assert answer["files"] == [f"national/weekly/2026-W48.{kind}" for kind in ("csv", "json", "html")]
     s3 = boto3.client("s3", region_name=REGION)
     bucket = env("STATS_EXPORT_BUCKET")
     written = s3.get_object(Bucket=bucket, Key="national/weekly/2026-W48.json")
@@ -212,6 +212,9 @@ def test_the_weekly_export_writes_the_national_csv_and_json_to_the_bucket(
     assert (body["totals"]["reports"], body["totals"]["removed"]) == (3, 1)
     assert set(body["groups"][0]) >= {"category", "policy", "outcome", "region", "week"}
     assert not any("partner" in key for group in body["groups"] for key in group)
+    page = s3.get_object(Bucket=bucket, Key="national/weekly/2026-W48.html")
+    assert page["ContentType"] == "text/html; charset=utf-8"
+    assert b'data-figure="reports"' in page["Body"].read()  # the report to publish (kanal.stats_report)
     table = s3.get_object(Bucket=bucket, Key="national/weekly/2026-W48.csv")["Body"].read()
     assert table.startswith(b"\xef\xbb\xbfrow,scope,from,to,category,policy,outcome,region,week,")
     handler({"job": "weekly"}, LambdaContext())  # again: a new version, the old one kept
