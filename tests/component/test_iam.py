@@ -201,7 +201,7 @@ def drive_every_function(
     assert body_of(api(figures))["totals"]["removed"] == 1
     clock.now = datetime(2026, 11, 30, 1, 0, tzinfo=WIB)
     exported = load_function("stats_export").lambda_handler({"job": "weekly"}, LambdaContext())
-    assert exported["files"] == ["national/weekly/2026-W48.csv", "national/weekly/2026-W48.json"]
+    assert exported["files"] == [f"national/weekly/2026-W48.{kind}" for kind in ("csv", "json", "html")]
     assert api(get(agency, "/v1/reports"))["statusCode"] == 200
     assert api(get(agency, f"/v1/reports/{first['report_id']}"))["statusCode"] == 200
     listed = event("list_reminders")
