@@ -154,7 +154,7 @@ def test_the_stack_on_moto_has_the_translated_schedules_and_mapping() -> None:
             True,
             "TRIM_HORIZON",
         )
-        assert (trigger.bisect, trigger.max_retries, trigger.max_age, len(trigger.filters)) == (True, -1, 43200, 4)
+        assert (trigger.bisect, trigger.max_retries, trigger.max_age, len(trigger.filters)) == (True, -1, 43200, 5)
         assert trigger.on_failure == stack.refs["CaseBuilderFailureQueue"]
         schedules = Schedules(stack, lambda *_: None, print)
         assert {(s.name, s.function, json.dumps(s.payload)) for s in schedules.schedules} == {
@@ -543,7 +543,7 @@ def test_the_translation_needs_no_cfn_lint() -> None:
         "print(len(describe(translate()).functions))\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)  # noqa: S603
-    assert (done.returncode, done.stdout.strip()) == (0, "8"), done.stderr
+    assert (done.returncode, done.stdout.strip()) == (0, "9"), done.stderr
 
 
 def test_the_local_stack_uses_moto_through_its_public_pieces_only() -> None:
