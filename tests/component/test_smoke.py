@@ -51,7 +51,8 @@ def real_cases(api: Invoke, pump: StreamPump, *categories: str) -> list[str]:
     for n, category in enumerate(categories):
         url = f"https://www.tiktok.com/@nyata/video/73000000000000001{n:02d}"
         cases.append(body_of(api(post(partner, report_body(content_url=url, category=category))))["case_id"])
-    pump()
+    pump()  # the reports to the case builder
+    pump()  # the trail entries it wrote to EventsFunction: the real partner's feed is written before the smoke runs
     return cases
 
 
