@@ -17,8 +17,8 @@ import io
 import json
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
+from html import escape  # text content of the XML error: &, < and > (XML is written here, never parsed)
 from typing import Any
-from xml.sax.saxutils import escape
 
 #: Form fields no condition needs to name (S3's rule), besides those starting with x-ignore-.
 _EXEMPT = frozenset({"policy", "x-amz-signature", "file", "bucket"})
@@ -131,7 +131,7 @@ def enforcing(
         except Refused as refused:
             xml = (
                 f"<?xml version='1.0' encoding='UTF-8'?><Error><Code>{refused.code}</Code>"
-                f"<Message>{escape(str(refused))}</Message></Error>"
+                f"<Message>{escape(str(refused), quote=False)}</Message></Error>"
             ).encode()
             start_response(refused.status, [("Content-Type", "application/xml"), ("Content-Length", str(len(xml)))])
             return [xml]
