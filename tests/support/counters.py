@@ -228,26 +228,12 @@ def case_builder_records(dynamodb: Any, table: str) -> dict[str, Any]:
     template.yaml, applied as the local stack applies them), as one batch."""
     import json
 
-    import boto3
-    from kanal_local.template import REGION, load
+    from kanal_local.template import load
     from kanal_local.triggers import matches
+
+    from tests.support.lambdas import stream_records
 
     mapping = load()["Resources"]["CaseBuilderFunction"]["Properties"]["Events"]["NewReports"]["Properties"]
     patterns = [json.loads(f["Pattern"]) for f in mapping["FilterCriteria"]["Filters"]]
-    streams = boto3.client("dynamodbstreams", region_name=REGION)
-    arn = dynamodb.describe_table(TableName=table)["Table"]["LatestStreamArn"]
-    records: list[dict[str, Any]] = []
-    for shard in streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]:
-        iterator = streams.get_shard_iterator(
-            StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
-        )["ShardIterator"]
-        while iterator:
-            answer = streams.get_records(ShardIterator=iterator)
-            if not answer["Records"]:
-                break
-            for record in answer["Records"]:
-                plain = json.loads(json.dumps(record, default=str))
-                if any(matches(p, plain) for p in patterns):
-                    records.append(plain)
-            iterator = answer.get("NextShardIterator")
+    records = [r for r in stream_records(dynamodb, table) if any(matches(p, r) for p in patterns)]
     return {"Records": records}

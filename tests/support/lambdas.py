@@ -67,11 +67,8 @@ def event(name: str) -> dict[str, Any]:
     return copy.deepcopy(loaded)
 
 
-def stream_event(
-    dynamodb: Any, table: str, kinds: tuple[str, ...] = (), reports: Collection[str] | None = None
-) -> dict[str, Any]:
-    """The INSERT records of report items (and of trail entries of ``kinds``), as the table's stream would
-    deliver them to the case builder; only those of ``reports`` (report ids) when given."""
+def stream_records(dynamodb: Any, table: str) -> list[dict[str, Any]]:
+    """Every record on the table's stream, oldest first, page after page, in Lambda's shape (plain JSON)."""
     streams = boto3.client("dynamodbstreams", region_name=REGION)
     arn = dynamodb.describe_table(TableName=table)["Table"]["LatestStreamArn"]
     records: list[dict[str, Any]] = []
@@ -79,13 +76,28 @@ def stream_event(
         iterator = streams.get_shard_iterator(
             StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
         )["ShardIterator"]
-        for record in streams.get_records(ShardIterator=iterator)["Records"]:
-            image = record["dynamodb"].get("NewImage", {})
-            wanted = image.get("sk", {}).get("S") == "REPORT" or image.get("kind", {}).get("S") in kinds
-            if reports is not None:
-                wanted = wanted and image.get("pk", {}).get("S", "").removeprefix("REPORT#") in reports
-            if record["eventName"] == "INSERT" and wanted:
-                records.append(json.loads(json.dumps(record, default=str)))
+        while iterator:
+            answer = streams.get_records(ShardIterator=iterator)
+            if not answer["Records"]:
+                break
+            records += [json.loads(json.dumps(record, default=str)) for record in answer["Records"]]
+            iterator = answer.get("NextShardIterator")
+    return records
+
+
+def stream_event(
+    dynamodb: Any, table: str, kinds: tuple[str, ...] = (), reports: Collection[str] | None = None
+) -> dict[str, Any]:
+    """The INSERT records of report items (and of trail entries of ``kinds``), as the table's stream would
+    deliver them to the case builder; only those of ``reports`` (report ids) when given."""
+    records: list[dict[str, Any]] = []
+    for record in stream_records(dynamodb, table):
+        image = record["dynamodb"].get("NewImage", {})
+        wanted = image.get("sk", {}).get("S") == "REPORT" or image.get("kind", {}).get("S") in kinds
+        if reports is not None:
+            wanted = wanted and image.get("pk", {}).get("S", "").removeprefix("REPORT#") in reports
+        if record["eventName"] == "INSERT" and wanted:
+            records.append(record)
     return {"Records": records}
 
 

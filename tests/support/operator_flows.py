@@ -21,7 +21,7 @@ from kanal_local.gateway import Api, make_server
 from kanal_local.template import Stack
 
 from tests.support import iam
-from tests.support.lambdas import REGION, LambdaContext, as_function, env, load_function
+from tests.support.lambdas import REGION, LambdaContext, as_function, env, load_function, stream_records
 
 
 @contextmanager
@@ -65,16 +65,7 @@ class StreamPump:
         self.seen = {r["dynamodb"]["SequenceNumber"] for r in self._records()}
 
     def _records(self) -> list[dict[str, Any]]:
-        streams = boto3.client("dynamodbstreams", region_name=REGION)
-        described = boto3.client("dynamodb", region_name=REGION).describe_table(TableName=self.table)
-        arn = described["Table"]["LatestStreamArn"]
-        records: list[dict[str, Any]] = []
-        for shard in streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]:
-            iterator = streams.get_shard_iterator(
-                StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
-            )["ShardIterator"]
-            records += streams.get_records(ShardIterator=iterator)["Records"]
-        return [json.loads(json.dumps(r, default=str)) for r in records]
+        return stream_records(boto3.client("dynamodb", region_name=REGION), self.table)
 
     def __call__(self, _seconds: float = 0) -> None:
         """Deliver what is new (the smoke's pause between two looks)."""

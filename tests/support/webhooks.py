@@ -12,11 +12,10 @@ from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
 
-import boto3
 from kanal_local.template import Stack
 from kanal_local.triggers import compile_pattern
 
-from tests.support.lambdas import REGION, LambdaContext, as_function, env, event, load_function
+from tests.support.lambdas import LambdaContext, as_function, env, event, load_function, stream_records
 from tests.support.reports import as_partner
 
 Invoke = Callable[[dict[str, Any]], dict[str, Any]]
@@ -59,18 +58,7 @@ def told(stack: Stack, dynamodb: Any) -> list[dict[str, Any]]:
     """Every record of the table's stream that EventsFunction's event source mapping lets through (its filter
     criteria, as the translated template has them), in Lambda's shape."""
     lets_through = events_filter(stack)
-    streams = boto3.client("dynamodbstreams", region_name=REGION)
-    arn = dynamodb.describe_table(TableName=env("TABLE_NAME"))["Table"]["LatestStreamArn"]
-    records = []
-    for shard in streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]:
-        iterator = streams.get_shard_iterator(
-            StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
-        )["ShardIterator"]
-        for record in streams.get_records(ShardIterator=iterator, Limit=1000)["Records"]:
-            plain = json.loads(json.dumps(record, default=str))
-            if lets_through(plain):
-                records.append(plain)
-    return records
+    return [record for record in stream_records(dynamodb, env("TABLE_NAME")) if lets_through(record)]
 
 
 def events_filter(stack: Stack) -> Callable[[dict[str, Any]], bool]:

@@ -63,8 +63,8 @@ def upload(url: str, fields: dict[str, str], filename: str, content: bytes, cont
 def add(args: argparse.Namespace, show: Any = print, sleep: Any = time.sleep) -> None:
     """Declare, upload and wait for one file; print its record (EvidenceFailed unless it was verified)."""
     from kanal_cli.cli import UsageError
+    from kanal_cli.partner_client import credentials
     from kanal_cli.review_client import http_send
-    from kanal_cli.webhooks import _partner_api
 
     path = Path(args.file)
     if not path.is_file():
@@ -76,7 +76,7 @@ def add(args: argparse.Namespace, show: Any = print, sleep: Any = time.sleep) ->
     kind = EvidenceType(args.type) if args.type else detect(content[:HEAD_BYTES])
     if kind is None:
         raise UsageError(f"{args.file}: not a PNG, JPEG, WebP, MP4 or PDF file (or pass --type)")
-    api_url, key = _partner_api(args)
+    api_url, key = credentials(args)
     send = http_send(api_url, lambda method, url, body, present: {"Authorization": f"Bearer {key}"}, name="the API")
     declared = {
         "filename": path.name[:255],

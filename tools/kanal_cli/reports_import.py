@@ -257,7 +257,7 @@ def import_reports(
 ) -> dict[str, Any]:
     """Check the file, then (unless --dry-run) send it; the summary printed on stdout. ImportFailed (exit 1) when
     a row is invalid (nothing sent), refused, or not sent."""
-    from kanal_cli.webhooks import _partner_api
+    from kanal_cli.partner_client import credentials
 
     err = err or sys.stderr
     path: Path = args.file
@@ -274,7 +274,7 @@ def import_reports(
         err.write(terminal.line(f"kanal: {len(sheet.rows)} row(s) valid; --dry-run: nothing was sent") + "\n")
         return summary
     if send is None:
-        url, key = _partner_api(args)
+        url, key = credentials(args)
         bearer = {"Authorization": f"Bearer {key}"}
         send = http_send(url, lambda *_: bearer, 60, "the partner API")
     progress, done, failure = Progress(len(sheet.rows), err), 0, None

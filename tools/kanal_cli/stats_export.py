@@ -19,7 +19,7 @@ from kanal.errors import KanalError
 from kanal.stats import GroupBy, csv_bytes, json_bytes
 
 from kanal_cli import arguments
-from kanal_cli.webhooks import _partner_api
+from kanal_cli.partner_client import credentials
 
 #: The export's default grouping: every key, a flat table to pivot.
 ALL_GROUPS = ",".join(str(g) for g in GroupBy)
@@ -56,7 +56,7 @@ def query_of(args: argparse.Namespace) -> dict[str, str]:
 
 def export(args: argparse.Namespace) -> None:
     """Fetch the figures and write them to --out (or print them)."""
-    api_url, key = _partner_api(args)
+    api_url, key = credentials(args)
     status, raw = http_get(f"{api_url.rstrip('/')}/v1/stats?{urlencode(query_of(args))}", key)
     try:
         body: Any = json.loads(raw)

@@ -30,13 +30,6 @@ class ListenFailed(KanalError):
     """The webhook could not be registered (the message says why, as the API did)."""
 
 
-def _partner_api(args: argparse.Namespace) -> tuple[str, str]:
-    """The partner API's URL and the key to call it with (``partner_client.credentials``)."""
-    from kanal_cli import partner_client
-
-    return partner_client.credentials(args)
-
-
 def _forward(target: str, body: bytes, headers: dict[str, str]) -> int:
     from botocore.awsrequest import AWSRequest
     from botocore.httpsession import URLLib3Session
@@ -105,9 +98,10 @@ def listen(
     stop: threading.Event | None = None,
 ) -> None:
     """Serve, register, print until interrupted (or ``stop`` is set), remove the webhook."""
+    from kanal_cli.partner_client import credentials
     from kanal_cli.review_client import http_send
 
-    api_url, key = _partner_api(args)
+    api_url, key = credentials(args)
     secret: list[str] = []
     server = ThreadingHTTPServer(("127.0.0.1", args.port), receiver(lambda: secret[0], show, args.forward_to))
     port = server.server_address[1]
