@@ -4,8 +4,8 @@ Two schedules (template.yaml, StatsExportFunction): every Monday the week before
 every day the windows of the calendar's elections that closed in the past week (from the first day of an
 election's first phase to the last day of its last): a window's files are written again each day of that week,
 so that decisions made after it closed still reach them (the bucket keeps every version). Each export writes
-the national figures as CSV and JSON, grouped by every key (a flat table to pivot), under
-``national/weekly/<ISO week>`` or ``national/elections/<election id>``.
+the national figures as CSV and JSON, grouped by every key (a flat table to pivot), and the report to publish
+(kanal.stats_report, HTML), under ``national/weekly/<ISO week>`` or ``national/elections/<election id>``.
 
 Nothing here reads the clock or imports boto3.
 """
