@@ -37,13 +37,14 @@ class MemoryStats:
         return {s: self.notice_items[(case_id, s)] for s in scopes if (case_id, s) in self.notice_items}
 
     def apply(self, change: Change) -> Applied:
-        if any(report_id in self.markers for report_id in change.report_ids):
+        if change.report_id is not None and change.report_id in self.markers:
             return Applied.COUNTED
         for before, after in change.notices:
             stored = self.notice_items.get((after.case_id, after.scope))
             if (before is None) != (stored is None) or (stored and before and stored.version != before.version):
                 return Applied.CONFLICT
-        self.markers.update(change.report_ids)
+        if change.report_id is not None:
+            self.markers.add(change.report_id)
         for _, after in change.notices:
             self.notice_items[(after.case_id, after.scope)] = after
         for key, tally in change.deltas().items():

@@ -162,6 +162,45 @@ def test_counters_equal_a_direct_computation_whatever_the_delivery(
     assert_matches(history, store)
 
 
+@settings(max_examples=100, deadline=None)
+@given(
+    steps=st.lists(step, min_size=1, max_size=14),
+    gaps=st.lists(st.integers(1, 60 * 40), min_size=1, max_size=5),
+    data=st.data(),
+)
+def test_counters_equal_a_direct_computation_when_a_batchs_reports_are_counted_together(
+    steps: list[tuple[Any, ...]], gaps: list[int], data: st.DataObject
+) -> None:
+    """As the case builder delivers them: records in batches (any order, some again), a batch's reports of one case
+    counted in one call (``Counters.count_reports``) with the case as its latest record has it, others' deliveries
+    racing in between."""
+    history = build(steps, gaps)
+    records = history.records
+    deliveries = data.draw(
+        st.permutations([i for i, _ in enumerate(records) for _ in range(data.draw(st.integers(1, 3)))])
+    )
+    store = Racing()
+    counters = Counters(store, history.reports)
+    while deliveries:
+        size = data.draw(st.integers(1, len(deliveries)))
+        batch, deliveries = deliveries[:size], deliveries[size:]
+        if records and data.draw(st.booleans()):
+            other = records[data.draw(st.integers(0, len(records) - 1))]
+            store.interlopers.append(lambda o=other: deliver(counters, o))
+        by_case: dict[str, list[int]] = {}
+        for i in batch:
+            kind, _, case = records[i]
+            if kind == "report":
+                by_case.setdefault(case.case_id, []).append(i)
+            else:
+                deliver(counters, records[i])
+        for indexes in by_case.values():
+            latest = records[max(indexes)][2]  # the case as the batch attached it
+            counters.count_reports(latest, [records[i][1] for i in indexes])
+    store.interlopers.clear()
+    assert_matches(history, store)
+
+
 @given(hours=st.lists(st.floats(0, 1000, allow_nan=False), min_size=1, max_size=200))
 def test_percentiles_from_the_histogram_lie_in_the_exact_values_bucket(hours: list[float]) -> None:
     """The histogram's median and p90 are in the same bucket as the exact (nearest-rank) ones: at most one

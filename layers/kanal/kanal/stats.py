@@ -273,11 +273,10 @@ def moves(before: Notice | None, after: Notice) -> dict[Cell, Tally]:
 @dataclass(frozen=True)
 class Change:
     """One atomic change of the counters: notices written (each only if still at the version read), their moves,
-    and (for reports) each report's marker, written only if absent."""
+    and (for a report) the report's marker, written only if absent."""
 
     notices: Sequence[tuple[Notice | None, Notice]]
-    #: The reports counted by the change: each one's marker is written only if absent (none: a decision's change).
-    report_ids: Sequence[str] = ()
+    report_id: str | None = None
 
     def deltas(self) -> dict[tuple[str, Cell], Tally]:
         """Every counter change by (scope, cell), merged."""
@@ -293,7 +292,7 @@ class Applied(StrEnum):
     """What became of a change."""
 
     DONE = "done"
-    #: A report was counted before (its marker exists): nothing was written.
+    #: The report was counted before (its marker exists): nothing was written.
     COUNTED = "counted"
     #: A notice changed since it was read: nothing was written; read again and retry.
     CONFLICT = "conflict"
@@ -328,9 +327,6 @@ class CaseLookup(Protocol):
 
 #: How often a change is read and tried again after losing a race, before the record is retried instead.
 ATTEMPTS = 8
-#: Reports of one case counted in one change: their markers, at most 1 + TOGETHER notices and two counter cells
-#: each stay within a transaction's 100 items (TOGETHER + 3 * (TOGETHER + 1) <= 100).
-TOGETHER = 24
 
 
 @dataclass(frozen=True)
@@ -346,37 +342,10 @@ class Counters:
         """Count each report once, in the national scope and its partner's; ``case`` is the case as attached.
         How many were counted now (the others had been). Oldest first: a notice's first report then comes first
         and the notice stays in its cell (a later batch with an older report moves it)."""
-        ordered = sorted(reports, key=lambda r: report_position(r.received_at, r.report_id))
-        counted = 0
-        for start in range(0, len(ordered), TOGETHER):
-            chunk = ordered[start : start + TOGETHER]
-            together = self._count_together(case, chunk) if len(chunk) > 1 else None
-            # One at a time when a report of the chunk was counted before (a redelivery): each then counts or not.
-            counted += together if together is not None else sum(self._count_report(case, r) for r in chunk)
-        return counted
-
-    def _count_together(self, case: Case, reports: Sequence[Report]) -> int | None:
-        """Count several reports of one case in one change (a viral video's batch: one read and one transaction per
-        TOGETHER reports instead of per report); None, with nothing written, when one of them was counted before."""
-        scopes = [NATIONAL, *sorted({scope_of_partner(r.partner_id) for r in reports})]
-        for _ in range(ATTEMPTS):
-            found = self.store.notices(case.case_id, scopes)
-            now: dict[str, Notice] = {}
-            for report in reports:  # oldest first: the fold ends where counting them one by one would
-                for scope in (NATIONAL, scope_of_partner(report.partner_id)):
-                    before = now.get(scope, found.get(scope))
-                    if before is None:
-                        now[scope] = opened(case, scope, report, counted=True)
-                    else:
-                        counted = with_report(before, report)
-                        now[scope] = with_decision(counted, case) or counted
-            change = Change([(found.get(scope), after) for scope, after in now.items()], [r.report_id for r in reports])
-            applied = self.store.apply(change)
-            if applied is Applied.DONE:
-                return len(reports)
-            if applied is Applied.COUNTED:
-                return None
-        raise StoreUnavailable(f"counting {len(reports)} reports of case {case.case_id} kept losing races")
+        # A report once, however often the batch names it.
+        distinct = {report.report_id: report for report in reports}.values()
+        ordered = sorted(distinct, key=lambda r: report_position(r.received_at, r.report_id))
+        return sum(self._count_report(case, report) for report in ordered)
 
     def _count_report(self, case: Case, report: Report) -> int:
         scopes = (NATIONAL, scope_of_partner(report.partner_id))
@@ -391,7 +360,7 @@ class Counters:
                     counted = with_report(before, report)
                     after = with_decision(counted, case) or counted
                 notices.append((before, after))
-            applied = self.store.apply(Change(notices, [report.report_id]))
+            applied = self.store.apply(Change(notices, report.report_id))
             if applied is not Applied.CONFLICT:
                 return 1 if applied is Applied.DONE else 0
         raise StoreUnavailable(f"counting report {report.report_id} kept losing races")

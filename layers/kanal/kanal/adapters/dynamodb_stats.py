@@ -89,12 +89,12 @@ class DynamoStats:
         return to_item(values)
 
     def apply(self, change: Change) -> Applied:
-        """One transaction: each report's marker (if absent), each notice (if still at the version read), and
+        """One transaction: the report's marker (if absent), each notice (if still at the version read), and
         an ADD to every counter cell the notices move between."""
         items: list[TransactWriteItemTypeDef] = []
-        for report_id in change.report_ids:
+        if change.report_id is not None:
             first = min(after.opened_at for _, after in change.notices)
-            marker = {**marker_key(report_id), **to_item({"expires_at": backstop(first, self._retention)})}
+            marker = {**marker_key(change.report_id), **to_item({"expires_at": backstop(first, self._retention)})}
             items.append(
                 {"Put": {"TableName": self._table, "Item": marker, "ConditionExpression": "attribute_not_exists(pk)"}}
             )
@@ -129,7 +129,7 @@ class DynamoStats:
                     raise
                 reasons = error.response.get("CancellationReasons", [])  # type: ignore[attr-defined]
                 codes = [str(r.get("Code")) for r in reasons]
-                if "ConditionalCheckFailed" in codes[: len(change.report_ids)]:  # a marker: counted before
+                if change.report_id is not None and codes[:1] == ["ConditionalCheckFailed"]:
                     return Applied.COUNTED
                 if any(code in ("ConditionalCheckFailed", "TransactionConflict") for code in codes):
                     return Applied.CONFLICT
